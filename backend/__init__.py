@@ -1,0 +1,1 @@
+"""Tandem's server: the FastAPI application, the Yjs room server, persistence, pub/sub and the CLI."""

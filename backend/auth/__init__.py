@@ -1,0 +1,1 @@
+"""The identity seam: who a connection is and what role it has."""

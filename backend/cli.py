@@ -1,0 +1,102 @@
+"""The `tandem` command: `serve` now; users, sessions and links come with the access work."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from backend.settings import Settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Tandem: a collaborative coding room.")
+
+log = logging.getLogger("tandem.cli")
+
+
+@app.callback()
+def _root() -> None:
+    """Tandem: a self-hosted collaborative coding room."""
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Environment first, then the flags that were given."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind [default 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [default 8000]")] = None,
+    data: Annotated[Path | None, typer.Option(help="Data directory [default ./data]")] = None,
+    database_url: Annotated[str | None, typer.Option(help="SQLAlchemy URL (PostgreSQL works)")] = None,
+    no_auth: Annotated[
+        bool | None, typer.Option("--no-auth", help="Anyone may edit any room (development)")
+    ] = None,
+    no_auth_allow_remote: Annotated[
+        bool | None, typer.Option("--no-auth-allow-remote", help="Let --no-auth bind off loopback")
+    ] = None,
+    room_idle_unload_seconds: Annotated[float | None, typer.Option(hidden=True)] = None,
+    log_level: Annotated[str | None, typer.Option(help="debug, info, warning")] = None,
+) -> None:
+    """Run Tandem: pages, rooms and terminals on one port."""
+    import uvicorn
+
+    from backend.app import create_app
+
+    settings = load_settings(
+        host=host,
+        port=port,
+        data=data,
+        database_url=database_url,
+        no_auth=no_auth,
+        no_auth_allow_remote=no_auth_allow_remote,
+        room_idle_unload_seconds=room_idle_unload_seconds,
+        log_level=log_level,
+    )
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    if settings.no_auth:
+        if not _is_loopback(settings.host) and not settings.no_auth_allow_remote:
+            typer.echo(
+                f"refusing --no-auth on {settings.host}: it would let anyone on the network edit "
+                "any room. Bind 127.0.0.1, or add --no-auth-allow-remote.",
+                err=True,
+            )
+            raise typer.Exit(2)
+        log.warning("*** --no-auth: ANYONE who can reach %s may edit ANY room ***", settings.host)
+    settings.data.mkdir(parents=True, exist_ok=True)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        ws=settings.ws_impl,
+        ws_max_size=settings.max_frame_bytes,
+        ws_per_message_deflate=False,
+        log_level=settings.log_level,
+        access_log=False,
+        timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds),
+    )
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

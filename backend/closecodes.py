@@ -1,0 +1,15 @@
+"""Every WebSocket close code Tandem sends, in one place (see the README's table)."""
+
+from typing import Final
+
+NORMAL: Final = 1000
+GOING_AWAY: Final = 1001  # server shutting down, no other node to go to
+UNSUPPORTED_DATA: Final = 1003  # a text frame on a binary channel
+MESSAGE_TOO_BIG: Final = 1009  # frame over the limit, or the client's send queue overflowed
+INTERNAL_ERROR: Final = 1011  # unexpected error: this client only, the room lives on
+SERVICE_RESTART: Final = 1012  # shutting down: reconnect (to another node)
+TRY_AGAIN_LATER: Final = 1013  # node at capacity
+BAD_REQUEST: Final = 4400  # malformed message or room path
+UNAUTHORIZED: Final = 4401  # bad or expired credentials
+FORBIDDEN: Final = 4403  # authenticated, but no access
+NOT_FOUND: Final = 4404  # unknown session

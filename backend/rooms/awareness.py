@@ -1,0 +1,116 @@
+"""The room's awareness registry: who is here, owned per connection, validated before relay.
+
+pycrdt's `Awareness` trusts its input (an IndexError on a truncated update, any JSON relayed);
+here a connection may only set or remove the client ids it introduced, every state must be a
+JSON object (or null), and what is relayed is re-encoded from the validated entries.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from pycrdt import Encoder
+
+from backend.errors import ProtocolError
+from backend.rooms.protocol import AwarenessEntry
+
+# Rewrites a client's state before it is stored and relayed (the server stamps `user` there).
+StateStamp = Callable[[Hashable, dict[str, Any]], dict[str, Any]]
+
+MAX_STATE_BYTES = 64 * 1024
+
+
+@dataclass(slots=True)
+class _Entry:
+    clock: int
+    state_json: str  # "null" once removed
+    owner: Hashable | None
+
+
+def encode_awareness(entries: Iterable[tuple[int, int, str]]) -> bytes:
+    items = list(entries)
+    encoder = Encoder()
+    encoder.write_var_uint(len(items))
+    for client_id, clock, state_json in items:
+        encoder.write_var_uint(client_id)
+        encoder.write_var_uint(clock)
+        data = state_json.encode()
+        encoder.write_var_uint(len(data))
+        encoder.stream.append(data)
+    return encoder.to_bytes()
+
+
+class RoomAwareness:
+    def __init__(self, server_client_id: int, stamp: StateStamp | None = None) -> None:
+        self.server_client_id = server_client_id
+        self._entries: dict[int, _Entry] = {}
+        self._stamp = stamp
+
+    def __len__(self) -> int:
+        return sum(1 for e in self._entries.values() if e.state_json != "null")
+
+    def states(self) -> dict[int, dict[str, Any]]:
+        return {cid: json.loads(e.state_json) for cid, e in self._entries.items() if e.state_json != "null"}
+
+    def apply(self, entries: list[AwarenessEntry], owner: Hashable) -> bytes | None:
+        """Apply a client's entries; return the encoded update to relay, or None if nothing changed."""
+        accepted: list[tuple[int, int, str]] = []
+        for item in entries:
+            if item.client_id == self.server_client_id:
+                continue
+            current = self._entries.get(item.client_id)
+            if current is not None and current.owner not in (None, owner):
+                continue  # another connection's presence: never let this one change it
+            if len(item.state_json) > MAX_STATE_BYTES:
+                raise ProtocolError(f"awareness state of {len(item.state_json)} bytes")
+            state_json = self._validated(item.state_json, owner)
+            removing = state_json == "null"
+            if current is None:
+                if removing:
+                    continue
+            elif not (
+                item.clock > current.clock
+                or (item.clock == current.clock and removing and current.state_json != "null")
+            ):
+                continue
+            self._entries[item.client_id] = _Entry(item.clock, state_json, owner)
+            accepted.append((item.client_id, item.clock, state_json))
+        return encode_awareness(accepted) if accepted else None
+
+    def _validated(self, state_json: str, owner: Hashable) -> str:
+        try:
+            state = json.loads(state_json) if state_json else None
+        except ValueError as exc:
+            raise ProtocolError("awareness state is not JSON") from exc
+        if state is None:
+            return "null"
+        if not isinstance(state, dict):
+            raise ProtocolError("awareness state is not a JSON object")
+        if self._stamp is not None:
+            state = self._stamp(owner, state)
+            return json.dumps(state, separators=(",", ":"), ensure_ascii=False)
+        return state_json
+
+    def remove_owner(self, owner: Hashable) -> bytes | None:
+        """Forget every client id a closed connection introduced; return the removal to relay."""
+        removed: list[tuple[int, int, str]] = []
+        for client_id, entry in list(self._entries.items()):
+            if entry.owner is owner or entry.owner == owner:
+                del self._entries[client_id]
+                if entry.state_json != "null":
+                    removed.append((client_id, entry.clock + 1, "null"))
+        return encode_awareness(removed) if removed else None
+
+    def set_server_state(self, state: dict[str, Any]) -> bytes:
+        entry = self._entries.get(self.server_client_id)
+        clock = 0 if entry is None else entry.clock + 1
+        state_json = json.dumps(state, separators=(",", ":"))
+        self._entries[self.server_client_id] = _Entry(clock, state_json, None)
+        return encode_awareness([(self.server_client_id, clock, state_json)])
+
+    def encode_all(self) -> bytes | None:
+        live = [(cid, e.clock, e.state_json) for cid, e in self._entries.items() if e.state_json != "null"]
+        return encode_awareness(live) if live else None

@@ -1,0 +1,168 @@
+"""Loads rooms on demand, shares one load among concurrent joiners, unloads idle rooms.
+
+No lock is held for a room's life (pycrdt-websocket 0.16.5 strands clients that way): joiners of
+a room that is loading await the same load, and a room being unloaded finishes its flush before
+the next load of that name reads the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import anyio
+import anyio.abc
+from pycrdt import Doc, merge_updates
+
+from backend.errors import CapacityError
+from backend.rooms.awareness import StateStamp
+from backend.rooms.room import CanWrite, Room, _always
+from backend.settings import Settings
+from backend.store.types import DocumentStore
+from backend.store.writer import RoomWriter
+
+log = logging.getLogger("tandem.rooms")
+
+
+@dataclass
+class _Load:
+    done: anyio.Event = field(default_factory=anyio.Event)
+    room: Room | None = None
+    error: BaseException | None = None
+
+
+class RoomManager:
+    def __init__(
+        self,
+        settings: Settings,
+        store: DocumentStore,
+        task_group: anyio.abc.TaskGroup,
+        *,
+        can_write: CanWrite = _always,
+        stamp: StateStamp | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.node_id = settings.node_id or uuid.uuid4().hex[:12]
+        self._tg = task_group
+        self._can_write = can_write
+        self._stamp = stamp
+        self.rooms: dict[str, Room] = {}
+        self._loading: dict[str, _Load] = {}
+        self._unloading: dict[str, anyio.Event] = {}
+        self._writer_scopes: dict[str, anyio.CancelScope] = {}
+        self._closed = False
+
+    async def acquire(self, name: str) -> Room:
+        """The live room of that name, loading it if needed; every concurrent caller gets it."""
+        while True:
+            if self._closed:
+                raise CapacityError("server is shutting down")
+            room = self.rooms.get(name)
+            if room is not None:
+                room.idle_since = None  # a joiner is on its way: keep it loaded
+                return room
+            unloading = self._unloading.get(name)
+            if unloading is not None:
+                await unloading.wait()
+                continue
+            load = self._loading.get(name)
+            if load is None:
+                if len(self.rooms) + len(self._loading) >= self.settings.max_rooms:
+                    raise CapacityError(f"node holds {self.settings.max_rooms} rooms")
+                load = self._loading[name] = _Load()
+                self._tg.start_soon(self._load, name, load)
+            await load.done.wait()
+            if load.error is not None:
+                raise load.error
+            # loop: the loaded room is in self.rooms (or already unloaded again)
+
+    async def _load(self, name: str, load: _Load) -> None:
+        try:
+            stored = await anyio.to_thread.run_sync(self.store.load, name)
+            doc: Doc = Doc()
+            parts = ([stored.snapshot] if stored.snapshot else []) + stored.updates
+            if parts:
+                doc.apply_update(parts[0] if len(parts) == 1 else merge_updates(*parts))
+            room = Room(
+                name,
+                doc,
+                node_id=self.node_id,
+                durable_announce_seconds=self.settings.durable_announce_ms / 1000,
+                can_write=self._can_write,
+                stamp=self._stamp,
+            )
+            s = self.settings
+            room.writer = RoomWriter(
+                name,
+                self.store,
+                state_vector=doc.get_state,
+                snapshot=doc.get_update,
+                on_durable=room.on_durable,
+                last_seq=stored.last_seq,
+                group_commit_seconds=s.group_commit_ms / 1000,
+                compact_every=s.compact_every_updates,
+                max_pending=s.store_max_pending_updates,
+                retry_max_seconds=s.store_retry_max_seconds,
+            )
+            room.on_durable(doc.get_state())
+            self.rooms[name] = room
+            self._tg.start_soon(self._run_writer, room)
+            load.room = room
+            log.info("room %r loaded (%d stored updates)", name, len(parts))
+        except BaseException as exc:
+            log.exception("room %r failed to load", name)
+            load.error = exc
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            del self._loading[name]
+            load.done.set()
+
+    async def _run_writer(self, room: Room) -> None:
+        assert room.writer is not None
+        with anyio.CancelScope() as scope:
+            self._writer_scopes[room.name] = scope
+            await room.writer.run()
+
+    async def unload(self, room: Room) -> None:
+        """Flush and forget a room; a new joiner waits for the flush, then loads afresh."""
+        if self.rooms.get(room.name) is not room:
+            return
+        del self.rooms[room.name]
+        done = self._unloading[room.name] = anyio.Event()
+        try:
+            with anyio.CancelScope(shield=True):
+                # close() waits for a flush in progress, then flushes the rest and compacts;
+                # only then is the background loop stopped.
+                await room.close()
+            scope = self._writer_scopes.pop(room.name, None)
+            if scope is not None:
+                scope.cancel()
+            log.info("room %r unloaded", room.name)
+        except Exception:
+            log.exception("room %r: flush on unload failed", room.name)
+        finally:
+            del self._unloading[room.name]
+            done.set()
+
+    async def run_reaper(self) -> None:
+        """Unload rooms that stayed empty for `room_idle_unload_seconds`."""
+        idle = self.settings.room_idle_unload_seconds
+        interval = max(0.05, min(1.0, idle / 4))
+        while True:
+            await anyio.sleep(interval)
+            now = time.monotonic()
+            for room in list(self.rooms.values()):
+                if not room.clients and room.idle_since is not None and now - room.idle_since >= idle:
+                    await self.unload(room)
+
+    async def close(self) -> None:
+        """Shutdown: flush every room (clients were already told 1012 by the server)."""
+        self._closed = True
+        for room in list(self.rooms.values()):
+            for client in list(room.clients):
+                client.close(1012, "server restarting")
+            await self.unload(room)

@@ -1,0 +1,202 @@
+"""A room: the live Y.Doc of one session, its clients, and the one path every change takes.
+
+Every change — from a client, or made on the server (file sync, restore) — lands in the doc;
+the doc's observer then queues it for the writer and for fan-out. Fan-out is batched per event
+loop turn: updates that arrive together go out merged, as one message per client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from pycrdt import (
+    Doc,
+    TransactionEvent,
+    YSyncMessageType,
+    create_awareness_message,
+    create_sync_message,
+    create_update_message,
+    merge_updates,
+)
+from pycrdt._sync import create_message
+
+from backend.errors import ProtocolError
+from backend.rooms.awareness import RoomAwareness, StateStamp
+from backend.rooms.connection import ClientConnection
+from backend.rooms.protocol import (
+    EMPTY_UPDATE,
+    AwarenessUpdate,
+    QueryAwareness,
+    SyncStep1,
+    SyncUpdate,
+    parse_awareness_update,
+    parse_message,
+)
+from backend.store.writer import RoomWriter
+
+log = logging.getLogger("tandem.room")
+
+# Decides whether a client's document updates are applied (viewers' are not).
+CanWrite = Callable[[ClientConnection], bool]
+
+
+def _always(_client: ClientConnection) -> bool:
+    return True
+
+
+class Room:
+    def __init__(
+        self,
+        name: str,
+        doc: Doc,
+        *,
+        node_id: str,
+        durable_announce_seconds: float,
+        can_write: CanWrite = _always,
+        stamp: StateStamp | None = None,
+    ) -> None:
+        self.name = name
+        self.doc = doc
+        self.node_id = node_id
+        self.clients: set[ClientConnection] = set()
+        self.awareness = RoomAwareness(doc.client_id, stamp)
+        self.writer: RoomWriter | None = None
+        self.idle_since: float | None = time.monotonic()
+        self.closed = False
+        self.updates_applied = 0
+        self._can_write = can_write
+        self._origin: Hashable | None = None
+        self._batch: list[bytes] = []
+        self._batch_origins: set[Hashable | None] = set()
+        self._loop = asyncio.get_running_loop()
+        self._announce_every = durable_announce_seconds
+        self._announce_at = 0.0
+        self._announce_handle: asyncio.TimerHandle | None = None
+        self._durable: bytes = b""
+        self._subscription = doc.observe(self._on_doc_update)
+
+    # -- clients ---------------------------------------------------------------------------
+
+    def join(self, client: ClientConnection) -> None:
+        self.clients.add(client)
+        self.idle_since = None
+        client.send(create_sync_message(self.doc))
+        states = self.awareness.encode_all()
+        if states is not None:
+            client.send(create_awareness_message(states))
+
+    def leave(self, client: ClientConnection) -> None:
+        self.clients.discard(client)
+        removal = self.awareness.remove_owner(client)
+        if removal is not None:
+            self.broadcast(create_awareness_message(removal))
+        if not self.clients:
+            self.idle_since = time.monotonic()
+
+    def handle(self, client: ClientConnection, frame: bytes) -> None:
+        """Apply one frame from a client; raises `ProtocolError` for a malformed one."""
+        message = parse_message(frame)
+        if isinstance(message, SyncUpdate):
+            if message.update == EMPTY_UPDATE or not self._can_write(client):
+                return
+            self.apply(message.update, origin=client)
+        elif isinstance(message, SyncStep1):
+            try:
+                update = self.doc.get_update(message.state_vector)
+            except ValueError as exc:
+                raise ProtocolError(f"bad state vector: {exc}") from exc
+            client.send(create_message(update, YSyncMessageType.SYNC_STEP2))
+        elif isinstance(message, AwarenessUpdate):
+            changed = self.awareness.apply(parse_awareness_update(message.update), client)
+            if changed is not None:
+                self.broadcast(create_awareness_message(changed))
+        elif isinstance(message, QueryAwareness):
+            states = self.awareness.encode_all()
+            if states is not None:
+                client.send(create_awareness_message(states))
+
+    def broadcast(self, message: bytes, exclude: ClientConnection | None = None) -> None:
+        for client in self.clients:
+            if client is not exclude:
+                client.send(message)
+
+    # -- document --------------------------------------------------------------------------
+
+    def apply(self, update: bytes, origin: Hashable | None = None) -> None:
+        """Apply an update from a client or another node; invalid bytes raise ProtocolError."""
+        self._origin = origin
+        try:
+            self.doc.apply_update(update)
+        except ValueError as exc:
+            raise ProtocolError(f"update failed to apply: {exc}") from exc
+        finally:
+            self._origin = None
+
+    def _on_doc_update(self, event: TransactionEvent) -> None:
+        update = event.update
+        if update == EMPTY_UPDATE:
+            return
+        self.updates_applied += 1
+        if self.writer is not None:
+            self.writer.enqueue(update)
+        if not self._batch:
+            self._loop.call_soon(self._flush_batch)
+        self._batch.append(update)
+        self._batch_origins.add(self._origin)
+
+    def _flush_batch(self) -> None:
+        batch, origins = self._batch, self._batch_origins
+        self._batch, self._batch_origins = [], set()
+        if not batch:
+            return
+        update = batch[0] if len(batch) == 1 else merge_updates(*batch)
+        message = create_update_message(update)
+        # A client already has its own update: skip it when the batch is only its own.
+        only = next(iter(origins)) if len(origins) == 1 else None
+        exclude = only if isinstance(only, ClientConnection) else None
+        self.broadcast(message, exclude)
+
+    # -- durability ------------------------------------------------------------------------
+
+    def on_durable(self, state_vector: bytes) -> None:
+        """Called by the writer: tell clients (throttled) what is persisted, via awareness."""
+        self._durable = state_vector
+        now = self._loop.time()
+        if self._announce_handle is not None:
+            return
+        delay = max(0.0, self._announce_at + self._announce_every - now)
+        if delay == 0.0:
+            self._announce()
+        else:
+            self._announce_handle = self._loop.call_later(delay, self._announce)
+
+    def _announce(self) -> None:
+        self._announce_handle = None
+        self._announce_at = self._loop.time()
+        if self.closed:
+            return
+        state: dict[str, Any] = {
+            "tandem": {
+                "durable": base64.b64encode(self._durable).decode(),
+                "node": self.node_id,
+            }
+        }
+        update = self.awareness.set_server_state(state)
+        self.broadcast(create_awareness_message(update))
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Flush everything to the store; the room is unusable afterwards."""
+        self.closed = True
+        if self._announce_handle is not None:
+            self._announce_handle.cancel()
+        self._flush_batch()
+        if self.writer is not None:
+            await self.writer.close()
+        self.doc.unobserve(self._subscription)

@@ -1,0 +1,1 @@
+"""Route modules: each only wires (authenticate -> authorize -> hand over)."""

@@ -1,0 +1,102 @@
+"""HTML pages and the front end's static files: `/` (landing), `/s/{session}` (the room),
+`/sw.js` (the service worker, scope `/`), and `/static` (templates' assets and the built bundle).
+
+Pages only render; identity and roles come from the Identity seam once auth lands. In `--no-auth`
+mode everyone is an editor and the page's `?view=1` makes the editor read-only.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from functools import lru_cache
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.types import Scope
+
+import web
+
+router = APIRouter()
+
+SessionName = Annotated[str, Path(min_length=1, max_length=200)]
+
+# Hashed build outputs never change under a name; everything else is revalidated.
+_IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+class _StaticFiles(StaticFiles):
+    """StaticFiles with cache headers for content-hashed names, serving the build's .gz twins."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        headers = dict(scope.get("headers", []))
+        gz = path + ".gz"
+        if (
+            path.startswith("dist/")
+            and b"gzip" in headers.get(b"accept-encoding", b"")
+            and self.lookup_path(gz)[1] is not None
+        ):
+            response = await super().get_response(gz, scope)
+            if response.status_code == 200:
+                response.headers["content-encoding"] = "gzip"
+                response.headers["content-type"] = _media_type(path)
+                response.headers["vary"] = "Accept-Encoding"
+        else:
+            response = await super().get_response(path, scope)
+        if path.startswith("dist/") and path not in ("dist/sw.js", "dist/manifest.json"):
+            response.headers["cache-control"] = _IMMUTABLE
+        else:
+            response.headers.setdefault("cache-control", "no-cache")
+        return response
+
+
+def _media_type(path: str) -> str:
+    if path.endswith((".js", ".mjs")):
+        return "text/javascript; charset=utf-8"
+    guessed, _ = mimetypes.guess_type(path)
+    return guessed or "application/octet-stream"
+
+
+router.mount("/static", _StaticFiles(directory=web.STATIC_DIR, check_dir=False), name="static")
+
+
+@lru_cache(maxsize=1)
+def _templates() -> Jinja2Templates:
+    templates = Jinja2Templates(directory=str(web.TEMPLATES_DIR))
+    templates.env.globals["asset_url"] = web.asset_url
+    return templates
+
+
+def _render(request: Request, name: str, context: dict[str, object]) -> Response:
+    try:
+        return _templates().TemplateResponse(request, name, context)
+    except web.AssetsMissingError as exc:
+        return PlainTextResponse(str(exc), status_code=503)
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+async def landing(request: Request) -> Response:
+    return _render(request, "landing.html", {})
+
+
+@router.get("/s/{session}", response_class=HTMLResponse, include_in_schema=False)
+async def room(request: Request, session: SessionName) -> Response:
+    try:
+        assets = web.assets()
+    except web.AssetsMissingError as exc:
+        return PlainTextResponse(str(exc), status_code=503)
+    return _render(request, "room.html", {"session": session, "role": "editor", "assets": assets})
+
+
+@router.get("/sw.js", include_in_schema=False)
+async def service_worker() -> Response:
+    path = web.DIST_DIR / "sw.js"
+    if not path.is_file():
+        return PlainTextResponse("front end not built", status_code=404)
+    return FileResponse(
+        path,
+        media_type="text/javascript; charset=utf-8",
+        headers={"cache-control": "no-cache", "service-worker-allowed": "/"},
+    )

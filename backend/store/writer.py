@@ -1,0 +1,133 @@
+"""A room's write-behind writer: group commit into the update log, then compaction.
+
+Every update a room applies is queued here synchronously (no await between applying and
+queueing), and persisted within `group_commit_ms` plus one database round trip. `flush()` and
+`close()` are awaited by whoever tears the room down, so nothing is lost on unload or shutdown
+(pycrdt-websocket fires its store writes and forgets them).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import anyio
+
+from backend.store.types import DocumentStore
+
+log = logging.getLogger("tandem.store")
+
+
+class RoomWriter:
+    def __init__(
+        self,
+        room: str,
+        store: DocumentStore,
+        *,
+        state_vector: Callable[[], bytes],
+        snapshot: Callable[[], bytes],
+        on_durable: Callable[[bytes], None],
+        last_seq: int,
+        group_commit_seconds: float,
+        compact_every: int,
+        max_pending: int,
+        retry_max_seconds: float,
+    ) -> None:
+        self.room = room
+        self._store = store
+        self._state_vector = state_vector
+        self._snapshot = snapshot
+        self._on_durable = on_durable
+        self._last_seq = last_seq
+        self._delay = group_commit_seconds
+        self._compact_every = compact_every
+        self._max_pending = max_pending
+        self._retry_max = retry_max_seconds
+        self._pending: list[bytes] = []
+        # Set when the pending list overflowed while the database was away: the doc holds
+        # everything, so a snapshot replaces the dropped log entries once it is back.
+        self._snapshot_needed = False
+        self._since_compaction = 0
+        self._has_pending = anyio.Event()
+        self._lock = anyio.Lock()
+        self.bytes_persisted = 0
+        self.failures = 0
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def enqueue(self, update: bytes) -> None:
+        self._pending.append(update)
+        if len(self._pending) > self._max_pending:
+            log.error(
+                "room %r: %d updates pending, the store is behind; will snapshot instead",
+                self.room,
+                len(self._pending),
+            )
+            self._pending.clear()
+            self._snapshot_needed = True
+        self._has_pending.set()
+
+    async def run(self) -> None:
+        """Persist in the background until cancelled; `close()` does the final flush."""
+        backoff = 0.05
+        while True:
+            await self._has_pending.wait()
+            await anyio.sleep(self._delay)  # the group-commit window: gather what else arrives
+            try:
+                await self.flush()
+                backoff = 0.05
+            except Exception:
+                self.failures += 1
+                log.exception("room %r: persisting failed, retrying in %.2fs", self.room, backoff)
+                await anyio.sleep(backoff)
+                backoff = min(backoff * 2, self._retry_max)
+                continue
+            if self._since_compaction >= self._compact_every:
+                try:
+                    await self.compact()
+                except Exception:
+                    log.exception("room %r: compaction failed", self.room)
+
+    async def flush(self) -> None:
+        """Persist every update queued so far; raises if the store fails (the batch is kept)."""
+        async with self._lock:
+            if self._snapshot_needed:
+                await self._compact_locked()
+                self._snapshot_needed = False
+            if not self._pending:
+                self._has_pending = anyio.Event()
+                return
+            batch = self._pending
+            self._pending = []
+            self._has_pending = anyio.Event()
+            # Taken now, in the loop thread: it covers exactly the updates in `batch`.
+            durable = self._state_vector()
+            try:
+                seq = await anyio.to_thread.run_sync(self._store.append, self.room, batch)
+            except BaseException:
+                self._pending[:0] = batch
+                self._has_pending.set()
+                raise
+            self._last_seq = max(self._last_seq, seq)
+            self._since_compaction += len(batch)
+            self.bytes_persisted += sum(len(u) for u in batch)
+        self._on_durable(durable)
+
+    async def compact(self) -> None:
+        async with self._lock:
+            await self._compact_locked()
+
+    async def _compact_locked(self) -> None:
+        durable = self._state_vector()
+        snapshot = self._snapshot()
+        await anyio.to_thread.run_sync(self._store.compact, self.room, snapshot, self._last_seq)
+        self._since_compaction = 0
+        self._on_durable(durable)
+
+    async def close(self) -> None:
+        """Flush and compact: called when the room unloads or the server stops."""
+        await self.flush()
+        if self._since_compaction:
+            await self.compact()

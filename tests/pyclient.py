@@ -1,0 +1,59 @@
+"""pycrdt's own provider over a real WebSocket, and a raw y-protocol client for bad-input tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from urllib.parse import quote
+
+from pycrdt import Doc, Provider
+from websockets.asyncio.client import ClientConnection, connect
+
+
+class WebsocketChannel:
+    """pycrdt's `Channel` on a `websockets` client connection; awareness frames are skipped."""
+
+    def __init__(self, websocket: ClientConnection, path: str) -> None:
+        self._ws = websocket
+        self._path = path
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    def __aiter__(self) -> WebsocketChannel:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            return await self.recv()
+        except Exception as exc:
+            raise StopAsyncIteration from exc
+
+    async def send(self, message: bytes) -> None:
+        await self._ws.send(message)
+
+    async def recv(self) -> bytes:
+        while True:
+            message = await self._ws.recv()
+            if isinstance(message, bytes) and message[:1] == b"\x00":
+                return message
+
+
+def room_url(ws_base: str, room: str) -> str:
+    return f"{ws_base}/{quote(room, safe='')}"
+
+
+@asynccontextmanager
+async def pycrdt_client(ws_base: str, room: str, doc: Doc | None = None) -> AsyncIterator[tuple[Doc, Provider]]:
+    doc = doc if doc is not None else Doc()
+    async with connect(room_url(ws_base, room), max_size=None) as ws:
+        async with Provider(doc, WebsocketChannel(ws, room)) as provider:
+            yield doc, provider
+
+
+def decode_state_vector(sv: bytes) -> dict[int, int]:
+    from pycrdt import Decoder
+
+    decoder = Decoder(sv)
+    return {decoder.read_var_uint(): decoder.read_var_uint() for _ in range(decoder.read_var_uint())}

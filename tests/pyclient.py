@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import quote
@@ -16,6 +19,8 @@ class WebsocketChannel:
     def __init__(self, websocket: ClientConnection, path: str) -> None:
         self._ws = websocket
         self._path = path
+        # The latest awareness state of every client, as the server relays it.
+        self.awareness: dict[int, dict] = {}
 
     @property
     def path(self) -> str:
@@ -38,6 +43,28 @@ class WebsocketChannel:
             message = await self._ws.recv()
             if isinstance(message, bytes) and message[:1] == b"\x00":
                 return message
+            if isinstance(message, bytes) and message[:1] == b"\x01":
+                self._note_awareness(message)
+
+    def _note_awareness(self, message: bytes) -> None:
+        from backend.rooms.protocol import StrictDecoder, parse_awareness_update
+
+        decoder = StrictDecoder(message)
+        decoder.read_var_uint()
+        for entry in parse_awareness_update(decoder.read_payload()):
+            state = json.loads(entry.state_json)
+            if state is None:
+                self.awareness.pop(entry.client_id, None)
+            else:
+                self.awareness[entry.client_id] = state
+
+    def durable_state_vector(self) -> dict[int, int]:
+        """What the server says it has persisted (its own awareness entry), decoded."""
+        for state in self.awareness.values():
+            durable = state.get("tandem", {}).get("durable")
+            if durable is not None:
+                return decode_state_vector(base64.b64decode(durable))
+        return {}
 
 
 def room_url(ws_base: str, room: str) -> str:
@@ -48,7 +75,9 @@ def room_url(ws_base: str, room: str) -> str:
 async def pycrdt_client(ws_base: str, room: str, doc: Doc | None = None) -> AsyncIterator[tuple[Doc, Provider]]:
     doc = doc if doc is not None else Doc()
     async with connect(room_url(ws_base, room), max_size=None) as ws:
-        async with Provider(doc, WebsocketChannel(ws, room)) as provider:
+        channel = WebsocketChannel(ws, room)
+        async with Provider(doc, channel) as provider:
+            provider.channel = channel  # type: ignore[attr-defined]
             yield doc, provider
 
 

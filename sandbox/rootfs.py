@@ -1,0 +1,152 @@
+"""Root filesystems for sandbox images, made without any registry.
+
+- `write_busybox_rootfs`: a few MiB from Debian's `busybox-static` (the test image).
+- `debootstrap_rootfs`: a Debian minbase with bash, python3 and git (the default image).
+
+Both add the unprivileged sandbox user (uid/gid 1000 by default) and the mount points
+the container expects (/workspace, /home/user, /tmp).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import shutil
+import subprocess
+import tarfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+from .errors import ImageBuildError
+
+logger = logging.getLogger(__name__)
+
+BUSYBOX = Path("/bin/busybox")
+DEFAULT_PACKAGES: tuple[str, ...] = (
+    "bash",
+    "coreutils",
+    "python3",
+    "git",
+    "ca-certificates",
+    "procps",
+    "less",
+)
+
+
+def _passwd(uid: int, gid: int, shell: str) -> tuple[bytes, bytes]:
+    passwd = f"root:x:0:0:root:/root:{shell}\nuser:x:{uid}:{gid}:user:/home/user:{shell}\n"
+    group = f"root:x:0:\nuser:x:{gid}:\n"
+    return passwd.encode(), group.encode()
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = mode
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _add_dir(tar: tarfile.TarFile, name: str, mode: int = 0o755, uid: int = 0, gid: int = 0) -> None:
+    info = tarfile.TarInfo(name)
+    info.type = tarfile.DIRTYPE
+    info.mode = mode
+    info.uid, info.gid = uid, gid
+    tar.addfile(info)
+
+
+def busybox_applets(busybox: Path = BUSYBOX) -> list[str]:
+    """Paths (relative to /) of every applet this busybox provides, e.g. `bin/sh`."""
+    try:
+        out = subprocess.run([str(busybox), "--list-full"], check=True, capture_output=True, text=True).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise ImageBuildError(
+            f"{busybox} is missing or not runnable (apt-get install busybox-static): {exc}"
+        ) from exc
+    return [line.strip() for line in out.splitlines() if line.strip()]
+
+
+def write_busybox_rootfs(
+    dest: BinaryIO, *, busybox: Path = BUSYBOX, uid: int = 1000, gid: int = 1000
+) -> None:
+    """Write a tar of a busybox root filesystem to `dest`."""
+    applets = busybox_applets(busybox)
+    with tarfile.open(fileobj=dest, mode="w") as tar:
+        for d in ("bin", "sbin", "usr", "usr/bin", "usr/sbin", "etc", "root", "proc", "sys"):
+            _add_dir(tar, d, 0o700 if d == "root" else 0o755)
+        for d in ("dev", "home", "run", "var", "var/tmp"):
+            _add_dir(tar, d)
+        _add_dir(tar, "tmp", 0o1777)
+        _add_dir(tar, "home/user", 0o755, uid, gid)
+        _add_dir(tar, "workspace", 0o755, uid, gid)
+        info = tar.gettarinfo(str(busybox), arcname="bin/busybox")
+        info.uid = info.gid = 0
+        info.uname = info.gname = ""
+        with busybox.open("rb") as f:
+            tar.addfile(info, f)
+        for applet in applets:
+            if applet == "bin/busybox":
+                continue
+            link = tarfile.TarInfo(applet)
+            link.type = tarfile.SYMTYPE
+            link.linkname = "/bin/busybox"
+            link.mode = 0o777
+            tar.addfile(link)
+        passwd, group = _passwd(uid, gid, "/bin/sh")
+        _add_bytes(tar, "etc/passwd", passwd)
+        _add_bytes(tar, "etc/group", group)
+        _add_bytes(tar, "etc/hostname", b"tandem\n")
+
+
+def debootstrap_rootfs(
+    root: Path,
+    *,
+    suite: str,
+    mirror: str,
+    packages: Sequence[str] = DEFAULT_PACKAGES,
+    uid: int = 1000,
+    gid: int = 1000,
+) -> None:
+    """Populate `root` with a Debian minbase (needs root and `debootstrap`)."""
+    if shutil.which("debootstrap") is None and not Path("/usr/sbin/debootstrap").exists():
+        raise ImageBuildError("debootstrap is not installed (apt-get install debootstrap)")
+    if os.geteuid() != 0:
+        raise ImageBuildError("debootstrap needs root")
+    argv = [
+        "debootstrap",
+        "--variant=minbase",
+        f"--include={','.join(packages)}",
+        suite,
+        str(root),
+        mirror,
+    ]
+    logger.info("running %s", " ".join(argv))
+    env = {**os.environ, "PATH": os.environ.get("PATH", "") + ":/usr/sbin:/sbin"}
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    if proc.returncode != 0:
+        tail = (proc.stdout + proc.stderr)[-2000:]
+        raise ImageBuildError(f"debootstrap failed ({proc.returncode}):\n{tail}")
+    # Trim what a sandbox never needs: apt caches and the package lists.
+    for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
+        shutil.rmtree(root / junk, ignore_errors=True)
+    etc = root / "etc"
+    with (etc / "passwd").open("a") as f:
+        f.write(f"user:x:{uid}:{gid}:user:/home/user:/bin/bash\n")
+    with (etc / "group").open("a") as f:
+        f.write(f"user:x:{gid}:\n")
+    (etc / "hostname").write_text("tandem\n")
+    for d in ("workspace", "home/user"):
+        (root / d).mkdir(parents=True, exist_ok=True)
+        os.chown(root / d, uid, gid)
+
+
+def tar_directory(root: Path, dest: BinaryIO) -> None:
+    """Tar `root`'s contents (numeric owners, symlinks kept) into `dest`."""
+    with tarfile.open(fileobj=dest, mode="w") as tar:
+        for entry in sorted(root.iterdir()):
+            # Kernel file systems are mounted by the runtime; keep just their mount points.
+            if entry.name in {"proc", "sys", "dev"}:
+                _add_dir(tar, entry.name)
+                continue
+            tar.add(str(entry), arcname=entry.name, recursive=True)

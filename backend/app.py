@@ -9,10 +9,11 @@ from contextlib import asynccontextmanager
 import anyio
 from fastapi import FastAPI
 
+from backend.asgi import TandemASGI
 from backend.auth.noauth import NoAuthAuthenticator
 from backend.auth.types import Authenticator
 from backend.rooms.manager import RoomManager
-from backend.routes import health, yjs
+from backend.routes import health
 from backend.services import Services
 from backend.settings import Settings
 from backend.store.database import create_tables, make_engine
@@ -27,7 +28,7 @@ def _authenticator(settings: Settings) -> Authenticator:
     raise SystemExit("accounts and share links are not built yet: run `tandem serve --no-auth` for now")
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings) -> TandemASGI:
     authenticator = _authenticator(settings)
 
     @asynccontextmanager
@@ -52,11 +53,10 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="Tandem", lifespan=lifespan)
     app.include_router(health.router)
-    app.include_router(yjs.router)
     try:
         from backend.routes import pages
     except ImportError:
         pages = None  # type: ignore[assignment]
     if pages is not None:
         app.include_router(pages.router)
-    return app
+    return TandemASGI(app)

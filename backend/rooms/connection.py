@@ -1,12 +1,14 @@
-"""One client's WebSocket with a bounded outgoing queue drained by its own sender task.
+"""One client's WebSocket: eager sends, a bounded backlog, and a sender task for the backlog.
 
-The room never awaits a client: it appends to the queue and moves on. A client whose queue
-passes its limits is closed (1009) and resyncs on reconnect, so a slow reader cannot stall the
-room or the other readers (design data path 1).
+The room never awaits a client. A message goes out at once when the socket is writable (see
+`eager`); otherwise it joins the client's backlog, which its own sender task drains. A client
+whose backlog passes its limits is closed (1009) and resyncs on reconnect, so a slow reader never
+stalls the room or the other readers (design data path 1).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -15,9 +17,11 @@ from typing import Any
 
 import anyio
 import anyio.abc
+from starlette.types import Send
 from starlette.websockets import WebSocket, WebSocketState
 
 from backend import closecodes
+from backend.rooms.eager import Suspended, start_eagerly
 
 log = logging.getLogger("tandem.connection")
 
@@ -38,16 +42,27 @@ class _Close:
 
 class ClientConnection:
     def __init__(
-        self, websocket: WebSocket, limits: QueueLimits, principal: Any = None, room: str = ""
+        self,
+        websocket: WebSocket,
+        limits: QueueLimits,
+        principal: Any = None,
+        room: str = "",
+        send: Send | None = None,
     ) -> None:
         self.websocket = websocket
         self.principal = principal
         self.room = room
+        # The server's own ASGI send (the endpoint is served outside Starlette's middleware).
+        self._send = send or websocket._send
         self._limits = limits
-        self._queue: deque[bytes | _Close] = deque()
-        self._queued_bytes = 0
-        self._wakeup = anyio.Event()
+        self._backlog: deque[bytes | _Close] = deque()
+        self._backlog_bytes = 0
+        # The send that suspended, if any: until it completes, new messages join the backlog.
+        self._inflight: Suspended | None = None
+        self._sender_busy = False  # the sender task is draining: keep order, queue behind it
+        self._wakeup = asyncio.Event()
         self._closing: _Close | None = None
+        self._dead = False
         self._task_group: anyio.abc.TaskGroup | None = None
         self.dropped_messages = 0
 
@@ -56,34 +71,44 @@ class ClientConnection:
         return self._closing is not None
 
     def send(self, message: bytes) -> None:
-        """Queue a message without waiting; close the client if it cannot keep up."""
-        if self._closing is not None:
+        """Send now if the socket takes it, else queue; close the client if it cannot keep up."""
+        if self._closing is not None or self._dead:
             self.dropped_messages += 1
             return
-        queue = self._queue
-        queue.append(message)
-        self._queued_bytes += len(message)
-        if len(queue) > self._limits.max_messages or self._queued_bytes > self._limits.max_bytes:
+        if self._inflight is None and not self._sender_busy and not self._backlog:
+            try:
+                self._inflight = start_eagerly(self._send({"type": "websocket.send", "bytes": message}))
+            except Exception as exc:  # the peer went away: the reader sees the disconnect
+                log.debug("send failed room=%r: %r", self.room, exc)
+                self._dead = True
+                return
+            if self._inflight is not None:
+                self._wakeup.set()
+            return
+        backlog = self._backlog
+        backlog.append(message)
+        self._backlog_bytes += len(message)
+        if len(backlog) > self._limits.max_messages or self._backlog_bytes > self._limits.max_bytes:
             log.warning(
-                "slow client dropped: room=%r principal=%r queued=%d messages %d bytes",
+                "slow client dropped: room=%r principal=%r backlog=%d messages %d bytes",
                 self.room,
                 self.principal,
-                len(queue),
-                self._queued_bytes,
+                len(backlog),
+                self._backlog_bytes,
             )
             self.close(closecodes.MESSAGE_TOO_BIG, "send queue overflow: reconnect to resync")
             return
         self._wakeup.set()
 
     def close(self, code: int, reason: str) -> None:
-        """Drop what is queued and close after any send in progress."""
+        """Drop the backlog and close once any send in progress has finished."""
         if self._closing is not None:
             return
         self._closing = _Close(code, reason[:120])
-        self.dropped_messages += len(self._queue)
-        self._queue.clear()
-        self._queued_bytes = 0
-        self._queue.append(self._closing)
+        self.dropped_messages += len(self._backlog)
+        self._backlog.clear()
+        self._backlog_bytes = 0
+        self._backlog.append(self._closing)
         self._wakeup.set()
         if self._task_group is not None:
             self._task_group.start_soon(self._close_watchdog)
@@ -106,6 +131,9 @@ class ClientConnection:
             if self._closing is None:
                 tg.cancel_scope.cancel()  # the peer went away: nothing left to send
             # else the sender delivers the close frame, then cancels (the watchdog bounds it)
+        if self._inflight is not None:
+            self._inflight.close()
+            self._inflight = None
 
     async def _close_watchdog(self) -> None:
         # A peer that stopped reading may never take the close frame: give up on it after a while
@@ -115,23 +143,29 @@ class ClientConnection:
             self._task_group.cancel_scope.cancel()
 
     async def run_sender(self) -> None:
-        """Drain the queue until the connection closes; the only task that writes to the socket."""
-        send = self.websocket.send
-        queue = self._queue
+        """Finish a suspended send, then drain the backlog; the only task that waits on the socket."""
+        backlog = self._backlog
         while True:
             await self._wakeup.wait()
-            self._wakeup = anyio.Event()
-            while queue:
-                item = queue.popleft()
-                if isinstance(item, _Close):
-                    await self._send_close(item)
-                    return
-                self._queued_bytes -= len(item)
-                try:
-                    await send({"type": "websocket.send", "bytes": item})
-                except Exception as exc:  # the peer went away mid-send: stop quietly, the reader sees it
-                    log.debug("send failed room=%r: %r", self.room, exc)
-                    return
+            self._wakeup.clear()
+            self._sender_busy = True
+            try:
+                if self._inflight is not None:
+                    await self._inflight
+                    self._inflight = None
+                while backlog:
+                    item = backlog.popleft()
+                    if isinstance(item, _Close):
+                        await self._send_close(item)
+                        return
+                    self._backlog_bytes -= len(item)
+                    await self._send({"type": "websocket.send", "bytes": item})
+            except Exception as exc:  # the peer went away: stop, the reader sees it
+                log.debug("send failed room=%r: %r", self.room, exc)
+                self._dead = True
+                return
+            finally:
+                self._sender_busy = False
 
     async def _send_close(self, item: _Close) -> None:
         if self.websocket.application_state == WebSocketState.DISCONNECTED:

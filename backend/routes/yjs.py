@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, WebSocket
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from backend import closecodes
 from backend.errors import CapacityError, ProtocolError, RoomNameError
@@ -14,14 +15,19 @@ from backend.services import Services
 
 log = logging.getLogger("tandem.yjs")
 
-router = APIRouter()
-
 PREFIX = "/yjs/"
 
 
-@router.websocket("/yjs/{rest:path}")
-async def yjs_endpoint(websocket: WebSocket, rest: str) -> None:
-    services: Services = websocket.app.state.services
+def is_yjs(scope: Scope) -> bool:
+    return scope["type"] == "websocket" and scope["path"].startswith(PREFIX)
+
+
+async def yjs_asgi(services: Services, scope: Scope, receive: Receive, send: Send) -> None:
+    """The endpoint as plain ASGI, served in front of FastAPI's middleware (see `backend.asgi`)."""
+    await yjs_endpoint(WebSocket(scope, receive, send), services, send)
+
+
+async def yjs_endpoint(websocket: WebSocket, services: Services, send: Send) -> None:
     settings = services.settings
     try:
         # Starlette has already decoded %2F in `rest`: read the raw path instead.
@@ -49,6 +55,7 @@ async def yjs_endpoint(websocket: WebSocket, rest: str) -> None:
         QueueLimits(settings.client_queue_max_messages, settings.client_queue_max_bytes),
         principal,
         name,
+        send,
     )
     room.join(client)
 

@@ -1,0 +1,23 @@
+"""The ASGI entry: the y-websocket endpoint in front, everything else through FastAPI.
+
+`/yjs/` is the hot path (one send per client per update): served as plain ASGI it skips
+Starlette's per-send exception wrapper, and each send reaches uvicorn directly.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
+
+from backend.routes.yjs import is_yjs, yjs_asgi
+
+
+class TandemASGI:
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if is_yjs(scope):
+            await yjs_asgi(self.app.state.services, scope, receive, send)
+        else:
+            await self.app(scope, receive, send)

@@ -6,8 +6,16 @@ import uuid
 from collections.abc import Iterator
 
 import anyio
+import anyio.lowlevel
 import pytest
-from pycrdt import Doc, Text, create_sync_message, create_update_message, write_var_uint
+from pycrdt import (
+    Doc,
+    Text,
+    create_sync_message,
+    create_update_message,
+    handle_sync_message,
+    write_var_uint,
+)
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -108,21 +116,35 @@ async def test_slow_reader_is_dropped_and_never_stalls_the_room(limited: TandemS
     room = f"slow-{uuid.uuid4().hex[:6]}"
     chunk = "z" * 60_000
     total = 300
+    url = room_url(limited.ws_url, room)
     # The stalled reader: joins, then never reads (websockets stops reading its socket once its
     # own small queue is full, so the server's writes back up).
-    async with connect(room_url(limited.ws_url, room), max_size=None, max_queue=1) as stalled:
+    async with connect(url, max_size=None, max_queue=1) as stalled:
         await stalled.send(create_sync_message(Doc()))
-        async with pycrdt_client(limited.ws_url, room) as (reader, reader_prov):
-            await reader_prov.synced.wait()
+        # The live reader applies what it receives and never echoes it back.
+        async with connect(url, max_size=None) as reader_ws:
+            await reader_ws.send(create_sync_message(Doc()))
+            reader = Doc()
+            reader_text = reader.get("t", type=Text)
+
+            async def read() -> None:
+                async for message in reader_ws:
+                    assert isinstance(message, bytes)
+                    if message[0] == 0 and message[1] in (1, 2):
+                        handle_sync_message(message[1:], reader)
+
             async with pycrdt_client(limited.ws_url, room) as (writer, writer_prov):
                 await writer_prov.synced.wait()
                 text = writer.get("t", type=Text)
-                for _ in range(total):
-                    text.insert(len(str(text)), chunk)
-                    await anyio.sleep(0)
-                with anyio.fail_after(30):
-                    while len(str(reader.get("t", type=Text))) < total * len(chunk):
-                        await anyio.sleep(0.01)
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(read)
+                    # Paced by the live reader: it never falls behind, the stalled one must.
+                    for i in range(total):
+                        text.insert(len(text), chunk)
+                        with anyio.fail_after(30):
+                            while len(reader_text) < (i + 1) * len(chunk):
+                                await anyio.sleep(0.005)
+                    tg.cancel_scope.cancel()
         # Now drain the stalled client: the server must have closed it for overflow.
         with anyio.fail_after(30):
             try:

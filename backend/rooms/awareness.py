@@ -94,6 +94,20 @@ class RoomAwareness:
             return json.dumps(state, separators=(",", ":"), ensure_ascii=False)
         return state_json
 
+    def restamp_owner(self, owner: Hashable) -> bytes | None:
+        """Stamp a connection's states again (its identity changed, e.g. a new role); the update to relay."""
+        if self._stamp is None:
+            return None
+        changed: list[tuple[int, int, str]] = []
+        for client_id, entry in self._entries.items():
+            if entry.owner is owner and entry.state_json != "null":
+                state_json = self._validated(entry.state_json, owner)
+                if state_json != entry.state_json:
+                    entry.clock += 1
+                    entry.state_json = state_json
+                    changed.append((client_id, entry.clock, state_json))
+        return encode_awareness(changed) if changed else None
+
     def remove_owner(self, owner: Hashable) -> bytes | None:
         """Forget every client id a closed connection introduced; return the removal to relay."""
         removed: list[tuple[int, int, str]] = []

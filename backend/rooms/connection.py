@@ -22,10 +22,12 @@ from starlette.websockets import WebSocket, WebSocketState
 
 from backend import closecodes
 from backend.rooms.eager import Suspended, start_eagerly
+from backend.rooms.rawframe import RawFrameSink, encode_binary_frame
 
 log = logging.getLogger("tandem.connection")
 
-CLOSE_TIMEOUT_SECONDS = 5.0
+# How long a dropped client gets to take its close frame (its backlog is already freed).
+CLOSE_TIMEOUT_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,7 @@ class ClientConnection:
         self.room = room
         # The server's own ASGI send (the endpoint is served outside Starlette's middleware).
         self._send = send or websocket._send
+        self._sink = RawFrameSink.for_send(self._send)
         self._limits = limits
         self._backlog: deque[bytes | _Close] = deque()
         self._backlog_bytes = 0
@@ -62,6 +65,7 @@ class ClientConnection:
         self._sender_busy = False  # the sender task is draining: keep order, queue behind it
         self._wakeup = asyncio.Event()
         self._closing: _Close | None = None
+        self._watchdog: asyncio.TimerHandle | None = None
         self._dead = False
         self._task_group: anyio.abc.TaskGroup | None = None
         self.dropped_messages = 0
@@ -70,12 +74,18 @@ class ClientConnection:
     def closing(self) -> bool:
         return self._closing is not None
 
-    def send(self, message: bytes) -> None:
-        """Send now if the socket takes it, else queue; close the client if it cannot keep up."""
+    def send(self, message: bytes, frame: bytes | None = None) -> None:
+        """Send now if the socket takes it, else queue; close the client if it cannot keep up.
+
+        `frame` is `message` already framed (`rawframe.encode_binary_frame`), for broadcasts.
+        """
         if self._closing is not None or self._dead:
             self.dropped_messages += 1
             return
         if self._inflight is None and not self._sender_busy and not self._backlog:
+            sink = self._sink
+            if sink is not None and sink.try_write(frame or encode_binary_frame(message)):
+                return
             try:
                 self._inflight = start_eagerly(self._send({"type": "websocket.send", "bytes": message}))
             except Exception as exc:  # the peer went away: the reader sees the disconnect
@@ -110,8 +120,14 @@ class ClientConnection:
         self._backlog_bytes = 0
         self._backlog.append(self._closing)
         self._wakeup.set()
+        # A peer that stopped reading may never take the close frame: give up on it after a
+        # while so its handler (and its place in the room) goes away. A loop timer, not a task:
+        # close() is also called from plain loop callbacks (the room's batched fan-out).
+        self._watchdog = asyncio.get_running_loop().call_later(CLOSE_TIMEOUT_SECONDS, self._abort)
+
+    def _abort(self) -> None:
         if self._task_group is not None:
-            self._task_group.start_soon(self._close_watchdog)
+            self._task_group.cancel_scope.cancel()
 
     async def serve(self, receive_loop: Callable[[], Awaitable[None]]) -> None:
         """Run the receive loop beside the sender until the peer leaves or the close is sent."""
@@ -134,13 +150,8 @@ class ClientConnection:
         if self._inflight is not None:
             self._inflight.close()
             self._inflight = None
-
-    async def _close_watchdog(self) -> None:
-        # A peer that stopped reading may never take the close frame: give up on it after a while
-        # so its handler (and its place in the room) goes away.
-        await anyio.sleep(CLOSE_TIMEOUT_SECONDS)
-        if self._task_group is not None:
-            self._task_group.cancel_scope.cancel()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
 
     async def run_sender(self) -> None:
         """Finish a suspended send, then drain the backlog; the only task that waits on the socket."""

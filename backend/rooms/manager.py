@@ -18,7 +18,7 @@ from pycrdt import Doc, merge_updates
 
 from backend.errors import CapacityError
 from backend.rooms.awareness import StateStamp
-from backend.rooms.room import CanWrite, Room, _always
+from backend.rooms.room import CanWrite, Room, WriteFilter, _always
 from backend.settings import Settings
 from backend.store.types import DocumentStore
 from backend.store.writer import RoomWriter
@@ -42,6 +42,7 @@ class RoomManager:
         *,
         can_write: CanWrite = _always,
         stamp: StateStamp | None = None,
+        write_filter: WriteFilter | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -49,6 +50,7 @@ class RoomManager:
         self._tg = task_group
         self._can_write = can_write
         self._stamp = stamp
+        self._write_filter = write_filter
         self.rooms: dict[str, Room] = {}
         self._loading: dict[str, _Load] = {}
         self._unloading: dict[str, anyio.Event] = {}
@@ -93,6 +95,7 @@ class RoomManager:
                 durable_announce_seconds=self.settings.durable_announce_ms / 1000,
                 can_write=self._can_write,
                 stamp=self._stamp,
+                write_filter=self._write_filter,
             )
             s = self.settings
             room.writer = RoomWriter(
@@ -156,7 +159,12 @@ class RoomManager:
             await anyio.sleep(interval)
             now = time.monotonic()
             for room in list(self.rooms.values()):
-                if not room.clients and room.idle_since is not None and now - room.idle_since >= idle:
+                if (
+                    not room.clients
+                    and not room.pins
+                    and room.idle_since is not None
+                    and now - room.idle_since >= idle
+                ):
                     await self.unload(room)
 
     async def close(self) -> None:

@@ -37,12 +37,20 @@ from backend.rooms.protocol import (
     parse_awareness_update,
     parse_message,
 )
+from backend.rooms.rawframe import encode_binary_frame
 from backend.store.writer import RoomWriter
 
 log = logging.getLogger("tandem.room")
 
+# Updates applied in one loop turn go out merged, in messages of at most this size (a client
+# that echoes what it receives, as pycrdt's provider does, must stay under the frame limit).
+MERGE_MAX_BYTES = 256 * 1024
+
 # Decides whether a client's document updates are applied (viewers' are not).
 CanWrite = Callable[[ClientConnection], bool]
+# For a client that may not write everything: the part of its update to apply (a commenter's
+# `comments` edits), or None to drop it. Only called when `can_write` said no.
+WriteFilter = Callable[[ClientConnection, bytes, Doc], bytes | None]
 
 
 def _always(_client: ClientConnection) -> bool:
@@ -59,6 +67,7 @@ class Room:
         durable_announce_seconds: float,
         can_write: CanWrite = _always,
         stamp: StateStamp | None = None,
+        write_filter: WriteFilter | None = None,
     ) -> None:
         self.name = name
         self.doc = doc
@@ -68,8 +77,12 @@ class Room:
         self.writer: RoomWriter | None = None
         self.idle_since: float | None = time.monotonic()
         self.closed = False
+        # Server-side holders (a session's terminals and file sync) keep the room loaded.
+        self.pins = 0
         self.updates_applied = 0
         self._can_write = can_write
+        self._write_filter = write_filter
+        self.updates_refused = 0  # updates dropped for the sender's role (a metric)
         self._origin: Hashable | None = None
         self._batch: list[bytes] = []
         self._batch_origins: set[Hashable | None] = set()
@@ -98,13 +111,30 @@ class Room:
         if not self.clients:
             self.idle_since = time.monotonic()
 
+    def pin(self) -> None:
+        """Keep the room loaded without clients (the server itself writes to it)."""
+        self.pins += 1
+        self.idle_since = None
+
+    def unpin(self) -> None:
+        self.pins -= 1
+        if not self.pins and not self.clients:
+            self.idle_since = time.monotonic()
+
     def handle(self, client: ClientConnection, frame: bytes) -> None:
         """Apply one frame from a client; raises `ProtocolError` for a malformed one."""
         message = parse_message(frame)
         if isinstance(message, SyncUpdate):
-            if message.update == EMPTY_UPDATE or not self._can_write(client):
+            if message.update == EMPTY_UPDATE:
                 return
-            self.apply(message.update, origin=client)
+            update: bytes | None = message.update
+            if not self._can_write(client):
+                write_filter = self._write_filter
+                update = None if write_filter is None else write_filter(client, message.update, self.doc)
+                if update is None:
+                    self.updates_refused += 1
+                    return
+            self.apply(update, origin=client)
         elif isinstance(message, SyncStep1):
             try:
                 update = self.doc.get_update(message.state_vector)
@@ -121,9 +151,10 @@ class Room:
                 client.send(create_awareness_message(states))
 
     def broadcast(self, message: bytes, exclude: ClientConnection | None = None) -> None:
+        frame = encode_binary_frame(message)  # framed once for every client
         for client in self.clients:
             if client is not exclude:
-                client.send(message)
+                client.send(message, frame)
 
     # -- document --------------------------------------------------------------------------
 
@@ -154,12 +185,12 @@ class Room:
         self._batch, self._batch_origins = [], set()
         if not batch:
             return
-        update = batch[0] if len(batch) == 1 else merge_updates(*batch)
-        message = create_update_message(update)
         # A client already has its own update: skip it when the batch is only its own.
         only = next(iter(origins)) if len(origins) == 1 else None
         exclude = only if isinstance(only, ClientConnection) else None
-        self.broadcast(message, exclude)
+        for group in _groups_up_to(batch, MERGE_MAX_BYTES):
+            update = group[0] if len(group) == 1 else merge_updates(*group)
+            self.broadcast(create_update_message(update), exclude)
 
     # -- durability ------------------------------------------------------------------------
 
@@ -200,3 +231,15 @@ class Room:
         if self.writer is not None:
             await self.writer.close()
         self.doc.unobserve(self._subscription)
+
+
+def _groups_up_to(updates: list[bytes], max_bytes: int) -> list[list[bytes]]:
+    groups: list[list[bytes]] = [[]]
+    size = 0
+    for update in updates:
+        if groups[-1] and size + len(update) > max_bytes:
+            groups.append([])
+            size = 0
+        groups[-1].append(update)
+        size += len(update)
+    return groups

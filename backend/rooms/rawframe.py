@@ -1,0 +1,52 @@
+"""Broadcast fast path: serialize a frame once, write the same bytes to every client's socket.
+
+Server-to-client WebSocket frames are unmasked, so one broadcast is the same bytes for every
+client (no extension is negotiated: `serve` turns permessage-deflate off). Through ASGI each send
+re-frames the payload in Python; writing the frame straight to the transport of uvicorn's
+`websockets-sansio` protocol halves the CPU per delivered message (bench/). That protocol flushes
+its own output after every operation, so frames never interleave. uvicorn is pinned to an exact
+version for this, `tests/test_rawframe.py` covers these internals, and anything unexpected (another
+protocol class, a negotiated extension, a closing or paused socket) falls back to the ASGI send.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.types import Send
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
+
+_PROTOCOL_CLASS = "WebSocketsSansIOProtocol"
+
+
+def encode_binary_frame(payload: bytes) -> bytes:
+    return Frame(Opcode.BINARY, payload).serialize(mask=False)
+
+
+class RawFrameSink:
+    __slots__ = ("_proto",)
+
+    def __init__(self, proto: Any) -> None:
+        self._proto = proto
+
+    @classmethod
+    def for_send(cls, send: Send) -> RawFrameSink | None:
+        """The sink behind an ASGI `send`, when it is uvicorn's sans-I/O protocol; else None."""
+        proto = getattr(send, "__self__", None)
+        if proto is None or type(proto).__name__ != _PROTOCOL_CLASS:
+            return None
+        conn = getattr(proto, "conn", None)
+        if conn is None or getattr(conn, "extensions", None) or not hasattr(proto, "writable"):
+            return None
+        return cls(proto)
+
+    def try_write(self, frame: bytes) -> bool:
+        """Write the frame now if the socket is open and not backed up; False means use ASGI."""
+        proto = self._proto
+        if proto.close_sent or proto.disconnected or not proto.writable.is_set():
+            return False
+        if proto.conn.state is not State.OPEN:
+            return False
+        proto.transport.write(frame)
+        return True

@@ -1,0 +1,64 @@
+"""Browser tests: one real `tandem serve --no-auth` for the module, Debian's Chromium driven by
+playwright-core from Node (web/node_modules), the front end built by web/build.mjs."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import ROOT, TandemServer, running_server
+
+WEB = ROOT / "web"
+HERE = Path(__file__).resolve().parent
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def _stale(manifest: Path) -> bool:
+    """The bundle is missing or older than a source file."""
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    sources = [*(WEB / "src").rglob("*"), WEB / "build.mjs", WEB / "package-lock.json"]
+    return any(p.is_file() and p.stat().st_mtime > built for p in sources)
+
+
+@pytest.fixture(scope="session")
+def built_web() -> Path:
+    """The built front end (`npm ci && node build.mjs` in web/ when it is missing or stale)."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node is not installed: the browser tests drive Chromium from Node")
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    if not (WEB / "node_modules" / "playwright-core").is_dir():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=WEB, check=True)
+    manifest = WEB / "static" / "dist" / "manifest.json"
+    if _stale(manifest):
+        subprocess.run([node, "build.mjs"], cwd=WEB, check=True, capture_output=True)
+    return manifest
+
+
+@pytest.fixture(scope="module")
+def web_server(built_web: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TandemServer]:
+    with running_server(tmp_path_factory.mktemp("browser-data"), None) as srv:
+        yield srv
+
+
+def run_scenario(name: str, base_url: str, timeout: float = 150) -> dict[str, object]:
+    """Run one Node scenario; its last stdout line is a JSON summary."""
+    import json
+
+    proc = subprocess.run(
+        ["node", str(HERE / "scenarios.mjs"), name, base_url],
+        cwd=HERE,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if proc.returncode != 0:
+        pytest.fail(f"scenario {name} failed (exit {proc.returncode}):\n{proc.stderr}\n{proc.stdout}")
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))

@@ -1,0 +1,272 @@
+// The room page /s/{session}: file tree, tabs, the editor (Monaco, loaded lazily), presence,
+// follow mode, comments, connection and saved status, terminal and screen-share panels.
+import * as Y from 'yjs'
+import { $, h } from './lib/dom.js'
+import { loadIdentity } from './lib/identity.js'
+import { bindStatus, openSession } from './room/connection.js'
+import { commentRanges, createCommentsPanel } from './room/comments.js'
+import { createFile, movedTo } from './room/files.js'
+import { createPanels } from './room/panels.js'
+import { createPresenceBar, cursorStyles, people } from './room/presence.js'
+import { createTabs } from './room/tabs.js'
+import { createTree } from './room/tree.js'
+
+const assets = JSON.parse($('#tandem-assets').textContent)
+const session = decodeURIComponent(location.pathname.replace(/^\/s\//, '').split('/')[0] || '')
+const params = new URLSearchParams(location.search)
+const token = params.get('token')
+const phone = matchMedia('(max-width: 760px)').matches
+const viewer = params.get('view') === '1' || document.body.dataset.role === 'viewer'
+const readOnly = viewer || (phone && matchMedia('(pointer: coarse)').matches)
+document.body.dataset.mode = readOnly ? 'view' : 'edit'
+$('#title').textContent = session
+document.title = `${session} · Tandem`
+
+const identity = loadIdentity()
+const ctx = openSession(session, { token })
+const { awareness } = ctx
+awareness.setLocalState({
+  user: { id: identity.id, name: identity.name, color: identity.color, role: viewer ? 'viewer' : 'editor' },
+  file: null,
+  selection: null,
+  viewport: null,
+  terminal: null,
+  following: null,
+  sharing: false
+})
+bindStatus(ctx, { statusEl: $('#conn'), savedEl: $('#saved'), bannerEl: $('#offline') })
+cursorStyles(awareness)
+
+const loadCss = href => {
+  if (!href || document.querySelector(`link[href="${href}"]`)) return
+  document.head.append(h('link', { rel: 'stylesheet', href }))
+}
+
+/** Map<file, people other than me in it>. */
+function presenceByFile () {
+  const m = new Map()
+  for (const p of people(awareness)) {
+    if (p.self || !p.file) continue
+    if (!m.has(p.file)) m.set(p.file, [])
+    m.get(p.file).push(p)
+  }
+  return m
+}
+
+// ---- errors as a toast
+let toastTimer = 0
+function toast (msg) {
+  const el = $('#toast')
+  el.textContent = msg
+  el.hidden = false
+  clearTimeout(toastTimer)
+  toastTimer = setTimeout(() => { el.hidden = true }, 4000)
+}
+
+// ---- phone panes
+function showPane (name) {
+  document.body.dataset.pane = name
+  for (const b of document.querySelectorAll('.phone-nav [data-pane]')) b.setAttribute('aria-current', String(b.dataset.pane === name))
+}
+for (const b of document.querySelectorAll('.phone-nav [data-pane]')) b.addEventListener('click', () => showPane(b.dataset.pane))
+showPane('code')
+
+// ---- editor (lazy)
+let ed = null
+let lastSelection = null
+const editorLoaded = (async () => {
+  loadCss(assets['editor.css'])
+  const { createEditor } = await import('./editor.js')
+  ed = createEditor($('#editor'), ctx, {
+    readOnly,
+    compact: phone,
+    workerUrl: assets['editor.worker.js'],
+    onLocalIntent: key => { if (following !== null && (key === 'Escape' || !readOnly)) stopFollowing() },
+    onSelection: sel => { lastSelection = sel; comments.selectionChanged() }
+  })
+  ed.setCommentSource(file => commentRanges(ctx, file))
+  document.body.dataset.editor = 'ready'
+  if (tabs.active()) activate(tabs.active(), { keepFollow: true })
+  applyFollow()
+})().catch(err => { console.error(err); toast('The editor failed to load: ' + err.message) })
+
+// ---- tabs, tree, activation
+const tabs = createTabs($('#tabs'), {
+  key: `tandem.tabs.${session}`,
+  presence: presenceByFile,
+  onActivate: path => activate(path),
+  onClose: path => ed?.close(path)
+})
+
+function activate (path, { keepFollow = false } = {}) {
+  if (!keepFollow) stopFollowing()
+  if (path && !ctx.files.has(path)) path = null
+  if (path) tabs.open(path)
+  awareness.setLocalStateField('file', path)
+  document.body.dataset.file = path || ''
+  $('#empty').hidden = Boolean(path)
+  if (ed) ed.show(path)
+  tree.reveal(path || '')
+  comments.render()
+  if (path && document.body.dataset.pane === 'files') showPane('code')
+}
+
+const tree = createTree($('#tree'), ctx, {
+  readOnly,
+  onOpen: path => activate(path),
+  activePath: () => tabs.active(),
+  presence: presenceByFile,
+  onError: toast
+})
+if (!readOnly) {
+  $('#new-file').addEventListener('click', () => tree.startCreate('file'))
+  $('#new-folder').addEventListener('click', () => tree.startCreate('folder'))
+}
+
+// Renames/moves keep tabs (and follow) on the same file; deletes close them.
+ctx.files.observe(event => {
+  let reactivate = null
+  for (const [key, change] of event.changes.keys) {
+    if (change.action === 'add') continue
+    const wasActive = tabs.active() === key
+    const isOpen = tabs.paths().includes(key)
+    ed?.close(key)
+    if (change.action === 'update') { if (wasActive) reactivate = key; continue }
+    const to = movedTo(ctx.meta, key)
+    if (to && ctx.files.has(to)) {
+      tabs.retarget(key, to)
+      if (wasActive) reactivate = to
+    } else if (isOpen) {
+      tabs.drop(key)
+      if (wasActive) reactivate = tabs.active() || ''
+    }
+  }
+  if (reactivate !== null) activate(reactivate || null, { keepFollow: true })
+  tabs.render()
+  if (!tabs.active()) openDefault()
+})
+
+function openDefault () {
+  if (tabs.active() && ctx.files.has(tabs.active())) return activate(tabs.active(), { keepFollow: true })
+  const open = tabs.paths().find(p => ctx.files.has(p))
+  const main = ctx.meta.get('main')
+  const first = open || (typeof main === 'string' && ctx.files.has(main) ? main : [...ctx.files.keys()].sort()[0])
+  if (first) activate(first, { keepFollow: true })
+}
+ctx.idb.on('synced', openDefault)
+ctx.provider.on('sync', s => {
+  if (!s) return
+  // Tabs remembered from an earlier visit whose files are gone now.
+  for (const p of tabs.paths()) if (!ctx.files.has(p)) tabs.drop(p)
+  openDefault()
+})
+
+// ---- presence, jump, follow
+let following = null
+const presenceBar = createPresenceBar($('#presence'), awareness, {
+  following: () => following,
+  onJump: p => jumpTo(p.clientID),
+  onFollow: p => (p ? startFollowing(p.clientID) : stopFollowing())
+})
+const peopleList = createPresenceBar($('#people'), awareness, {
+  following: () => following,
+  onJump: p => { jumpTo(p.clientID); showPane('code') },
+  onFollow: p => { p ? startFollowing(p.clientID) : stopFollowing(); showPane('code') }
+})
+// Re-render tabs and tree only when who-is-in-which-file changed (not on every cursor move).
+let presenceKey = ''
+awareness.on('change', () => {
+  const key = JSON.stringify([...presenceByFile()].map(([f, ps]) => [f, ps.map(p => p.clientID + p.color + p.name)]))
+  if (key === presenceKey) return
+  presenceKey = key
+  tabs.render()
+  tree.render()
+})
+
+function jumpTo (clientID) {
+  const st = awareness.getStates().get(clientID)
+  if (!st?.file || !ctx.files.has(st.file)) return
+  activate(st.file)
+  const head = st.selection?.head
+  if (!head || !ed) return
+  const abs = Y.createAbsolutePositionFromRelativePosition(head, ctx.doc)
+  if (abs) ed.revealOffset(abs.index)
+}
+
+function startFollowing (clientID) {
+  following = clientID
+  awareness.setLocalStateField('following', clientID)
+  const p = people(awareness).find(q => q.clientID === clientID)
+  const banner = $('#follow-banner')
+  banner.hidden = false
+  banner.style.setProperty('--user-color', p?.color || '#888')
+  $('#follow-name').textContent = p?.name || 'someone'
+  document.body.dataset.following = String(clientID)
+  applyFollow()
+  presenceBar.render()
+  peopleList.render()
+}
+
+function stopFollowing () {
+  if (following === null) return
+  following = null
+  awareness.setLocalStateField('following', null)
+  $('#follow-banner').hidden = true
+  delete document.body.dataset.following
+  presenceBar.render()
+  peopleList.render()
+}
+
+function applyFollow () {
+  if (following === null) return
+  const st = awareness.getStates().get(following)
+  if (!st || !st.user) return stopFollowing()
+  if (st.file && st.file !== tabs.active() && ctx.files.has(st.file)) activate(st.file, { keepFollow: true })
+  if (ed && st.viewport) ed.followView(st.viewport)
+}
+awareness.on('change', applyFollow)
+$('#stop-follow').addEventListener('click', stopFollowing)
+addEventListener('keydown', e => { if (e.key === 'Escape') stopFollowing() })
+
+// ---- comments
+const lineOf = (file, index) => {
+  const text = ctx.files.get(file)?.toString() || ''
+  let line = 1
+  for (let i = text.indexOf('\n'); i !== -1 && i < index; i = text.indexOf('\n', i + 1)) line++
+  return line
+}
+const comments = createCommentsPanel($('#comments'), ctx, {
+  author: () => ({ id: identity.id, name: identity.name, color: identity.color }),
+  selection: () => lastSelection,
+  currentFile: () => tabs.active(),
+  lineOf,
+  reveal: (file, start, end) => {
+    activate(file)
+    ed?.revealOffset(start, end)
+    if (phone) showPane('code')
+  }
+})
+
+// ---- panels, share link, service worker
+createPanels($('#panels'), { session, token, readOnly, ctx, loadCss, assets })
+$('#share').addEventListener('click', async () => {
+  const url = location.origin + location.pathname + (viewer ? '?view=1' : '')
+  try { await navigator.clipboard.writeText(url); toast('Link copied: ' + url) } catch { toast(url) }
+})
+if ('serviceWorker' in navigator && !params.has('nosw')) {
+  navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch(err => console.warn('service worker', err))
+}
+
+// A first file for an empty new room, so there is something to type in.
+ctx.provider.on('sync', s => {
+  if (s && !readOnly && ctx.files.size === 0 && !ctx.meta.get('initialized')) {
+    ctx.doc.transact(() => {
+      ctx.meta.set('initialized', true)
+      if (!ctx.meta.get('title')) ctx.meta.set('title', session)
+    })
+    try { createFile(ctx, 'main.py', '# Welcome to Tandem. Everyone in this room edits this file together.\n'); ctx.meta.set('main', 'main.py') } catch { /* a peer created it */ }
+  }
+})
+
+// For tests and debugging.
+window.tandem = { ctx, session, readOnly, editor: () => ed, editorLoaded, following: () => following, activate }

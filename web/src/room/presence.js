@@ -1,0 +1,82 @@
+// Presence: everyone in the room (from awareness), the file each one is in, remote cursor colours
+// and name labels (one CSS rule set per awareness client), click to jump, follow.
+import { h, initials } from '../lib/dom.js'
+
+const COLOR = /^#[0-9a-f]{6}$/i
+
+/** People in the room: awareness states that carry a user (the server's own entry does not). */
+export function people (awareness) {
+  const out = []
+  awareness.getStates().forEach((state, clientID) => {
+    const u = state?.user
+    if (!u || typeof u.name !== 'string') return
+    out.push({
+      clientID,
+      self: clientID === awareness.clientID,
+      id: String(u.id || clientID),
+      name: u.name.slice(0, 40) || 'Someone',
+      color: COLOR.test(u.color) ? u.color : '#888888',
+      role: u.role || 'editor',
+      file: typeof state.file === 'string' ? state.file : null,
+      following: state.following ?? null,
+      typing: Boolean(state.terminal?.typing),
+      sharing: Boolean(state.sharing)
+    })
+  })
+  return out.sort((a, b) => (b.self - a.self) || a.name.localeCompare(b.name) || a.clientID - b.clientID)
+}
+
+/** Inject cursor/selection CSS for each remote client (y-monaco's class names). */
+export function cursorStyles (awareness) {
+  const style = h('style', { id: 'tandem-cursors' })
+  document.head.append(style)
+  const render = () => {
+    style.textContent = people(awareness).filter(p => !p.self).map(p => {
+      const id = p.clientID
+      const label = JSON.stringify(p.name).replace(/</g, '\\3C ')
+      return `.yRemoteSelection-${id}{background-color:${p.color}40}` +
+        `.yRemoteSelectionHead-${id}{position:absolute;box-sizing:border-box;height:100%;border-left:2px solid ${p.color}}` +
+        `.yRemoteSelectionHead-${id}::after{content:${label};background:${p.color}}`
+    }).join('\n')
+  }
+  awareness.on('change', render)
+  render()
+}
+
+/**
+ * The presence bar.
+ * @param {HTMLElement} root
+ * @param {{onJump: (p) => void, onFollow: (p) => void, following: () => number|null}} opts
+ */
+export function createPresenceBar (root, awareness, opts) {
+  const render = () => {
+    const list = people(awareness)
+    const following = opts.following()
+    root.replaceChildren(...list.map(p => {
+      const followers = list.filter(q => q.following === p.clientID).length
+      return h('div.person', {
+        dataset: { client: String(p.clientID), name: p.name, self: String(p.self) },
+        style: { '--user-color': p.color },
+        title: `${p.name}${p.self ? ' (you)' : ''}${p.file ? ' — ' + p.file : ''}${p.role === 'viewer' ? ' — viewer' : ''}`
+      },
+      h('button.avatar', {
+        'aria-label': p.self ? `${p.name} (you)` : `Jump to ${p.name}`,
+        onclick: () => { if (!p.self) opts.onJump(p) }
+      }, initials(p.name)),
+      h('span.who', {},
+        h('span.pname', {}, p.self ? `${p.name} (you)` : p.name),
+        h('span.pfile', {}, p.file || 'no file open'),
+        followers ? h('span.pfollowers', {}, ` · ${followers} following`) : null),
+      p.self
+        ? null
+        : h('button.follow', {
+          'aria-pressed': String(following === p.clientID),
+          onclick: () => opts.onFollow(following === p.clientID ? null : p)
+        }, following === p.clientID ? 'Following' : 'Follow'))
+    }))
+    document.body.dataset.people = String(list.length)
+  }
+  awareness.on('change', render)
+  render()
+  return { render }
+}

@@ -1,0 +1,60 @@
+// Service worker (served at /sw.js, scope /): precaches the app shell, serves hashed assets
+// cache-first, pages network-first with the cached room shell as the offline fallback.
+/* global __PRECACHE__, __VERSION__ */
+const CACHE = 'tandem-' + __VERSION__
+const PRECACHE = __PRECACHE__
+const ROOM_SHELL = '/s/__shell__'
+
+self.addEventListener('install', event => {
+  event.waitUntil((async () => {
+    const cache = await caches.open(CACHE)
+    await cache.addAll(PRECACHE)
+    await self.skipWaiting()
+  })())
+})
+
+self.addEventListener('activate', event => {
+  event.waitUntil((async () => {
+    for (const key of await caches.keys()) if (key.startsWith('tandem-') && key !== CACHE) await caches.delete(key)
+    await self.clients.claim()
+  })())
+})
+
+self.addEventListener('fetch', event => {
+  const req = event.request
+  if (req.method !== 'GET') return
+  const url = new URL(req.url)
+  if (url.origin !== self.location.origin) return
+  if (req.mode === 'navigate') {
+    event.respondWith(page(req, url))
+  } else if (url.pathname.startsWith('/static/')) {
+    event.respondWith(asset(req))
+  }
+})
+
+async function page (req, url) {
+  const cache = await caches.open(CACHE)
+  const isRoom = url.pathname.startsWith('/s/')
+  try {
+    const res = await fetch(req)
+    if (res.ok) {
+      // Any room page is the same shell: the session comes from the URL at run time.
+      await cache.put(isRoom ? ROOM_SHELL : url.pathname, res.clone())
+    }
+    return res
+  } catch (err) {
+    const cached = await cache.match(isRoom ? ROOM_SHELL : url.pathname)
+    if (cached) return cached
+    return new Response('<!doctype html><meta charset=utf-8><title>Offline</title><p>You are offline and this page was not saved on this device.</p>',
+      { status: 503, headers: { 'content-type': 'text/html; charset=utf-8' } })
+  }
+}
+
+async function asset (req) {
+  const cache = await caches.open(CACHE)
+  const cached = await cache.match(req, { ignoreSearch: true })
+  if (cached) return cached
+  const res = await fetch(req)
+  if (res.ok && new URL(req.url).pathname.startsWith('/static/dist/')) await cache.put(req, res.clone())
+  return res
+}

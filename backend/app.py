@@ -4,47 +4,81 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import anyio
+import anyio.abc
 from fastapi import FastAPI
+from sqlalchemy import Engine
 
+from backend.access import room_policy
+from backend.access.identity import AccountAuthenticator
+from backend.access.live import AccessListener, AccessWatcher
+from backend.access.ratelimit import LoginRateLimiter
 from backend.asgi import TandemASGI
 from backend.auth.noauth import NoAuthAuthenticator
 from backend.auth.types import Authenticator
 from backend.rooms.manager import RoomManager
-from backend.routes import health
+from backend.routes import api_auth, api_links, api_sessions, auth_pages, errors, health
+from backend.routes import sandbox as sandbox_routes
 from backend.services import Services
 from backend.settings import Settings
 from backend.store.database import create_tables, make_engine
 from backend.store.sql import SqlDocumentStore
+from backend.terminals.service import TerminalService
 
 log = logging.getLogger("tandem.app")
 
 
-def _authenticator(settings: Settings) -> Authenticator:
+def _rooms_and_identity(
+    settings: Settings,
+    engine: Engine,
+    store: SqlDocumentStore,
+    tg: anyio.abc.TaskGroup,
+    access_listeners: list[AccessListener],
+) -> tuple[RoomManager, Authenticator]:
+    """`--no-auth`: everyone edits every room, awareness untouched. Otherwise: accounts and share
+    links, roles enforced per message, `user` stamped on awareness, access changes polled."""
     if settings.no_auth:
-        return NoAuthAuthenticator()
-    raise SystemExit("accounts and share links are not built yet: run `tandem serve --no-auth` for now")
+        return RoomManager(settings, store, tg), NoAuthAuthenticator()
+    rooms = RoomManager(
+        settings,
+        store,
+        tg,
+        can_write=room_policy.can_write,
+        stamp=room_policy.stamp,
+        write_filter=room_policy.write_filter,
+    )
+    tg.start_soon(AccessWatcher(engine, rooms, store, settings, access_listeners).run)
+    return rooms, AccountAuthenticator(engine)
 
 
 def create_app(settings: Settings) -> TandemASGI:
-    authenticator = _authenticator(settings)
-
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.resolved_database_url())
         await anyio.to_thread.run_sync(create_tables, engine)
         store = SqlDocumentStore(engine)
-        async with anyio.create_task_group() as tg:
-            rooms = RoomManager(settings, store, tg)
-            app.state.services = Services(settings, engine, store, rooms, authenticator)
+        async with anyio.create_task_group() as tg, AsyncExitStack() as stack:
+            access_listeners: list[AccessListener] = []  # other channels' live re-checks
+            rooms, authenticator = _rooms_and_identity(settings, engine, store, tg, access_listeners)
+            limiter = LoginRateLimiter(
+                settings.login_max_attempts, settings.login_window_seconds, settings.login_rate_limit_entries
+            )
+            app.state.services = Services(settings, engine, store, rooms, authenticator, limiter)
+            app.state.services.access_listeners = access_listeners
+            # Terminals: Docker sandbox per session, or off with the reason (`GET /api/sandbox`).
+            terminals = await stack.enter_async_context(TerminalService.open(settings, rooms))
+            app.state.services.terminals = terminals
+            app.state.services.session_deleted_hooks.append(terminals.delete_session)
             tg.start_soon(rooms.run_reaper)
             log.info("tandem node %s ready on %s:%d", rooms.node_id, settings.host, settings.port)
             try:
                 yield
             finally:
                 with anyio.CancelScope(shield=True):
+                    with anyio.move_on_after(settings.shutdown_timeout_seconds):
+                        await terminals.close()  # its last doc writes land before the rooms flush
                     with anyio.move_on_after(settings.shutdown_timeout_seconds):
                         await rooms.close()
                 tg.cancel_scope.cancel()
@@ -53,6 +87,14 @@ def create_app(settings: Settings) -> TandemASGI:
 
     app = FastAPI(title="Tandem", lifespan=lifespan)
     app.include_router(health.router)
+    app.include_router(sandbox_routes.router)
+    errors.install(app)
+    app.include_router(api_auth.router)
+    app.include_router(api_sessions.router)
+    app.include_router(api_links.router)
+    if not settings.no_auth:
+        # Before `pages`: its guard of `/s/{session}` must match first.
+        app.include_router(auth_pages.router)
     try:
         from backend.routes import pages
     except ImportError:

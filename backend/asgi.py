@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
+from backend.routes.term import is_term, term_asgi
 from backend.routes.yjs import is_yjs, yjs_asgi
 
 
@@ -19,5 +20,7 @@ class TandemASGI:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if is_yjs(scope):
             await yjs_asgi(self.app.state.services, scope, receive, send)
+        elif is_term(scope):  # `/term/`: served the same way, beside /yjs
+            await term_asgi(self.app.state.services, scope, receive, send)
         else:
             await self.app(scope, receive, send)

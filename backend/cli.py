@@ -1,4 +1,4 @@
-"""The `tandem` command: `serve` now; users, sessions and links come with the access work."""
+"""The `tandem` command: `serve`; users, sessions and links are in `backend.cli_admin`."""
 
 from __future__ import annotations
 
@@ -49,6 +49,9 @@ def serve(
         bool | None, typer.Option("--no-auth-allow-remote", help="Let --no-auth bind off loopback")
     ] = None,
     room_idle_unload_seconds: Annotated[float | None, typer.Option(hidden=True)] = None,
+    sandbox: Annotated[
+        str | None, typer.Option(help="Terminals: auto (Docker if usable), docker (required), off")
+    ] = None,
     log_level: Annotated[str | None, typer.Option(help="debug, info, warning")] = None,
 ) -> None:
     """Run Tandem: pages, rooms and terminals on one port."""
@@ -64,6 +67,7 @@ def serve(
         no_auth=no_auth,
         no_auth_allow_remote=no_auth_allow_remote,
         room_idle_unload_seconds=room_idle_unload_seconds,
+        sandbox=sandbox,
         log_level=log_level,
     )
     logging.basicConfig(
@@ -96,6 +100,17 @@ def serve(
 
 def main() -> None:
     app()
+
+
+# `tandem user add`, `tandem session create`, `tandem link create|revoke` (see backend.cli_admin).
+from backend import cli_admin  # noqa: E402
+
+cli_admin.register(app)
+
+# `tandem sandbox build-image [--test]` (see backend.cli_sandbox).
+from backend import cli_sandbox  # noqa: E402
+
+cli_sandbox.register(app)
 
 
 if __name__ == "__main__":

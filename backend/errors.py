@@ -19,3 +19,51 @@ class CapacityError(TandemError):
 
 class StoreError(TandemError):
     """The document store failed."""
+
+
+class CredentialsMissingError(TandemError):
+    """No credential at all was presented (refused before a WebSocket is accepted: HTTP 403)."""
+
+
+class AuthenticationError(TandemError):
+    """A credential was presented but is wrong, expired, revoked or used up (401 / close 4401)."""
+
+
+class AccessDeniedError(TandemError):
+    """Authenticated, but the role does not allow the action (403 / close 4403)."""
+
+
+class SessionNotFoundError(TandemError):
+    """No session has that id (404 / close 4404)."""
+
+
+class ConflictError(TandemError):
+    """The request collides with existing state, e.g. a taken username (409)."""
+
+
+class InvalidInputError(TandemError):
+    """A value a user gave is out of bounds (422)."""
+
+
+class RateLimitedError(TandemError):
+    """Too many attempts: try again later (429)."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class TerminalNameError(TandemError):
+    """A `/term/{session}/{terminal}` path or terminal name is malformed (close 4400)."""
+
+
+class TerminalNotFoundError(TandemError):
+    """No such terminal, and this principal may not start one (close 4404)."""
+
+
+class TerminalLimitError(TandemError):
+    """The session already has its maximum number of terminals (close 1013)."""
+
+
+class SandboxOffError(TandemError):
+    """Terminals are off on this server; the message says why (close 4503)."""

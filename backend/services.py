@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
+from backend.access.live import AccessListener
+from backend.access.ratelimit import LoginRateLimiter
 from backend.auth.types import Authenticator
 from backend.rooms.manager import RoomManager
 from backend.settings import Settings
 from backend.store.types import DocumentStore
+from backend.terminals.service import TerminalService
+
+SessionDeletedHook = Callable[[str], Awaitable[None]]
 
 
 @dataclass
@@ -19,3 +25,13 @@ class Services:
     store: DocumentStore
     rooms: RoomManager
     authenticator: Authenticator
+    login_limiter: LoginRateLimiter | None = None
+    # Called with a session id after the session and its document are deleted: the sandbox
+    # registers its container/workspace removal here. A failing hook is logged, not fatal.
+    session_deleted_hooks: list[SessionDeletedHook] = field(default_factory=list)
+    # Called with a session id whose access changed (any node, or the CLI), within
+    # `access_poll_seconds`: terminals and signaling re-check their connections with
+    # `authenticator.recheck(principal)`. Rooms are re-checked by the watcher itself.
+    access_listeners: list[AccessListener] = field(default_factory=list)
+    # Terminals: the sandbox status, and the live registry when they are on (backend.terminals).
+    terminals: TerminalService | None = None

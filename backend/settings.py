@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     max_clients_per_room: int = 2_000
 
     # Persistence: group commit and compaction.
-    group_commit_ms: float = 20.0
+    group_commit_ms: float = 50.0
     compact_every_updates: int = 2_000
     durable_announce_ms: float = 1000.0
     store_retry_max_seconds: float = 5.0

@@ -49,3 +49,7 @@ class TerminalPermissionError(SandboxError):
 
 class TerminalInputTooLargeError(SandboxError):
     """One input write exceeded the terminal's per-write limit."""
+
+
+class UnsafePathError(SandboxError):
+    """A workspace path is malformed, escapes the root, or passes through a symlink."""

@@ -24,6 +24,13 @@ def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         yield srv
 
 
+@pytest.fixture(scope="module")
+def auth_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TandemServer]:
+    """A real server with accounts and share links (no `--no-auth`), one per module and database."""
+    with running_server(tmp_path_factory.mktemp("data"), database_url, auth=True) as srv:
+        yield srv
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"

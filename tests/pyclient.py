@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import quote
@@ -72,7 +71,9 @@ def room_url(ws_base: str, room: str) -> str:
 
 
 @asynccontextmanager
-async def pycrdt_client(ws_base: str, room: str, doc: Doc | None = None) -> AsyncIterator[tuple[Doc, Provider]]:
+async def pycrdt_client(
+    ws_base: str, room: str, doc: Doc | None = None
+) -> AsyncIterator[tuple[Doc, Provider]]:
     doc = doc if doc is not None else Doc()
     async with connect(room_url(ws_base, room), max_size=None) as ws:
         channel = WebsocketChannel(ws, room)

@@ -42,7 +42,15 @@ def wait_until(predicate, timeout: float, interval: float = 0.02, what: str = "c
 class TandemServer:
     """`python -m backend serve` in its own process, as a user would run it."""
 
-    def __init__(self, data: Path, database_url: str | None, *extra: str, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        data: Path,
+        database_url: str | None,
+        *extra: str,
+        env: dict[str, str] | None = None,
+        auth: bool = False,
+    ):
+        self.auth = auth  # False: `--no-auth`; True: accounts and share links, as in production
         self.data = data
         self.database_url = database_url
         self.extra = list(extra)
@@ -61,7 +69,9 @@ class TandemServer:
 
     def start(self) -> TandemServer:
         self.data.mkdir(parents=True, exist_ok=True)
-        args = [sys.executable, "-m", "backend", "serve", "--no-auth", "--port", str(self.port)]
+        args = [sys.executable, "-m", "backend", "serve", "--port", str(self.port)]
+        if not self.auth:
+            args.append("--no-auth")
         args += ["--data", str(self.data)]
         if self.database_url:
             args += ["--database-url", self.database_url]
@@ -97,10 +107,30 @@ class TandemServer:
         self.proc.kill()
         self.proc.wait(timeout=10)
 
+    def cli(
+        self, *args: str, input: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        """`tandem ARGS` against this server's data directory and database, as an operator runs it."""
+        return run_cli(self.data, self.database_url, *args, input=input, check=check)
+
+
+def run_cli(
+    data: Path, database_url: str | None, *args: str, input: str | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "backend", *args, "--data", str(data)]
+    if database_url:
+        cmd += ["--database-url", database_url]
+    result = subprocess.run(cmd, cwd=ROOT, input=input or "", capture_output=True, text=True, timeout=60)
+    if check and result.returncode != 0:
+        raise RuntimeError(f"tandem {' '.join(args)} exited {result.returncode}:\n{result.stderr}")
+    return result
+
 
 @contextmanager
-def running_server(data: Path, database_url: str | None, *extra: str) -> Iterator[TandemServer]:
-    server = TandemServer(data, database_url, *extra).start()
+def running_server(
+    data: Path, database_url: str | None, *extra: str, auth: bool = False, env: dict[str, str] | None = None
+) -> Iterator[TandemServer]:
+    server = TandemServer(data, database_url, *extra, auth=auth, env=env).start()
     try:
         yield server
     finally:

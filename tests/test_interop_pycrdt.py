@@ -111,8 +111,9 @@ async def test_files_map_with_rename(server: TandemServer) -> None:
                 del files_a["src/app.py"]
                 files_a["src/main.py"] = Text(content)
             await wait_for(
-                lambda: list(files_b.keys()) == ["src/main.py"]
-                and str(files_b["src/main.py"]) == "print('hi')\n",
+                lambda: (
+                    list(files_b.keys()) == ["src/main.py"] and str(files_b["src/main.py"]) == "print('hi')\n"
+                ),
                 what="B to see the rename",
             )
 

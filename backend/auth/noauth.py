@@ -18,3 +18,12 @@ class NoAuthAuthenticator:
     async def authenticate(self, connection: HTTPConnection, session: str) -> Principal:
         n = next(self._counter)
         return Principal(id=f"anon-{n}", name=f"Guest {n}", role=Role.EDITOR, color=_COLORS[n % len(_COLORS)])
+
+    async def joined(self, principal: Principal, session: str) -> None:
+        pass  # no audit log without accounts
+
+    async def left(self, principal: Principal, session: str) -> None:
+        pass
+
+    async def recheck(self, principal: Principal) -> Principal:
+        return principal  # nothing ever changes without accounts

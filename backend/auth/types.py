@@ -16,12 +16,24 @@ class Role(StrEnum):
     VIEWER = "viewer"
 
 
+class PrincipalKind(StrEnum):
+    ANONYMOUS = "anonymous"  # --no-auth
+    USER = "user"  # a logged-in account (owner or member of the session)
+    GUEST = "guest"  # a display name given on /join/{token}, valid for one session
+    LINK = "link"  # a bare `?token=` bearer (scripts)
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     id: str
     name: str
     role: Role
     color: str = "#3b82f6"
+    # The session this role holds for (None: every room, --no-auth only).
+    session: str | None = None
+    kind: PrincipalKind = PrincipalKind.ANONYMOUS
+    # What to look up again when the session's access changes: user, guest or link id.
+    ref: str = ""
 
     @property
     def can_edit(self) -> bool:
@@ -30,5 +42,20 @@ class Principal:
 
 class Authenticator(Protocol):
     async def authenticate(self, connection: HTTPConnection, session: str) -> Principal | None:
-        """The principal for `session`, or None when the credentials are missing or wrong."""
+        """The principal for `session`, or None when the credentials are missing or wrong.
+
+        May raise `CredentialsMissingError`, `AuthenticationError`, `AccessDeniedError` or
+        `SessionNotFoundError` (backend.errors) to say which.
+        """
         ...
+
+    async def recheck(self, principal: Principal) -> Principal:
+        """The principal as it stands now (a new role), for a channel whose session's access changed;
+        raises `AccessDeniedError` / `SessionNotFoundError` once its access is gone."""
+        ...
+
+    async def joined(self, principal: Principal, session: str) -> None:
+        """A connection of `principal` entered the session's room (the audit log hears of it)."""
+        ...
+
+    async def left(self, principal: Principal, session: str) -> None: ...

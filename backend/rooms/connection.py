@@ -1,22 +1,25 @@
-"""One client's WebSocket: eager sends, a bounded backlog, and a sender task for the backlog.
+"""One client's WebSocket: eager sends, a bounded backlog, and a sender task only while needed.
 
-The room never awaits a client. A message goes out at once when the socket is writable (see
-`eager`); otherwise it joins the client's backlog, which its own sender task drains. A client
-whose backlog passes its limits is closed (1009) and resyncs on reconnect, so a slow reader never
-stalls the room or the other readers (design data path 1).
+The room never awaits a client. A message goes out at once when the socket is writable (a raw
+frame, see `rawframe`, or an eager ASGI send, see `eager`); otherwise it joins the client's
+backlog, which a sender task drains. A client whose backlog passes its limits is closed (1009) and
+resyncs on reconnect, so a slow reader never stalls the room or the other readers (data path 1).
+
+The sender is a plain asyncio task owned by this object, created on the first backlog and awaited
+or cancelled by `serve()`: most clients never need one, and per-connection memory is what bounds
+how many clients a node holds (anyio's task group would cost a task and a scope per client).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import anyio
-import anyio.abc
 from starlette.types import Send
 from starlette.websockets import WebSocket, WebSocketState
 
@@ -25,9 +28,6 @@ from backend.rooms.eager import Suspended, start_eagerly
 from backend.rooms.rawframe import RawFrameSink, encode_binary_frame
 
 log = logging.getLogger("tandem.connection")
-
-# How long a dropped client gets to take its close frame (its backlog is already freed).
-CLOSE_TIMEOUT_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +43,23 @@ class _Close:
 
 
 class ClientConnection:
+    __slots__ = (
+        "_backlog",
+        "_backlog_bytes",
+        "_closing",
+        "_dead",
+        "_inflight",
+        "_limits",
+        "_send",
+        "_sender",
+        "_sink",
+        "_wakeup",
+        "dropped_messages",
+        "principal",
+        "room",
+        "websocket",
+    )
+
     def __init__(
         self,
         websocket: WebSocket,
@@ -55,19 +72,17 @@ class ClientConnection:
         self.principal = principal
         self.room = room
         # The server's own ASGI send (the endpoint is served outside Starlette's middleware).
-        self._send = send or websocket._send
+        self._send: Send = send or websocket._send
         self._sink = RawFrameSink.for_send(self._send)
         self._limits = limits
         self._backlog: deque[bytes | _Close] = deque()
         self._backlog_bytes = 0
-        # The send that suspended, if any: until it completes, new messages join the backlog.
+        # A send that suspended: the sender finishes it before anything else goes out.
         self._inflight: Suspended | None = None
-        self._sender_busy = False  # the sender task is draining: keep order, queue behind it
-        self._wakeup = asyncio.Event()
+        self._sender: asyncio.Task[None] | None = None
+        self._wakeup: asyncio.Event | None = None
         self._closing: _Close | None = None
-        self._watchdog: asyncio.TimerHandle | None = None
         self._dead = False
-        self._task_group: anyio.abc.TaskGroup | None = None
         self.dropped_messages = 0
 
     @property
@@ -82,7 +97,7 @@ class ClientConnection:
         if self._closing is not None or self._dead:
             self.dropped_messages += 1
             return
-        if self._inflight is None and not self._sender_busy and not self._backlog:
+        if self._sender is None or (not self._backlog and self._inflight is None and self._idle()):
             sink = self._sink
             if sink is not None and sink.try_write(frame or encode_binary_frame(message)):
                 return
@@ -93,7 +108,7 @@ class ClientConnection:
                 self._dead = True
                 return
             if self._inflight is not None:
-                self._wakeup.set()
+                self._kick()
             return
         backlog = self._backlog
         backlog.append(message)
@@ -108,10 +123,14 @@ class ClientConnection:
             )
             self.close(closecodes.MESSAGE_TOO_BIG, "send queue overflow: reconnect to resync")
             return
-        self._wakeup.set()
+        self._kick()
+
+    def _idle(self) -> bool:
+        """The sender has nothing left to do (it waits for the next kick)."""
+        return self._wakeup is not None and not self._wakeup.is_set()
 
     def close(self, code: int, reason: str) -> None:
-        """Drop the backlog and close once any send in progress has finished."""
+        """Drop the backlog; the sender closes once any send in progress has finished."""
         if self._closing is not None:
             return
         self._closing = _Close(code, reason[:120])
@@ -119,48 +138,45 @@ class ClientConnection:
         self._backlog.clear()
         self._backlog_bytes = 0
         self._backlog.append(self._closing)
-        self._wakeup.set()
-        # A peer that stopped reading may never take the close frame: give up on it after a
-        # while so its handler (and its place in the room) goes away. A loop timer, not a task:
-        # close() is also called from plain loop callbacks (the room's batched fan-out).
-        self._watchdog = asyncio.get_running_loop().call_later(CLOSE_TIMEOUT_SECONDS, self._abort)
+        self._kick()
 
-    def _abort(self) -> None:
-        if self._task_group is not None:
-            self._task_group.cancel_scope.cancel()
+    def _kick(self) -> None:
+        if self._sender is None:
+            self._wakeup = asyncio.Event()
+            self._sender = asyncio.get_running_loop().create_task(self._run_sender())
+        assert self._wakeup is not None
+        self._wakeup.set()
 
     async def serve(self, receive_loop: Callable[[], Awaitable[None]]) -> None:
-        """Run the receive loop beside the sender until the peer leaves or the close is sent."""
-        async with anyio.create_task_group() as tg:
-            self._task_group = tg
+        """Run the receive loop until the peer leaves, then let a requested close go out.
 
-            async def sender() -> None:
-                await self.run_sender()
-                tg.cancel_scope.cancel()
+        A peer that stopped reading never frees the socket for the close frame; uvicorn's
+        keepalive ping times it out and the pending send then fails, so this wait is bounded.
+        """
+        try:
+            await receive_loop()
+        except Exception:
+            log.exception("room=%r principal=%r: unexpected error", self.room, self.principal)
+            self.close(closecodes.INTERNAL_ERROR, "internal error")
+        finally:
+            sender = self._sender
+            if sender is not None:
+                if self._closing is None or self._dead:
+                    sender.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sender
+            if self._inflight is not None:
+                self._inflight.close()
+                self._inflight = None
 
-            tg.start_soon(sender)
-            try:
-                await receive_loop()
-            except Exception:
-                log.exception("room=%r principal=%r: unexpected error", self.room, self.principal)
-                self.close(closecodes.INTERNAL_ERROR, "internal error")
-            if self._closing is None:
-                tg.cancel_scope.cancel()  # the peer went away: nothing left to send
-            # else the sender delivers the close frame, then cancels (the watchdog bounds it)
-        if self._inflight is not None:
-            self._inflight.close()
-            self._inflight = None
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-
-    async def run_sender(self) -> None:
+    async def _run_sender(self) -> None:
         """Finish a suspended send, then drain the backlog; the only task that waits on the socket."""
         backlog = self._backlog
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            self._sender_busy = True
-            try:
+        wakeup = self._wakeup
+        assert wakeup is not None
+        try:
+            while True:
+                await wakeup.wait()
                 if self._inflight is not None:
                     await self._inflight
                     self._inflight = None
@@ -171,12 +187,10 @@ class ClientConnection:
                         return
                     self._backlog_bytes -= len(item)
                     await self._send({"type": "websocket.send", "bytes": item})
-            except Exception as exc:  # the peer went away: stop, the reader sees it
-                log.debug("send failed room=%r: %r", self.room, exc)
-                self._dead = True
-                return
-            finally:
-                self._sender_busy = False
+                wakeup.clear()
+        except Exception as exc:  # the peer went away: stop, the reader sees it
+            log.debug("send failed room=%r: %r", self.room, exc)
+            self._dead = True
 
     async def _send_close(self, item: _Close) -> None:
         if self.websocket.application_state == WebSocketState.DISCONNECTED:

@@ -127,13 +127,14 @@ class Room:
         if isinstance(message, SyncUpdate):
             if message.update == EMPTY_UPDATE:
                 return
-            update: bytes | None = message.update
+            update = message.update
             if not self._can_write(client):
                 write_filter = self._write_filter
-                update = None if write_filter is None else write_filter(client, message.update, self.doc)
-                if update is None:
+                allowed = None if write_filter is None else write_filter(client, update, self.doc)
+                if allowed is None:
                     self.updates_refused += 1
                     return
+                update = allowed
             self.apply(update, origin=client)
         elif isinstance(message, SyncStep1):
             try:

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import logging
 
+import anyio
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from backend import closecodes
-from backend.errors import CapacityError, ProtocolError, RoomNameError
+from backend.access.origin import origin_allowed
+from backend.errors import (
+    AccessDeniedError,
+    AuthenticationError,
+    CapacityError,
+    CredentialsMissingError,
+    ProtocolError,
+    RoomNameError,
+    SessionNotFoundError,
+)
 from backend.rooms.connection import ClientConnection, QueueLimits
 from backend.rooms.names import room_from_raw_path
+from backend.routes.errors import CLOSE_CODE
 from backend.services import Services
 
 log = logging.getLogger("tandem.yjs")
@@ -37,7 +48,20 @@ async def yjs_endpoint(websocket: WebSocket, services: Services, send: Send) -> 
         await websocket.accept()
         await websocket.close(closecodes.BAD_REQUEST, f"bad room name: {exc}"[:120])
         return
-    principal = await services.authenticator.authenticate(websocket, name)
+    if not origin_allowed(websocket.headers, settings.public_url):
+        log.warning("room=%r: refused Origin %r", name, websocket.headers.get("origin"))
+        await websocket.close(closecodes.POLICY_VIOLATION)  # before accept: HTTP 403
+        return
+    try:
+        principal = await services.authenticator.authenticate(websocket, name)
+    except CredentialsMissingError:
+        await websocket.close(closecodes.POLICY_VIOLATION)  # junk without credentials: HTTP 403
+        return
+    except (AuthenticationError, AccessDeniedError, SessionNotFoundError) as exc:
+        # Accept first: a browser sees only close codes sent after the handshake.
+        await websocket.accept()
+        await websocket.close(CLOSE_CODE[type(exc)], str(exc)[:120])
+        return
     await websocket.accept()
     if principal is None:
         await websocket.close(closecodes.UNAUTHORIZED, "missing or invalid credentials")
@@ -58,6 +82,7 @@ async def yjs_endpoint(websocket: WebSocket, services: Services, send: Send) -> 
         send,
     )
     room.join(client)
+    await services.authenticator.joined(principal, name)
 
     async def receive_loop() -> None:
         receive = websocket.receive
@@ -87,3 +112,5 @@ async def yjs_endpoint(websocket: WebSocket, services: Services, send: Send) -> 
         await client.serve(receive_loop)
     finally:
         room.leave(client)
+        with anyio.CancelScope(shield=True):
+            await services.authenticator.left(client.principal, name)

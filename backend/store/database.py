@@ -31,6 +31,7 @@ def make_engine(url: str) -> Engine:
 
 def create_tables(engine: Engine) -> None:
     # Import every table module so SQLModel's metadata knows them.
+    import backend.access.models
     import backend.store.models  # noqa: F401
 
     SQLModel.metadata.create_all(engine)

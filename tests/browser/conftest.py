@@ -44,7 +44,10 @@ def built_web() -> Path:
 
 @pytest.fixture(scope="module")
 def web_server(built_web: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TandemServer]:
-    with running_server(tmp_path_factory.mktemp("browser-data"), None) as srv:
+    # Terminals off: these scenarios check the page's "not available" state; the terminal panel
+    # against a real sandbox is covered with the terminals.
+    data = tmp_path_factory.mktemp("browser-data")
+    with running_server(data, None, env={"TANDEM_SANDBOX": "off"}) as srv:
         yield srv
 
 

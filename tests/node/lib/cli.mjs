@@ -29,7 +29,11 @@ export class UsageError extends Error {
 const state = { phase: 'init', started: performance.now(), deadline: Infinity, cleanups: [], done: false }
 
 /** Name what the script is doing now, so a timeout says where it was stuck. */
-export const phase = (name) => { state.phase = name }
+export const phase = (name) => {
+  state.phase = name
+  // The benchmark runner samples the server's CPU at phase boundaries.
+  if (process.env.LOADGEN_PHASES) process.stderr.write(`@phase ${name}\n`)
+}
 
 /** Milliseconds since the script started. */
 export const elapsedMs = () => performance.now() - state.started

@@ -1,0 +1,91 @@
+"""`/api/auth`: sign up, log in, log out, who am I, and the CSRF token for the other calls."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response, status
+
+from backend.access import accounts, csrf
+from backend.access.identity import LOGIN_COOKIE
+from backend.access.models import Account, AccountCreate, AccountPublic
+from backend.routes.deps import AccountDep, CsrfDep, DbDep, ServicesDep, cookie_secure
+from backend.services import Services
+from backend.settings import Settings
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+
+def set_login_cookie(response: Response, token: str, services: Services) -> None:
+    settings: Settings = services.settings
+    response.set_cookie(
+        LOGIN_COOKIE,
+        token,
+        max_age=int(settings.login_ttl_days * 86400),
+        httponly=True,
+        samesite="lax",
+        secure=cookie_secure(services),
+        path="/",
+    )
+
+
+def login_key(request: Request, username: str) -> str:
+    ip = request.client.host if request.client else "?"
+    return f"{username.lower()}|{ip}"
+
+
+def log_in(
+    request: Request, db: DbDep, services: Services, username: str, password: str
+) -> tuple[Account, str]:
+    """Check the password under the rate limit; return the account and a new login token."""
+    limiter = services.login_limiter
+    key = login_key(request, username)
+    if limiter is not None:
+        limiter.check(key)
+    try:
+        account = accounts.check_password(db, username, password)
+    except Exception:
+        if limiter is not None:
+            limiter.failed(key)
+        raise
+    if limiter is not None:
+        limiter.succeeded(key)
+    return account, accounts.start_login(db, account, services.settings)
+
+
+@router.get("/csrf")
+def get_csrf(request: Request, response: Response, services: ServicesDep) -> dict[str, str]:
+    """The CSRF token (also set as the `tandem_csrf` cookie): send it as `X-CSRF-Token`."""
+    token = csrf.token_of(request)
+    csrf.set_cookie(response, token, cookie_secure(services))
+    return {"csrf_token": token}
+
+
+@router.post("/signup", status_code=status.HTTP_201_CREATED, dependencies=[CsrfDep])
+def signup(body: AccountCreate, response: Response, db: DbDep, services: ServicesDep) -> AccountPublic:
+    """Create an account and log in. The first account of an install is the admin."""
+    account = accounts.create_account(db, body.username, body.password, services.settings)
+    set_login_cookie(response, accounts.start_login(db, account, services.settings), services)
+    return accounts.public(account)
+
+
+@router.post("/login", dependencies=[CsrfDep])
+def login(
+    body: AccountCreate, request: Request, response: Response, db: DbDep, services: ServicesDep
+) -> AccountPublic:
+    account, token = log_in(request, db, services, body.username, body.password)
+    set_login_cookie(response, token, services)
+    return accounts.public(account)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, dependencies=[CsrfDep])
+def logout(request: Request, db: DbDep) -> Response:
+    token = request.cookies.get(LOGIN_COOKIE)
+    if token:
+        accounts.end_login(db, token)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    response.delete_cookie(LOGIN_COOKIE, path="/")
+    return response
+
+
+@router.get("/me")
+def me(account: AccountDep) -> AccountPublic:
+    return accounts.public(account)

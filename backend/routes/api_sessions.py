@@ -1,0 +1,130 @@
+"""`/api/sessions`: create, list, rename, delete; participants and their roles; the audit log.
+
+Each route: authenticate (dependencies) -> authorize (`require`) -> hand over to backend.access.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Literal
+
+import anyio
+from fastapi import APIRouter, Query, Response, status
+from sqlmodel import Session
+
+from backend import closecodes
+from backend.access import audit, sessions
+from backend.access.authorize import Action, require
+from backend.access.models import (
+    AuditEventPublic,
+    MemberUpdate,
+    ParticipantPublic,
+    SessionCreate,
+    SessionPublic,
+    SessionUpdate,
+)
+from backend.auth.types import Role
+from backend.routes.deps import AccountDep, CsrfDep, DbDep, PrincipalDep, ServicesDep
+from backend.services import Services
+
+router = APIRouter(prefix="/api/sessions", tags=["sessions"])
+
+log = logging.getLogger("tandem.api")
+
+
+@router.get("")
+def list_sessions(
+    account: AccountDep, db: DbDep, which: Literal["all", "mine", "shared"] = "all"
+) -> list[SessionPublic]:
+    """Sessions I own (`mine`), that were shared with me (`shared`), or both."""
+    return sessions.list_sessions(db, account, which)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, dependencies=[CsrfDep])
+def create_session(
+    body: SessionCreate, account: AccountDep, db: DbDep, services: ServicesDep
+) -> SessionPublic:
+    session = sessions.create_session(db, account, body.title, services.settings)
+    return sessions.to_public(db, session, Role.OWNER)
+
+
+@router.get("/{session_id}")
+def get_session(session_id: str, principal: PrincipalDep, db: DbDep) -> SessionPublic:
+    require(principal, session_id, Action.READ)
+    return sessions.to_public(db, sessions.get_session(db, session_id), principal.role)
+
+
+@router.patch("/{session_id}", dependencies=[CsrfDep])
+def rename_session(
+    session_id: str, body: SessionUpdate, principal: PrincipalDep, db: DbDep, services: ServicesDep
+) -> SessionPublic:
+    require(principal, session_id, Action.MANAGE)
+    session = sessions.get_session(db, session_id)
+    sessions.rename_session(db, session, body.title, services.settings, principal)
+    return sessions.to_public(db, session, principal.role)
+
+
+def _delete_rows(services: Services, session_id: str) -> None:
+    with Session(services.engine) as db:
+        sessions.delete_session(db, session_id)
+    services.store.delete(session_id)
+
+
+async def delete_everywhere(services: Services, session_id: str) -> None:
+    """Delete the session's rows and document, close its room here (other nodes see the
+    access change), then run the sandbox's hooks."""
+    room = services.rooms.rooms.get(session_id)
+    if room is not None:
+        for client in list(room.clients):
+            client.close(closecodes.NOT_FOUND, "this session was deleted")
+        await services.rooms.unload(room)
+    await anyio.to_thread.run_sync(_delete_rows, services, session_id)
+    for hook in services.session_deleted_hooks:
+        try:
+            await hook(session_id)
+        except Exception:
+            log.exception("session %s: a session_deleted hook failed", session_id)
+
+
+@router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=[CsrfDep])
+async def delete_session(session_id: str, principal: PrincipalDep, services: ServicesDep) -> Response:
+    """Delete the session, its document, its links and guests (and its sandbox, via hooks)."""
+    require(principal, session_id, Action.MANAGE)
+    await delete_everywhere(services, session_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{session_id}/participants")
+def list_participants(session_id: str, principal: PrincipalDep, db: DbDep) -> list[ParticipantPublic]:
+    require(principal, session_id, Action.MANAGE)
+    return sessions.participants(db, session_id)
+
+
+@router.patch("/{session_id}/participants/{participant_id}", status_code=204, dependencies=[CsrfDep])
+def set_role(
+    session_id: str, participant_id: str, body: MemberUpdate, principal: PrincipalDep, db: DbDep
+) -> None:
+    """Change a member's or guest's role; open connections follow within a second."""
+    require(principal, session_id, Action.MANAGE)
+    sessions.set_role(db, session_id, participant_id, body.role, principal)
+
+
+@router.delete("/{session_id}/participants/{participant_id}", status_code=204, dependencies=[CsrfDep])
+def remove_participant(session_id: str, participant_id: str, principal: PrincipalDep, db: DbDep) -> None:
+    """Remove a member or guest; their open connections are closed (4403) within a second."""
+    require(principal, session_id, Action.MANAGE)
+    sessions.remove_participant(db, session_id, participant_id, principal)
+
+
+@router.get("/{session_id}/audit")
+def audit_log(
+    session_id: str,
+    principal: PrincipalDep,
+    db: DbDep,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1)] = 100,
+    before: int | None = None,
+) -> list[AuditEventPublic]:
+    """Joins, leaves, link uses, role changes and revocations, newest first (owner only)."""
+    require(principal, session_id, Action.MANAGE)
+    return audit.events(db, session_id, min(limit, services.settings.audit_page_max), before)

@@ -1,0 +1,248 @@
+"""Server-rendered account pages: `/login`, `/signup`, `/logout`, `/join/{token}`, and the access
+guard in front of the room page `/s/{session}` (normal mode only; `--no-auth` skips it).
+
+Every form post carries the double-submit CSRF token. The room page itself is `pages.room`; the
+guard resolves the caller first and leaves the principal in `request.state.principal` for it.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from html import escape
+from typing import Annotated
+from urllib.parse import quote
+
+import anyio
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlmodel import Session, select
+
+import web
+from backend.access import accounts, csrf, links
+from backend.access.authorize import Action, authorize
+from backend.access.identity import LOGIN_COOKIE, credentials_of, resolve
+from backend.access.models import Account, ShareLink
+from backend.access.sessions import get_session
+from backend.access.tokens import hash_token
+from backend.auth.types import Principal
+from backend.errors import (
+    AccessDeniedError,
+    AuthenticationError,
+    ConflictError,
+    CredentialsMissingError,
+    InvalidInputError,
+    RateLimitedError,
+    SessionNotFoundError,
+    TandemError,
+)
+from backend.routes.api_auth import log_in, set_login_cookie
+from backend.routes.api_links import set_guest_cookie
+from backend.routes.deps import DbDep, OptionalAccountDep, ServicesDep, cookie_secure
+from backend.routes.errors import status_of
+from backend.services import Services
+
+router = APIRouter(include_in_schema=False)
+
+FormStr = Annotated[str, Form()]
+
+
+@lru_cache(maxsize=1)
+def _templates() -> Jinja2Templates:
+    return Jinja2Templates(directory=str(web.TEMPLATES_DIR))
+
+
+def render(request: Request, services: Services, name: str, status: int = 200, **context: object) -> Response:
+    token = csrf.token_of(request)
+    response = _templates().TemplateResponse(
+        request, f"auth/{name}", {"csrf_token": token, **context}, status_code=status
+    )
+    csrf.set_cookie(response, token, cookie_secure(services))
+    return response
+
+
+def problem(request: Request, services: Services, status: int, heading: str, message: str) -> Response:
+    return render(request, services, "problem.html", status, heading=heading, message=message)
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site paths: never an open redirect to `//evil` or `https://evil`."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def _csrf_failed(request: Request, services: Services) -> Response:
+    return problem(request, services, 403, "Form expired", "Reload the page and try again.")
+
+
+# -- login, signup, logout ---------------------------------------------------------------------
+
+
+@router.get("/login")
+def login_page(request: Request, services: ServicesDep, next: str = "/") -> Response:
+    return render(request, services, "login.html", next=safe_next(next))
+
+
+@router.post("/login")
+def login_submit(
+    request: Request,
+    db: DbDep,
+    services: ServicesDep,
+    username: FormStr,
+    password: FormStr,
+    csrf_token: FormStr = "",
+    next: FormStr = "/",
+) -> Response:
+    if not csrf.valid(request, csrf_token):
+        return _csrf_failed(request, services)
+    target = safe_next(next)
+    try:
+        _account, token = log_in(request, db, services, username, password)
+    except (AuthenticationError, RateLimitedError) as exc:
+        return render(
+            request, services, "login.html", status_of(exc), error=str(exc), username=username, next=target
+        )
+    response = RedirectResponse(target, status_code=303)
+    set_login_cookie(response, token, services)
+    return response
+
+
+@router.get("/signup")
+def signup_page(request: Request, db: DbDep, services: ServicesDep, next: str = "/") -> Response:
+    first = db.exec(select(Account.id).limit(1)).first() is None
+    return render(
+        request,
+        services,
+        "signup.html",
+        next=safe_next(next),
+        first=first,
+        min_length=services.settings.password_min_length,
+    )
+
+
+@router.post("/signup")
+def signup_submit(
+    request: Request,
+    db: DbDep,
+    services: ServicesDep,
+    username: FormStr,
+    password: FormStr,
+    csrf_token: FormStr = "",
+    next: FormStr = "/",
+) -> Response:
+    if not csrf.valid(request, csrf_token):
+        return _csrf_failed(request, services)
+    target = safe_next(next)
+    try:
+        account = accounts.create_account(db, username, password, services.settings)
+    except (InvalidInputError, ConflictError, AccessDeniedError) as exc:
+        return render(
+            request,
+            services,
+            "signup.html",
+            status_of(exc),
+            error=str(exc),
+            username=username,
+            next=target,
+            first=False,
+            min_length=services.settings.password_min_length,
+        )
+    response = RedirectResponse(target, status_code=303)
+    set_login_cookie(response, accounts.start_login(db, account, services.settings), services)
+    return response
+
+
+@router.post("/logout")
+def logout_submit(request: Request, db: DbDep, services: ServicesDep, csrf_token: FormStr = "") -> Response:
+    if not csrf.valid(request, csrf_token):
+        return _csrf_failed(request, services)
+    token = request.cookies.get(LOGIN_COOKIE)
+    if token:
+        accounts.end_login(db, token)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(LOGIN_COOKIE, path="/")
+    return response
+
+
+# -- join links --------------------------------------------------------------------------------
+
+
+@router.get("/join/{token}")
+def join_page(
+    token: str, request: Request, db: DbDep, services: ServicesDep, account: OptionalAccountDep
+) -> Response:
+    link = db.exec(select(ShareLink).where(ShareLink.token_hash == hash_token(token))).first()
+    if link is None:
+        return problem(request, services, 404, "Unknown link", "This link does not exist. Ask for a new one.")
+    reason = links.link_problem(link)
+    if reason is not None:
+        return problem(request, services, 410, "Link not usable", reason[0].upper() + reason[1:] + ".")
+    session = get_session(db, link.session_id)
+    return render(
+        request,
+        services,
+        "join.html",
+        token=token,
+        title=session.title,
+        role=link.role,
+        account=account.username if account else None,
+        name_max=services.settings.display_name_max_length,
+    )
+
+
+@router.post("/join/{token}")
+def join_submit(
+    token: str,
+    request: Request,
+    db: DbDep,
+    services: ServicesDep,
+    account: OptionalAccountDep,
+    csrf_token: FormStr = "",
+    name: FormStr = "",
+) -> Response:
+    if not csrf.valid(request, csrf_token):
+        return _csrf_failed(request, services)
+    try:
+        if account is not None:
+            session, _role = links.join_as_member(db, token, account)
+            return RedirectResponse(f"/s/{quote(session.id)}", status_code=303)
+        guest, guest_token = links.join_as_guest(db, token, name, services.settings)
+    except AuthenticationError as exc:
+        return problem(request, services, 410, "Link not usable", str(exc))
+    except (InvalidInputError, SessionNotFoundError) as exc:
+        return problem(request, services, status_of(exc), "Cannot join", str(exc))
+    response = RedirectResponse(f"/s/{quote(guest.session_id)}", status_code=303)
+    set_guest_cookie(response, guest.session_id, guest_token, services)
+    return response
+
+
+# -- the room page's guard ---------------------------------------------------------------------
+
+
+@router.get("/s/{session}")
+async def room_guard(request: Request, session: str, services: ServicesDep) -> Response:
+    """Authorize `read` before the room page renders: no credentials -> the login page; bad ones
+    -> 401; no access -> 403; unknown session -> 404."""
+
+    def _resolve() -> Principal:
+        with Session(services.engine) as db:
+            return resolve(db, credentials_of(request, session), session)
+
+    try:
+        principal = await anyio.to_thread.run_sync(_resolve)
+    except CredentialsMissingError:
+        return RedirectResponse(f"/login?next={quote('/s/' + session)}", status_code=303)
+    except TandemError as exc:
+        headings = {401: "Your access expired", 403: "No access", 404: "No such session"}
+        code = status_of(exc)
+        return problem(request, services, code, headings.get(code, "Error"), str(exc))
+    if not authorize(principal, session, Action.READ):
+        return problem(request, services, 403, "No access", "You have no access to this session.")
+    # For the room page: who is looking, with which role (`pages.room` renders it).
+    request.state.principal = principal
+    try:
+        from backend.routes import pages
+    except ImportError:  # the front end's routes are optional in this package
+        return HTMLResponse(f"<h1>{escape(session)}</h1><p>role: {principal.role}</p>")
+    return await pages.room(request, session)

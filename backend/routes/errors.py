@@ -1,0 +1,51 @@
+"""Map the backend's errors to HTTP answers (and their WebSocket close codes, in one table)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from backend import closecodes
+from backend.errors import (
+    AccessDeniedError,
+    AuthenticationError,
+    ConflictError,
+    CredentialsMissingError,
+    InvalidInputError,
+    RateLimitedError,
+    SessionNotFoundError,
+    TandemError,
+)
+
+HTTP_STATUS: dict[type[TandemError], int] = {
+    CredentialsMissingError: 401,
+    AuthenticationError: 401,
+    AccessDeniedError: 403,
+    SessionNotFoundError: 404,
+    ConflictError: 409,
+    InvalidInputError: 422,
+    RateLimitedError: 429,
+}
+
+CLOSE_CODE: dict[type[TandemError], int] = {
+    AuthenticationError: closecodes.UNAUTHORIZED,
+    AccessDeniedError: closecodes.FORBIDDEN,
+    SessionNotFoundError: closecodes.NOT_FOUND,
+}
+
+
+def status_of(exc: TandemError) -> int:
+    return next((code for cls, code in HTTP_STATUS.items() if isinstance(exc, cls)), 500)
+
+
+async def _handle(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, TandemError)
+    headers = {}
+    if isinstance(exc, RateLimitedError):
+        headers["retry-after"] = str(max(1, int(exc.retry_after)))
+    return JSONResponse({"detail": str(exc)}, status_code=status_of(exc), headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    for cls in HTTP_STATUS:
+        app.add_exception_handler(cls, _handle)

@@ -1,0 +1,227 @@
+"""`/term/{session}/{terminal}`: one client of a shared terminal (protocol: backend.terminals.protocol).
+
+Served as plain ASGI beside `/yjs` (see `backend.asgi`). Authenticate -> attach (starting the
+terminal when the role may) -> two loops: hub events -> frames, frames -> input/resize. The hub
+never waits for this client: when it falls behind it gets a `resync` from the scrollback.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import anyio
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from backend import closecodes
+from backend.access.origin import origin_allowed
+from backend.auth.types import Principal
+from backend.errors import (
+    AccessDeniedError,
+    AuthenticationError,
+    CredentialsMissingError,
+    ProtocolError,
+    SessionNotFoundError,
+    TerminalLimitError,
+    TerminalNameError,
+    TerminalNotFoundError,
+)
+from backend.services import Services
+from backend.terminals import policy
+from backend.terminals.paths import PREFIX, parse_term_path
+from backend.terminals.protocol import Resize, Restart, control_frame, error_frame, parse_client_message
+from backend.terminals.registry import Terminal, TerminalRegistry
+from sandbox import Output, PtyClosedError, Resync, SandboxError, Subscription, TerminalFullError
+
+log = logging.getLogger("tandem.term")
+
+
+def is_term(scope: Scope) -> bool:
+    return scope["type"] == "websocket" and scope["path"].startswith(PREFIX)
+
+
+async def term_asgi(services: Services, scope: Scope, receive: Receive, send: Send) -> None:
+    await term_endpoint(WebSocket(scope, receive, send), services)
+
+
+async def _close(websocket: WebSocket, code: int, reason: str) -> None:
+    if websocket.application_state == WebSocketState.CONNECTING:
+        await websocket.accept()
+    if websocket.application_state == WebSocketState.CONNECTED:
+        try:
+            await websocket.close(code, reason.encode()[:120].decode(errors="ignore"))
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            pass  # the client is gone already
+
+
+async def _authenticate(websocket: WebSocket, services: Services, session: str) -> Principal | None:
+    """The principal, or None after closing with the code that says why."""
+    if not origin_allowed(websocket.headers, services.settings.public_url):
+        # A page of another site must never drive a shell (cross-site WebSocket hijacking).
+        log.warning("session=%r: refused Origin %r", session, websocket.headers.get("origin"))
+        await websocket.close(closecodes.POLICY_VIOLATION)  # before accept: HTTP 403
+        return None
+    try:
+        principal = await services.authenticator.authenticate(websocket, session)
+    except CredentialsMissingError:
+        await websocket.close(closecodes.POLICY_VIOLATION)  # before accept: HTTP 403
+        return None
+    except AuthenticationError as exc:
+        await _close(websocket, closecodes.UNAUTHORIZED, str(exc))
+        return None
+    except AccessDeniedError as exc:
+        await _close(websocket, closecodes.FORBIDDEN, str(exc))
+        return None
+    except SessionNotFoundError as exc:
+        await _close(websocket, closecodes.NOT_FOUND, str(exc))
+        return None
+    if principal is None:
+        await _close(websocket, closecodes.UNAUTHORIZED, "missing or invalid credentials")
+    return principal
+
+
+async def term_endpoint(websocket: WebSocket, services: Services) -> None:
+    try:
+        raw = websocket.scope.get("raw_path") or websocket.scope["path"].encode()
+        session, name = parse_term_path(raw, services.settings)
+    except TerminalNameError as exc:
+        await _close(websocket, closecodes.BAD_REQUEST, str(exc))
+        return
+    principal = await _authenticate(websocket, services, session)
+    if principal is None:
+        return
+    await websocket.accept()
+    terminals = services.terminals
+    if terminals is None or not terminals.status.enabled:
+        reason = terminals.status.reason if terminals is not None else "terminals are off"
+        await websocket.send_text(error_frame("sandbox_off", reason or "terminals are off"))
+        await _close(websocket, closecodes.TERMINALS_OFF, reason or "terminals are off")
+        return
+    registry = terminals.registry
+    try:
+        async with registry.attach(
+            session,
+            name,
+            principal,
+            can_start=policy.may_start(principal, session),
+            can_type=policy.may_type(principal, session),
+        ) as (term, sub):
+            code, reason = await _Client(websocket, services, registry, session, term, sub, principal).serve()
+    except TerminalNotFoundError as exc:
+        code, reason = closecodes.NOT_FOUND, str(exc)
+    except (TerminalLimitError, TerminalFullError) as exc:
+        code, reason = closecodes.TRY_AGAIN_LATER, str(exc)
+    except SandboxError as exc:
+        log.warning("session=%r terminal=%r principal=%s: %s", session, name, principal.id, exc)
+        code, reason = closecodes.INTERNAL_ERROR, f"sandbox error: {exc}"
+    await _close(websocket, code, reason)
+
+
+@dataclass
+class _Client:
+    websocket: WebSocket
+    services: Services
+    registry: TerminalRegistry
+    session: str
+    term: Terminal
+    sub: Subscription
+    principal: Principal
+
+    def __post_init__(self) -> None:
+        self._send_lock = anyio.Lock()  # error notices share the socket with the output loop
+        self._result: tuple[int, str] = (closecodes.NORMAL, "")
+        self._told_read_only = False
+
+    async def serve(self) -> tuple[int, str]:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._pump_out, tg.cancel_scope)
+            result = await self._pump_in()
+            if result is not None:
+                self._result = result
+            tg.cancel_scope.cancel()
+        return self._result
+
+    async def _send_text(self, text: str) -> None:
+        async with self._send_lock:
+            await self.websocket.send_text(text)
+
+    async def _send_bytes(self, data: bytes) -> None:
+        async with self._send_lock:
+            await self.websocket.send_bytes(data)
+
+    async def _pump_out(self, scope: anyio.CancelScope) -> None:
+        try:
+            async for event in self.sub:
+                if isinstance(event, Output):
+                    await self._send_bytes(event.data)
+                    continue
+                text = control_frame(event, self.registry.authors(self.session))
+                if text is not None:
+                    await self._send_text(text)
+                if isinstance(event, Resync) and event.data:
+                    await self._send_bytes(event.data)  # the scrollback, right after the reset
+            self._result = (closecodes.GOING_AWAY, "terminal closed")
+        except WebSocketDisconnect:
+            pass  # the input loop sees the disconnect too
+        scope.cancel()
+
+    async def _pump_in(self) -> tuple[int, str] | None:
+        settings = self.services.settings
+        while True:
+            message = await self.websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return None
+            data, text = message.get("bytes"), message.get("text")
+            if data is not None:
+                if len(data) > settings.terminal_max_input_bytes:
+                    log.warning(
+                        "session=%r principal=%s: %d-byte input frame",
+                        self.session,
+                        self.principal.id,
+                        len(data),
+                    )
+                    return (
+                        closecodes.MESSAGE_TOO_BIG,
+                        f"input frames are at most {settings.terminal_max_input_bytes} bytes",
+                    )
+                await self._type(data)
+            elif text is not None:
+                try:
+                    control = parse_client_message(text)
+                except ProtocolError as exc:
+                    log.warning("session=%r principal=%s: %s", self.session, self.principal.id, exc)
+                    return closecodes.BAD_REQUEST, str(exc)
+                if isinstance(control, Resize):
+                    await self._resize(control)
+                elif isinstance(control, Restart):
+                    await self._restart()
+
+    async def _type(self, data: bytes) -> None:
+        # Asked again on every frame: a role downgrade takes effect at once.
+        self.sub.can_write = policy.may_type(self.principal, self.session)
+        if not self.sub.can_write:
+            if not self._told_read_only:
+                self._told_read_only = True
+                await self._send_text(error_frame("read_only", "your role may not type in this terminal"))
+            return
+        try:
+            await self.sub.write(data)
+        except PtyClosedError:
+            pass  # the shell exited; the client got `exit` and may send `restart`
+
+    async def _resize(self, message: Resize) -> None:
+        # Viewers never resize: only subscribers allowed to type count (smallest wins, like tmux).
+        self.sub.can_write = policy.may_type(self.principal, self.session)
+        if self.sub.can_write:
+            try:
+                await self.sub.resize(message.cols, message.rows)
+            except PtyClosedError:
+                pass
+
+    async def _restart(self) -> None:
+        hub = self.term.hub
+        if hub is None or not policy.may_start(self.principal, self.session):
+            await self._send_text(error_frame("forbidden", "your role may not restart terminals"))
+            return
+        await hub.restart()

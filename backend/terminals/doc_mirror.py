@@ -1,0 +1,75 @@
+"""The doc's `terminals` map, written by the server only: name -> Y.Map {title, status, cols,
+rows, exit_code, opened_by {id, name}, started_at}. Clients read it to list terminals."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from pycrdt import Doc, Map
+
+from sandbox import Exited, Resized, Resync, StatusChanged, TerminalEvent
+
+ORIGIN = "terminals"
+
+
+def _terminals(doc: Doc) -> Map[Any]:
+    return doc.get("terminals", type=Map)
+
+
+def open_terminal(doc: Doc, name: str, opened_by: dict[str, str]) -> None:
+    with doc.transaction(origin=ORIGIN):
+        _terminals(doc)[name] = Map(
+            {
+                "title": name,
+                "status": "starting",
+                "cols": 80,
+                "rows": 24,
+                "exit_code": None,
+                "opened_by": opened_by,
+                "started_at": time.time(),
+            }
+        )
+
+
+def _update(doc: Doc, name: str, **fields: Any) -> None:
+    entry = _terminals(doc).get(name)
+    if not isinstance(entry, Map):
+        return
+    changed = {k: v for k, v in fields.items() if entry.get(k) != v}
+    if changed:
+        with doc.transaction(origin=ORIGIN):
+            for key, value in changed.items():
+                entry[key] = value
+
+
+def apply_event(doc: Doc, name: str, event: TerminalEvent) -> None:
+    """Mirror one hub event seen by the server's own subscription (output is not mirrored)."""
+    if isinstance(event, Resync):
+        _update(doc, name, status=event.status, cols=event.cols, rows=event.rows, exit_code=event.exit_status)
+    elif isinstance(event, StatusChanged):
+        fields: dict[str, Any] = {"status": event.status}
+        if event.status == "running":
+            fields["exit_code"] = None  # a restart clears the last exit
+        _update(doc, name, **fields)
+    elif isinstance(event, Resized):
+        _update(doc, name, cols=event.cols, rows=event.rows)
+    elif isinstance(event, Exited):
+        _update(doc, name, status="exited", exit_code=event.status)
+
+
+def remove_terminal(doc: Doc, name: str) -> None:
+    terminals = _terminals(doc)
+    if name in terminals:
+        with doc.transaction(origin=ORIGIN):
+            del terminals[name]
+
+
+def clear_stale(doc: Doc) -> None:
+    """Entries left by a previous run of the server (none of them is live any more)."""
+    terminals = _terminals(doc)
+    stale = list(terminals.keys())
+    if stale:
+        with doc.transaction(origin=ORIGIN):
+            for name in stale:
+                del terminals[name]

@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m bench` runs Tandem and the reference servers side by side."""

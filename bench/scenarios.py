@@ -1,0 +1,105 @@
+"""The benchmark scenarios of the foundation issue, each returning flat metrics for one server."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from bench.loadgen import run_loadgen
+from bench.servers import Server
+
+Metrics = dict[str, float | int | None]
+
+FANOUTS = [(1, 50), (10, 10), (2, 200)]
+FANOUT_RATE = 50
+RATE_STEPS = [100, 200, 400, 800, 1600, 3200]
+
+
+def _room(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def fanout(server: Server, seconds: int) -> Metrics:
+    out: Metrics = {}
+    for writers, readers in FANOUTS:
+        r = run_loadgen(
+            server, "fanout", "--room", _room("fan"), "--writers", str(writers), "--readers", str(readers),
+            "--rate", str(FANOUT_RATE), "--seconds", str(seconds),
+        )  # fmt: skip
+        key = f"fanout {writers}->{readers}"
+        lat = r.get("latency_ms") or {}
+        delivered = r.get("delivered") or 0
+        out[f"{key} p50 ms"] = lat.get("p50")
+        out[f"{key} p99 ms"] = lat.get("p99")
+        out[f"{key} missing"] = r.get("missing")
+        out[f"{key} loadgen loop p99 ms"] = r.get("client_loop_delay_p99_ms")
+        cpu = r.get("server_cpu_steady_s", r["server_cpu_s"])
+        out[f"{key} server CPU us/delivered"] = round(cpu * 1e6 / delivered, 2) if delivered else None
+    return out
+
+
+def max_rate(server: Server, seconds: int) -> Metrics:
+    """The highest total edit rate (10 writers -> 10 readers) with p99 <= 100 ms and nothing lost."""
+    best = 0
+    for rate in RATE_STEPS:
+        r = run_loadgen(
+            server, "fanout", "--room", _room("rate"), "--writers", "10", "--readers", "10",
+            "--rate", str(rate), "--seconds", str(seconds),
+        )  # fmt: skip
+        p99 = (r.get("latency_ms") or {}).get("p99")
+        if not r.get("ok") or p99 is None or p99 > 100 or r.get("missing"):
+            break
+        best = rate
+    return {"max sustained edits/s (p99<=100ms)": best}
+
+
+def capacity(server: Server, clients: int, rooms: int) -> Metrics:
+    r = run_loadgen(
+        server, "idle", "--room", _room("idle"), "--clients", str(clients), "--rooms", str(rooms),
+        "--hold", "3", "--handshake-timeout", "30",
+    )  # fmt: skip
+    hs = r.get("handshake_ms") or {}
+    key = f"{clients} idle clients"
+    grown = r["server_rss_peak"] - r["server_rss_before"]
+    return {
+        f"{key} handshake p50 ms": hs.get("p50"),
+        f"{key} handshake p99 ms": hs.get("p99"),
+        f"{key} failures": r.get("failures"),
+        f"{key} RSS KiB/client": round(grown / 1024 / clients, 1),
+    }
+
+
+def joinstorm(server: Server) -> Metrics:
+    r = run_loadgen(server, "joinstorm", "--room", _room("storm"), "--clients", "20", "--tries", "10")
+    stranded = r.get("stranded_per_try") or []
+    return {"join storm: tries with stranded clients (of 10)": sum(1 for s in stranded if s)}
+
+
+def history(server: Server, edits: int) -> Metrics:
+    r = run_loadgen(server, "history", "--room", _room("hist"), "--edits", str(edits), "--fresh", "3")
+    sync = r.get("fresh_sync_ms") or {}
+    key = f"history {edits // 1000}k edits"
+    return {
+        f"{key}: doc KB": round((r.get("doc_bytes") or 0) / 1000, 1),
+        f"{key}: server catch-up s": round((r.get("server_confirm_ms") or 0) / 1000, 2),
+        f"{key}: fresh sync p50 ms": sync.get("p50"),
+    }
+
+
+def all_scenarios(full: bool, seconds: int) -> list[tuple[str, Callable[[Server], Metrics]]]:
+    scenarios: list[tuple[str, Callable[[Server], Metrics]]] = [
+        ("fanout", lambda s: fanout(s, seconds)),
+        ("max rate", lambda s: max_rate(s, max(3, seconds // 2))),
+        ("capacity 2000", lambda s: capacity(s, 2000, 200)),
+        ("capacity 5000", lambda s: capacity(s, 5000, 500)),
+        ("join storm", joinstorm),
+        ("history", lambda s: history(s, 260_000)),
+    ]
+    if full:
+        scenarios.append(("history x10", lambda s: history(s, 2_600_000)))
+    return scenarios
+
+
+def describe(result: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in result.items())

@@ -1,0 +1,115 @@
+"""Start the servers under test as their own processes on free loopback ports."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+NODE_DIR = ROOT / "tests" / "node"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    name: str
+    proc: subprocess.Popen[bytes]
+    ws_url: str
+    tmp: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+    def rss_bytes(self) -> int:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        return 0
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.tmp is not None:
+            self.tmp.cleanup()
+
+
+def _wait_http(port: int, proc: subprocess.Popen[bytes], path: str = "/healthz") -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            httpx.get(f"http://127.0.0.1:{port}{path}", timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise TimeoutError("server did not answer")
+
+
+def start_tandem(database_url: str | None = None) -> Server:
+    """Tandem with persistence on (SQLite under a fresh data directory unless a URL is given)."""
+    tmp = tempfile.TemporaryDirectory(prefix="tandem-bench-")
+    port = free_port()
+    args = [sys.executable, "-m", "backend", "serve", "--no-auth", "--port", str(port), "--data", tmp.name]
+    if database_url:
+        args += ["--database-url", database_url]
+    env = {**os.environ, "TANDEM_LOG_LEVEL": "warning"}
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_http(port, proc)
+    return Server("tandem", proc, f"ws://127.0.0.1:{port}/yjs", tmp)
+
+
+def start_pycrdt_websocket() -> Server:
+    """pycrdt-websocket 0.16.5's ASGIServer under uvicorn with its defaults (in memory)."""
+    port = free_port()
+    args = [sys.executable, "-m", "uvicorn", "bench.reference_pycrdt:app", "--port", str(port)]
+    args += ["--log-level", "warning"]
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_http(port, proc, "/")
+    return Server("pycrdt-websocket", proc, f"ws://127.0.0.1:{port}/yjs")
+
+
+def start_node_reference() -> Server:
+    """@y/websocket-server 0.1.1's own connection handler (in memory)."""
+    proc = subprocess.Popen(
+        ["node", str(NODE_DIR / "reference-server.mjs"), "--port", "0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    info = json.loads(line)
+    return Server("y-websocket-server", proc, info["url"])
+
+
+STARTERS = {
+    "tandem": start_tandem,
+    "pycrdt-websocket": start_pycrdt_websocket,
+    "y-websocket-server": start_node_reference,
+}

@@ -1,0 +1,136 @@
+"""In-process checks of the access building blocks (the real-server tests cover them end to end)."""
+
+from __future__ import annotations
+
+import pytest
+from pycrdt import Array, Doc, Map, Text
+from starlette.datastructures import Headers
+
+from backend.access.authorize import ALLOWED, Action, authorize
+from backend.access.comments_only import comments_only
+from backend.access.durations import parse_duration
+from backend.access.origin import origin_allowed
+from backend.access.passwords import hash_password, verify_password
+from backend.access.ratelimit import LoginRateLimiter
+from backend.auth.types import Principal, Role
+from backend.errors import InvalidInputError, RateLimitedError
+
+
+def _room() -> Doc:
+    doc: Doc = Doc()
+    doc.get("files", type=Map)["a.py"] = Text("print(1)\n")
+    doc.get("comments", type=Array).append(Map({"body": "first"}))
+    return doc
+
+
+def _update_from(room: Doc, change) -> bytes:  # type: ignore[no-untyped-def]
+    client: Doc = Doc()
+    client.apply_update(room.get_update())
+    before = client.get_state()
+    change(client)
+    return client.get_update(before)
+
+
+def test_comments_only_accepts_comment_edits_and_rejects_the_rest() -> None:
+    room = _room()
+    add = _update_from(room, lambda d: d.get("comments", type=Array).append(Map({"body": "second"})))
+    part = comments_only(add, room)
+    assert part is not None
+    room.apply_update(part)
+    assert [dict(m)["body"] for m in room.get("comments", type=Array)] == ["first", "second"]
+
+    edit_file = _update_from(room, lambda d: d.get("files", type=Map)["a.py"].insert(0, "#"))
+    assert comments_only(edit_file, room) is None
+    delete_file = _update_from(room, lambda d: d.get("files", type=Map).pop("a.py"))
+    assert comments_only(delete_file, room) is None
+    new_root = _update_from(room, lambda d: d.get("meta", type=Map).__setitem__("title", "x"))
+    assert comments_only(new_root, room) is None
+
+    def both(d: Doc) -> None:
+        d.get("comments", type=Array).append(Map({"body": "sneaky"}))
+        d.get("files", type=Map)["a.py"].insert(0, "#")
+
+    assert comments_only(_update_from(room, both), room) is None
+
+
+def test_comments_only_drops_pending_structs() -> None:
+    """An update held back as pending (its dependency unsent) must not integrate later."""
+    room = _room()
+    client: Doc = Doc()
+    client.apply_update(room.get_update())
+    s0 = client.get_state()
+    client.get("comments", type=Array).append(Map({"body": "one"}))
+    s1 = client.get_state()
+    first = client.get_update(s0)
+    client.get("files", type=Map)["a.py"].insert(0, "#")
+    second = client.get_update(s1)
+    assert comments_only(second, room) is None  # pending: refused whole, nothing kept
+    accepted = comments_only(first, room)
+    assert accepted is not None
+    room.apply_update(accepted)
+    assert [dict(m)["body"] for m in room.get("comments", type=Array)] == ["first", "one"]
+    assert str(room.get("files", type=Map)["a.py"]) == "print(1)\n"
+
+
+ROLES = [Role.OWNER, Role.EDITOR, Role.COMMENTER, Role.VIEWER]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_authorize_table(role: Role) -> None:
+    p = Principal(id="x", name="x", role=role, session="s1")
+    expected = {
+        Action.READ: True,
+        Action.EDIT_DOC: role in (Role.OWNER, Role.EDITOR),
+        Action.COMMENT: role != Role.VIEWER,
+        Action.TYPE_TERMINAL: role in (Role.OWNER, Role.EDITOR),
+        Action.START_TERMINAL: role in (Role.OWNER, Role.EDITOR),
+        Action.SHARE_SCREEN: role in (Role.OWNER, Role.EDITOR),
+        Action.MANAGE: role == Role.OWNER,
+    }
+    assert set(expected) == set(ALLOWED)
+    for action, allowed in expected.items():
+        assert authorize(p, "s1", action) is allowed
+        assert authorize(p, "s2", action) is False  # a role holds in its own session only
+    assert authorize(None, "s1", Action.READ) is False
+
+
+def test_origin() -> None:
+    def h(**kv: str) -> Headers:
+        return Headers(kv)
+
+    assert origin_allowed(h(host="a:8000"), None)  # no Origin: a script
+    assert origin_allowed(h(host="a:8000", origin="http://a:8000"), None)
+    assert not origin_allowed(h(host="a:8000", origin="http://evil:8000"), None)
+    assert not origin_allowed(h(host="a:8000", origin="null"), None)
+    assert origin_allowed(h(host="internal:8000", origin="https://tandem.example"), "https://tandem.example/")
+    assert not origin_allowed(
+        h(host="internal:8000", origin="http://internal:8000"), "https://tandem.example"
+    )
+
+
+def test_durations() -> None:
+    assert parse_duration("2h") == 7200 and parse_duration("7d") == 7 * 86400 and parse_duration("90s") == 90
+    for bad in ("", "2", "h", "-1h", "0m", "2 hours"):
+        with pytest.raises(InvalidInputError):
+            parse_duration(bad)
+
+
+def test_rate_limiter_window_and_reset() -> None:
+    limiter = LoginRateLimiter(max_attempts=2, window_seconds=60, max_entries=3)
+    limiter.check("k")
+    limiter.failed("k")
+    limiter.failed("k")
+    with pytest.raises(RateLimitedError):
+        limiter.check("k")
+    limiter.succeeded("k")
+    limiter.check("k")
+    for i in range(10):  # bounded memory
+        limiter.failed(f"other-{i}")
+    assert len(limiter._failures) == 3
+
+
+def test_passwords() -> None:
+    h = hash_password("hunter2hunter2")
+    assert h.startswith("$argon2id$") and "hunter2" not in h
+    assert verify_password(h, "hunter2hunter2") and not verify_password(h, "nope")
+    assert not verify_password(None, "anything")

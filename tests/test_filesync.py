@@ -1,0 +1,159 @@
+"""Workspace file sync without a container: minimal diffs, rebasing over concurrent doc edits,
+symlink-proof file operations, echo-free round trips, ignore rules and limits."""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+import pytest
+from pycrdt import Assoc, Doc, Map, StickyIndex, Text
+
+from sandbox.errors import UnsafePathError
+from sandbox.filesync import SafeRoot, WorkspaceSync, apply_edits, diff, rebase, split_path
+from sandbox.filesync.textdiff import Edit
+from tests.termclient import wait_for
+
+pytestmark = pytest.mark.anyio
+
+
+def _apply(text: str, edits: list[Edit]) -> str:
+    for e in reversed(edits):
+        text = text[: e.start] + e.text + text[e.end :]
+    return text
+
+
+def _mutate(rng: random.Random, s: str) -> str:
+    i = rng.randint(0, len(s))
+    j = rng.randint(i, min(len(s), i + 4))
+    return s[:i] + rng.choice(["", "Z", "é🎉", "new\nline"]) + s[j:]
+
+
+def test_diff_applied_to_a_ytext_gives_the_new_text() -> None:
+    rng = random.Random(7)
+    for _ in range(500):
+        old = "".join(rng.choice("ab\né🎉 ") for _ in range(rng.randint(0, 50)))
+        new = _mutate(rng, _mutate(rng, old))
+        doc = Doc()
+        text = doc.get("t", type=Text)
+        text += old
+        with doc.transaction():
+            apply_edits(text, old, diff(old, new))
+        assert str(text) == new
+
+
+def test_diff_of_a_one_line_change_in_a_big_file_is_small() -> None:
+    old = "".join(f"line {i}: some text here\n" for i in range(5000))
+    new = old.replace("line 2500: some", "line 2500: SOME")
+    assert diff(old, new) == [
+        Edit(old.index("some text here\nline 2501"), old.index("some text here\nline 2501") + 4, "SOME")
+    ]
+
+
+def test_rebase_keeps_both_sides_when_they_do_not_overlap() -> None:
+    rng = random.Random(3)
+    for _ in range(2000):
+        base = "".join(rng.choice("abc\n") for _ in range(rng.randint(0, 40)))
+        theirs, ours = _mutate(rng, base), _mutate(rng, base)
+        moved, dropped = rebase(diff(base, theirs), diff(base, ours))
+        if not dropped:
+            other_way, _ = rebase(diff(base, ours), diff(base, theirs))
+            assert _apply(ours, moved) == _apply(theirs, other_way)
+
+
+def test_split_path_refuses_escapes() -> None:
+    for bad in ["", "/etc/passwd", "a/../b", "a//b", "./a", "a\0b", "..", "a/."]:
+        with pytest.raises(UnsafePathError):
+            split_path(bad)
+    assert split_path("src/app.py") == ("src", "app.py")
+
+
+def test_safe_root_never_follows_symlinks(tmp_path: Path) -> None:
+    root, outside = tmp_path / "ws", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    (outside / "secret").write_text("secret")
+    (root / "link").symlink_to(outside / "secret")
+    (root / "dirlink").symlink_to(outside)
+    fs = SafeRoot(root)
+    assert fs.read("link", 1000).problem == "not_regular"
+    assert fs.read("dirlink/secret", 1000).problem == "missing"
+    with pytest.raises(UnsafePathError):
+        fs.write_atomic("dirlink/planted", b"x")
+    fs.write_atomic("link", b"replaced")  # rename replaces the link itself
+    assert (outside / "secret").read_text() == "secret" and (root / "link").read_text() == "replaced"
+    fs.delete("dirlink")  # unlinks the link, never the directory behind it
+    assert outside.is_dir() and not (root / "dirlink").exists()
+    os.mkfifo(root / "fifo")
+    assert fs.read("fifo", 1000).problem == "not_regular"  # and does not hang
+    assert [p for p, _ in fs.walk(100)] == ["link"]
+
+
+@pytest.fixture
+async def synced(tmp_path: Path) -> AsyncIterator[tuple[Doc, Path, WorkspaceSync]]:
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "on-disk.txt").write_text("from disk\n")
+    (root / "image.png").write_bytes(b"\x89PNG\0\0")
+    doc = Doc()
+    doc.get("files", type=Map)["from-doc.txt"] = Text("from the doc\n")
+    sync = WorkspaceSync(doc, root, debounce=0.02, max_file_bytes=1000, max_total_bytes=100_000)
+    async with anyio.create_task_group() as tg:
+        await tg.start(sync.run)
+        yield doc, root, sync
+        tg.cancel_scope.cancel()
+
+
+async def test_start_up_reconciles_both_ways(synced: tuple[Doc, Path, WorkspaceSync]) -> None:
+    doc, root, _ = synced
+    files = doc.get("files", type=Map)
+    assert str(files["on-disk.txt"]) == "from disk\n"
+    assert (root / "from-doc.txt").read_text() == "from the doc\n"
+    assert "image.png" not in files and doc.get("blobs", type=Map)["image.png"]["reason"] == "binary"
+
+
+async def test_concurrent_doc_and_disk_edits_both_survive(synced: tuple[Doc, Path, WorkspaceSync]) -> None:
+    doc, root, sync = synced
+    files = doc.get("files", type=Map)
+    text = files["on-disk.txt"]
+    text += "second line\nthird line\n"
+    await wait_for(lambda: (root / "on-disk.txt").read_text().endswith("third line\n"))
+    cursor = StickyIndex.new(text, len(str(text).encode()) - len(b"third line\n"), Assoc.AFTER)
+    writes = sync.writes
+    # The doc edits line 1 while the disk edits line 2, before either side has seen the other.
+    text.insert(0, ">> ")
+    (root / "on-disk.txt").write_text("from disk\nSECOND line\nthird line\n")
+    await wait_for(lambda: str(text) == ">> from disk\nSECOND line\nthird line\n")
+    await wait_for(lambda: (root / "on-disk.txt").read_text() == str(text))
+    assert str(text).encode()[cursor.get_index() :] == b"third line\n"
+    # No echo loop: once both sides agree, nothing more is written.
+    settled = sync.writes
+    assert settled - writes <= 3
+    with anyio.move_on_after(0.3):
+        await wait_for(lambda: sync.writes != settled)
+    assert sync.writes == settled
+
+
+async def test_ignore_rules_and_limits(synced: tuple[Doc, Path, WorkspaceSync]) -> None:
+    doc, root, _ = synced
+    files = doc.get("files", type=Map)
+    (root / ".gitignore").write_text("*.log\nbuild/\n")
+    await wait_for(lambda: ".gitignore" in files)
+    (root / "node_modules").mkdir()
+    (root / "node_modules" / "x.js").write_text("x")
+    (root / "build").mkdir()
+    (root / "build" / "out.txt").write_text("x")
+    (root / "debug.log").write_text("x")
+    (root / "big.txt").write_text("x" * 2000)
+    (root / "zz-last.txt").write_text("x")
+    await wait_for(lambda: "zz-last.txt" in files)
+    assert sorted(files.keys()) == [".gitignore", "from-doc.txt", "on-disk.txt", "zz-last.txt"]
+    assert doc.get("blobs", type=Map)["big.txt"]["reason"] == "too_large"
+    # The doc never writes over a file it could not read as text.
+    files["big.txt"] = Text("small")
+    files["zz-after.txt"] = Text("after")
+    await wait_for(lambda: (root / "zz-after.txt").exists())
+    assert (root / "big.txt").read_text() == "x" * 2000

@@ -18,9 +18,16 @@ from backend.access.ratelimit import LoginRateLimiter
 from backend.asgi import TandemASGI
 from backend.auth.noauth import NoAuthAuthenticator
 from backend.auth.types import Authenticator
+from backend.bus.factory import make_bus
+from backend.history.recorder import HistoryRecorder
+from backend.history.store import HistoryStore
+from backend.ops.http import HttpOpsMiddleware, request_duration
+from backend.ops.metrics import TandemCollector, make_registry
+from backend.ops.scheduler import BackupScheduler
 from backend.rooms.manager import RoomManager
-from backend.routes import api_auth, api_links, api_sessions, auth_pages, errors, health
+from backend.routes import api_auth, api_history, api_links, api_sessions, auth_pages, errors, health, metrics
 from backend.routes import sandbox as sandbox_routes
+from backend.screenshare import ScreenShareService
 from backend.services import Services
 from backend.settings import Settings
 from backend.store.database import create_tables, make_engine
@@ -53,25 +60,55 @@ def _rooms_and_identity(
     return rooms, AccountAuthenticator(engine)
 
 
+def _start_operations(app: FastAPI, settings: Settings, engine: Engine, tg: anyio.abc.TaskGroup) -> None:
+    """Version history, the metrics collector and scheduled backups (backend.history, backend.ops)."""
+    services: Services = app.state.services
+    history = HistoryRecorder(
+        settings, services.rooms, HistoryStore(engine, settings.history_max_versions_per_session)
+    )
+    services.history = history
+    services.rooms.before_unload.append(history.before_unload)
+
+    async def forget_history(session: str) -> None:
+        await anyio.to_thread.run_sync(history.store.delete_session, session)
+
+    services.session_deleted_hooks.append(forget_history)
+    tg.start_soon(history.run)
+    if app.state.metrics_registry is not None:
+        app.state.metrics_registry.register(TandemCollector(services))
+    if settings.backup_dir is not None:
+        tg.start_soon(BackupScheduler(settings, services.rooms.stats).run)
+
+
 def create_app(settings: Settings) -> TandemASGI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.resolved_database_url())
         await anyio.to_thread.run_sync(create_tables, engine)
-        store = SqlDocumentStore(engine)
+        # Several nodes share the database when they share a Redis (see backend/store/sql.py).
+        store = SqlDocumentStore(engine, shared=bool(settings.redis_url))
         async with anyio.create_task_group() as tg, AsyncExitStack() as stack:
             access_listeners: list[AccessListener] = []  # other channels' live re-checks
+            # The bus outlives the rooms (entered first, left last): their final presence goes out.
+            bus = await stack.enter_async_context(make_bus(settings))
             rooms, authenticator = _rooms_and_identity(settings, engine, store, tg, access_listeners)
+            rooms.use_bus(bus)
             limiter = LoginRateLimiter(
                 settings.login_max_attempts, settings.login_window_seconds, settings.login_rate_limit_entries
             )
             app.state.services = Services(settings, engine, store, rooms, authenticator, limiter)
             app.state.services.access_listeners = access_listeners
+            app.state.services.bus = bus
             # Terminals: Docker sandbox per session, or off with the reason (`GET /api/sandbox`).
             terminals = await stack.enter_async_context(TerminalService.open(settings, rooms))
             app.state.services.terminals = terminals
             app.state.services.session_deleted_hooks.append(terminals.delete_session)
+            # Screen share: signaling hub + aiortc relay; re-checked like the other channels.
+            screenshare = await stack.enter_async_context(ScreenShareService.open(settings, authenticator))
+            app.state.services.screenshare = screenshare
+            access_listeners.append(screenshare.access_changed)
             tg.start_soon(rooms.run_reaper)
+            _start_operations(app, settings, engine, tg)
             log.info("tandem node %s ready on %s:%d", rooms.node_id, settings.host, settings.port)
             try:
                 yield
@@ -86,7 +123,12 @@ def create_app(settings: Settings) -> TandemASGI:
         log.info("tandem stopped: every room flushed")
 
     app = FastAPI(title="Tandem", lifespan=lifespan)
+    app.state.metrics_registry = make_registry() if settings.metrics_enabled else None
+    registry = app.state.metrics_registry
+    app.add_middleware(HttpOpsMiddleware, histogram=request_duration(registry) if registry else None)
     app.include_router(health.router)
+    app.include_router(metrics.router)
+    app.include_router(api_history.router)
     app.include_router(sandbox_routes.router)
     errors.install(app)
     app.include_router(api_auth.router)

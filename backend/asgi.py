@@ -9,6 +9,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
+from backend.ops import logcontext
+from backend.routes.signal import is_signal, signal_asgi
 from backend.routes.term import is_term, term_asgi
 from backend.routes.yjs import is_yjs, yjs_asgi
 
@@ -18,9 +20,13 @@ class TandemASGI:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":  # once per connection: its log lines carry a request id
+            logcontext.request_id.set(logcontext.new_request_id(scope.get("headers")))
         if is_yjs(scope):
             await yjs_asgi(self.app.state.services, scope, receive, send)
         elif is_term(scope):  # `/term/`: served the same way, beside /yjs
             await term_asgi(self.app.state.services, scope, receive, send)
+        elif is_signal(scope):  # `/signal/`: screen-share signaling, the same way
+            await signal_asgi(self.app.state.services, scope, receive, send)
         else:
             await self.app(scope, receive, send)

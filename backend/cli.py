@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -70,11 +69,10 @@ def serve(
         sandbox=sandbox,
         log_level=log_level,
     )
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
+    from backend.ops.logs import configure_logging
+
+    # JSON lines when stderr is not a terminal, secrets redacted; uvicorn's loggers go through it too.
+    configure_logging(settings.log_level, settings.log_format)
     if settings.no_auth:
         if not _is_loopback(settings.host) and not settings.no_auth_allow_remote:
             typer.echo(
@@ -93,6 +91,7 @@ def serve(
         ws_max_size=settings.max_frame_bytes,
         ws_per_message_deflate=False,
         log_level=settings.log_level,
+        log_config=None,  # keep ours (configure_logging) instead of uvicorn's default handlers
         access_log=False,
         timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds),
     )
@@ -111,6 +110,11 @@ cli_admin.register(app)
 from backend import cli_sandbox  # noqa: E402
 
 cli_sandbox.register(app)
+
+# `tandem backup PATH`, `tandem restore PATH` (see backend.cli_ops).
+from backend import cli_ops  # noqa: E402
+
+cli_ops.register(app)
 
 
 if __name__ == "__main__":

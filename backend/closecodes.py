@@ -14,4 +14,5 @@ BAD_REQUEST: Final = 4400  # malformed message or room path
 UNAUTHORIZED: Final = 4401  # bad or expired credentials
 FORBIDDEN: Final = 4403  # authenticated, but no access
 NOT_FOUND: Final = 4404  # unknown session
+SIGNAL_ABUSE: Final = 4429  # too many bad signaling messages (signaling.hub.CLOSE_ABUSE)
 TERMINALS_OFF: Final = 4503  # no sandbox on this server: GET /api/sandbox says why and how to fix it

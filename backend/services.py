@@ -10,7 +10,10 @@ from sqlalchemy import Engine
 from backend.access.live import AccessListener
 from backend.access.ratelimit import LoginRateLimiter
 from backend.auth.types import Authenticator
+from backend.bus.types import Bus
+from backend.history.recorder import HistoryRecorder
 from backend.rooms.manager import RoomManager
+from backend.screenshare import ScreenShareService
 from backend.settings import Settings
 from backend.store.types import DocumentStore
 from backend.terminals.service import TerminalService
@@ -35,3 +38,10 @@ class Services:
     access_listeners: list[AccessListener] = field(default_factory=list)
     # Terminals: the sandbox status, and the live registry when they are on (backend.terminals).
     terminals: TerminalService | None = None
+    # Version history: the recorder (and its store) behind /api/sessions/{id}/history.
+    history: HistoryRecorder | None = None
+    # Screen share: the signaling hub and the media relay (backend.screenshare, signaling/).
+    screenshare: ScreenShareService | None = None
+    # The bus between nodes (backend.bus): `publish`/`subscribe` on named channels; in-process
+    # when TANDEM_REDIS_URL is unset. Terminals and signaling may carry their messages on it.
+    bus: Bus | None = None

@@ -21,6 +21,13 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy URL; default: SQLite under the data directory"
     )
     redis_url: str | None = None
+    # Multi-node bus (only with redis_url; see backend/bus/redis.py). Keys start with the prefix, so
+    # several installs (or test runs) share one Redis without seeing each other.
+    redis_prefix: str = "tandem:"
+    bus_stream_max_len: int = 10_000  # messages retained per room channel (catch-up window)
+    bus_publish_queue_max: int = 10_000  # unsent messages per node; beyond: dropped, then repaired
+    bus_heartbeat_seconds: float = 1.0
+    bus_peer_expiry_seconds: float = 5.0  # a node silent this long is dead: its presence is dropped
     sandbox: Literal["auto", "docker", "off"] = "auto"
     no_auth: bool = False
     # `--no-auth` binds loopback only unless this is set too (like y-websocket's own server,
@@ -101,6 +108,53 @@ class Settings(BaseSettings):
     filesync_max_file_bytes: int = 1 * MiB
     filesync_max_files: int = 10_000
     workspace_max_bytes: int = 1024 * MiB
+
+    # Screen share (see signaling/README.md). ICE servers for browsers: JSON lists in the environment,
+    # e.g. TANDEM_SCREENSHARE_ICE_URLS='["stun:turn.example:3478","turn:turn.example:3478"]'; TURN
+    # credentials are minted per connection from coturn's static-auth-secret. None needed on a LAN.
+    screenshare_ice_urls: list[str] = Field(default_factory=list)
+    screenshare_turn_secret: str | None = None
+    screenshare_turn_ttl_seconds: float = 3600.0
+    screenshare_relay: bool = True  # False: browser mesh only, whatever the audience
+    screenshare_mesh_max_viewers: int = 3  # beyond: the sharer publishes once to the relay
+    screenshare_relay_ice_urls: list[str] = Field(default_factory=list)
+    # The relay's host candidates; empty: every interface but loopback (aioice). Tests: ["127.0.0.1"].
+    screenshare_host_addresses: list[str] = Field(default_factory=list)
+    signal_max_message_bytes: int = 64 * 1024
+    signal_max_errors: int = 20  # bad messages per connection before close 4429
+    signal_messages_per_second: float = 50.0
+    signal_message_burst: int = 200
+    signal_max_participants_per_session: int = 200
+    signal_outbox_messages: int = 256  # queued to one client; overflow closes it (1009)
+    relay_max_streams: int = 32
+    relay_max_viewers_per_stream: int = 200
+    relay_viewer_queue_frames: int = 30
+    relay_keyframe_interval_seconds: float = 0.25  # at most one keyframe request per this, per share
+    light_fps: float = 4.0
+    light_height: int = 360
+    light_bitrate: int = 250_000
+
+    # Operations (see backend/ops/README.md).
+    readyz_timeout_seconds: float = 2.0  # per check; a hung dependency fails /readyz, never hangs it
+    readyz_min_free_disk_mb: int = 256  # under the data directory
+    metrics_enabled: bool = True
+    metrics_fanout_sample_every: int = 8  # time one fan-out batch in N (the histogram is sampled)
+    log_format: Literal["auto", "json", "plain"] = "auto"  # auto: JSON unless stderr is a terminal
+    # Scheduled backups: off unless a directory is set (`tandem backup PATH` works regardless).
+    backup_dir: Path | None = None
+    backup_interval_seconds: float = 6 * 3600
+    # "every:kept_for" tiers: of the backups in each `every` bucket younger than `kept_for`, the
+    # newest is kept; a backup no tier keeps is pruned (the newest backup is always kept).
+    backup_retention: str = "6h:2d,1d:30d,7d:90d"
+
+    # Version history (see backend/history): a version after `history_idle_seconds` without edits,
+    # and at least every `history_max_interval_seconds` while a session is being edited.
+    history_idle_seconds: float = 30.0
+    history_max_interval_seconds: float = 300.0
+    history_poll_seconds: float = 1.0
+    history_max_versions_per_session: int = 2_000  # the oldest automatic versions go first
+    history_page_max: int = 200
+    history_max_file_bytes: int = 1 * MiB  # diffs of larger files are refused (413)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -57,7 +57,7 @@ def max_rate(server: Server, seconds: int) -> Metrics:
 def capacity(server: Server, clients: int, rooms: int) -> Metrics:
     r = run_loadgen(
         server, "idle", "--room", _room("idle"), "--clients", str(clients), "--rooms", str(rooms),
-        "--hold", "3", "--handshake-timeout", "30",
+        "--hold", "3", "--handshake-timeout", "30", "--concurrency", "20",
     )  # fmt: skip
     hs = r.get("handshake_ms") or {}
     key = f"{clients} idle clients"

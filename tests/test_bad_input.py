@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections.abc import Iterator
 
@@ -182,3 +183,73 @@ async def test_encoded_slash_is_its_own_room(limited: TandemServer) -> None:
     async with pycrdt_client(limited.ws_url, base) as (other, other_prov):
         await other_prov.synced.wait()
         assert str(other.get("t", type=Text)) == ""
+
+
+def _mutated_updates(base: list[bytes], seed: int, count: int) -> list[bytes]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        update = bytearray(rng.choice(base))
+        for _ in range(rng.randint(1, 4)):
+            op = rng.random()
+            if op < 0.5 and update:
+                update[rng.randrange(len(update))] = rng.randrange(256)
+            elif op < 0.75:
+                update.insert(rng.randrange(len(update) + 1), rng.randrange(256))
+            elif update:
+                del update[rng.randrange(len(update))]
+        out.append(bytes(update))
+    return out
+
+
+def _base_updates() -> list[bytes]:
+    doc = Doc(client_id=424242)
+    updates: list[bytes] = []
+    doc.observe(lambda e: updates.append(e.update))
+    text = doc.get("t", type=Text)
+    for i in range(30):
+        text.insert(len(text), "ab한🦀"[i % 4])
+    del text[2:5]
+    return updates
+
+
+def _panics(base: list[bytes], update: bytes) -> bool:
+    doc = Doc()
+    for part in base[:3]:
+        doc.apply_update(part)
+    try:
+        doc.apply_update(update)
+    except Exception:
+        return False
+    except BaseException:
+        return True
+    return False
+
+
+async def test_fuzzed_updates_never_hurt_the_room(limited: TandemServer) -> None:
+    """Mutated updates, including ones that make Yrs panic, close only their connection."""
+    room = f"fuzz-{uuid.uuid4().hex[:6]}"
+    base = _base_updates()
+    candidates = _mutated_updates(base, seed=1, count=3000)
+    panicking = [u for u in candidates if _panics(base, u)][:3]
+    assert panicking, "the mutation corpus should include updates that make yrs panic"
+    corpus = panicking + candidates[:40]
+    async with pycrdt_client(limited.ws_url, room) as (doc, provider):
+        await provider.synced.wait()
+        for part in base[:3]:
+            doc.apply_update(part)
+        for update in corpus:
+            async with connect(room_url(limited.ws_url, room), max_size=None) as ws:
+                await ws.send(create_sync_message(Doc()))
+                await ws.send(create_update_message(update))
+                await ws.send(create_sync_message(Doc()))  # any answer proves it is still served
+                with anyio.fail_after(10):
+                    try:
+                        while True:
+                            await ws.recv()
+                            if ws.close_code is None and ws.state.name == "OPEN":
+                                break
+                    except ConnectionClosed:
+                        assert ws.close_code == closecodes.BAD_REQUEST
+        await assert_room_works(limited, room)
+    assert "panicked in yrs" in limited.log()

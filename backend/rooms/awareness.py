@@ -125,6 +125,37 @@ class RoomAwareness:
         self._entries[self.server_client_id] = _Entry(clock, state_json, None)
         return encode_awareness([(self.server_client_id, clock, state_json)])
 
+    def apply_remote(self, entries: list[AwarenessEntry], owner: Hashable) -> bytes | None:
+        """Apply entries relayed by another node (validated and stamped there); owner: that node."""
+        accepted: list[tuple[int, int, str]] = []
+        for item in entries:
+            if item.client_id == self.server_client_id:
+                continue
+            current = self._entries.get(item.client_id)
+            removing = item.state_json == "null"
+            if current is None:
+                if removing:
+                    continue
+            elif current.owner is not None and not isinstance(current.owner, tuple):
+                continue  # a local connection's presence: only that connection changes it
+            elif not (
+                item.clock > current.clock
+                or (item.clock == current.clock and removing and current.state_json != "null")
+            ):
+                continue
+            self._entries[item.client_id] = _Entry(item.clock, item.state_json, owner)
+            accepted.append((item.client_id, item.clock, item.state_json))
+        return encode_awareness(accepted) if accepted else None
+
+    def encode_local(self) -> bytes | None:
+        """The live states of this node's own connections (what another node asks for on join)."""
+        live = [
+            (cid, e.clock, e.state_json)
+            for cid, e in self._entries.items()
+            if e.state_json != "null" and e.owner is not None and not isinstance(e.owner, tuple)
+        ]
+        return encode_awareness(live) if live else None
+
     def encode_all(self) -> bytes | None:
         live = [(cid, e.clock, e.state_json) for cid, e in self._entries.items() if e.state_json != "null"]
         return encode_awareness(live) if live else None

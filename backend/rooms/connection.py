@@ -89,6 +89,11 @@ class ClientConnection:
     def closing(self) -> bool:
         return self._closing is not None
 
+    @property
+    def close_code(self) -> int | None:
+        """The code this server closed the client with (None: it did not close it)."""
+        return None if self._closing is None else self._closing.code
+
     def send(self, message: bytes, frame: bytes | None = None) -> None:
         """Send now if the socket takes it, else queue; close the client if it cannot keep up.
 

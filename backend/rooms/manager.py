@@ -10,14 +10,18 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import anyio
 import anyio.abc
 from pycrdt import Doc, merge_updates
 
+from backend.bus.types import Bus
 from backend.errors import CapacityError
+from backend.ops.counters import NodeStats, SampledHistogram
 from backend.rooms.awareness import StateStamp
+from backend.rooms.replication import RoomLink
 from backend.rooms.room import CanWrite, Room, WriteFilter, _always
 from backend.settings import Settings
 from backend.store.types import DocumentStore
@@ -43,6 +47,7 @@ class RoomManager:
         can_write: CanWrite = _always,
         stamp: StateStamp | None = None,
         write_filter: WriteFilter | None = None,
+        bus: Bus | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -56,6 +61,13 @@ class RoomManager:
         self._unloading: dict[str, anyio.Event] = {}
         self._writer_scopes: dict[str, anyio.CancelScope] = {}
         self._closed = False
+        self.bus: Bus | None = None
+        if bus is not None:
+            self.use_bus(bus)
+        # Metrics: node totals (unloaded rooms fold their counters in) and the sampled fan-out timing.
+        self.stats = NodeStats(fanout=SampledHistogram(sample_every=settings.metrics_fanout_sample_every))
+        # Awaited with a room about to unload, before its final flush (history takes a last version).
+        self.before_unload: list[Callable[[Room], Awaitable[None]]] = []
 
     async def acquire(self, name: str) -> Room:
         """The live room of that name, loading it if needed; every concurrent caller gets it."""
@@ -111,6 +123,12 @@ class RoomManager:
                 retry_max_seconds=s.store_retry_max_seconds,
             )
             room.on_durable(doc.get_state())
+            room.fanout_histogram = self.stats.fanout
+            if self.bus is not None:
+                # After the store load: the channel's retained history, then live messages, then
+                # a state-vector exchange for whatever neither held (see backend.rooms.replication).
+                room.link = RoomLink(room, self.bus)
+                await room.link.start()
             self.rooms[name] = room
             self._tg.start_soon(self._run_writer, room)
             load.room = room
@@ -138,18 +156,57 @@ class RoomManager:
         done = self._unloading[room.name] = anyio.Event()
         try:
             with anyio.CancelScope(shield=True):
+                if room.link is not None:
+                    room.link.close()  # stop applying others' updates; ours still go out
+                for hook in self.before_unload:
+                    try:
+                        await hook(room)
+                    except Exception:
+                        log.exception("room %r: before-unload hook failed", room.name)
                 # close() waits for a flush in progress, then flushes the rest and compacts;
                 # only then is the background loop stopped.
                 await room.close()
             scope = self._writer_scopes.pop(room.name, None)
             if scope is not None:
                 scope.cancel()
+            self._fold_stats(room)
             log.info("room %r unloaded", room.name)
         except Exception:
             log.exception("room %r: flush on unload failed", room.name)
         finally:
             del self._unloading[room.name]
             done.set()
+
+    def _fold_stats(self, room: Room) -> None:
+        """Keep an unloaded room's counters in the node totals (metrics never go backwards)."""
+        stats = self.stats
+        stats.messages_in += room.messages_in
+        stats.messages_out += room.messages_out
+        stats.updates_refused += room.updates_refused
+        if room.writer is not None:
+            stats.bytes_persisted += room.writer.bytes_persisted
+            stats.compactions += room.writer.compactions
+            stats.persist_failures += room.writer.failures
+
+    def use_bus(self, bus: Bus) -> None:
+        """Call before any room loads. Other nodes exist only on a shared bus; alone (the embedded
+        default) rooms never link, and behave exactly as on a single node."""
+        if not bus.shared:
+            return
+        self.bus = bus
+        bus.on_reconnect(self._on_bus_reconnect)
+        bus.on_peer_lost(self._on_peer_lost)
+
+    async def _on_bus_reconnect(self) -> None:
+        """Messages may have been lost while Redis was away: exchange state vectors per room."""
+        for room in list(self.rooms.values()):
+            if room.link is not None:
+                room.link.request_sync()
+
+    async def _on_peer_lost(self, node: str) -> None:
+        for room in list(self.rooms.values()):
+            if room.link is not None:
+                room.link.peer_lost(node)
 
     async def run_reaper(self) -> None:
         """Unload rooms that stayed empty for `room_idle_unload_seconds`."""

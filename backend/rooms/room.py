@@ -26,6 +26,7 @@ from pycrdt import (
 from pycrdt._sync import create_message
 
 from backend.errors import ProtocolError
+from backend.ops.counters import SampledHistogram
 from backend.rooms.awareness import RoomAwareness, StateStamp
 from backend.rooms.connection import ClientConnection
 from backend.rooms.protocol import (
@@ -38,6 +39,7 @@ from backend.rooms.protocol import (
     parse_message,
 )
 from backend.rooms.rawframe import encode_binary_frame
+from backend.rooms.replication import REMOTE, RoomLink
 from backend.store.writer import RoomWriter
 
 log = logging.getLogger("tandem.room")
@@ -75,6 +77,9 @@ class Room:
         self.clients: set[ClientConnection] = set()
         self.awareness = RoomAwareness(doc.client_id, stamp)
         self.writer: RoomWriter | None = None
+        # Other nodes (multi-node only): where this node's own updates and presence are published.
+        self.link: RoomLink | None = None
+        self._outbound: list[bytes] = []
         self.idle_since: float | None = time.monotonic()
         self.closed = False
         # Server-side holders (a session's terminals and file sync) keep the room loaded.
@@ -83,6 +88,14 @@ class Room:
         self._can_write = can_write
         self._write_filter = write_filter
         self.updates_refused = 0  # updates dropped for the sender's role (a metric)
+        # Metrics: plain integers, read at scrape time (backend.ops.metrics); never a call per message.
+        self.messages_in = 0
+        self.messages_out = 0
+        self.fanout_histogram: SampledHistogram | None = None
+        self._fanouts = 0
+        self._fanout_t0 = 0.0
+        # Clients whose updates were applied since the history last looked (backend.history).
+        self.edited_by: set[ClientConnection] = set()
         self._origin: Hashable | None = None
         self._batch: list[bytes] = []
         self._batch_origins: set[Hashable | None] = set()
@@ -108,6 +121,8 @@ class Room:
         removal = self.awareness.remove_owner(client)
         if removal is not None:
             self.broadcast(create_awareness_message(removal))
+            if self.link is not None:
+                self.link.publish_awareness(removal)
         if not self.clients:
             self.idle_since = time.monotonic()
 
@@ -123,6 +138,7 @@ class Room:
 
     def handle(self, client: ClientConnection, frame: bytes) -> None:
         """Apply one frame from a client; raises `ProtocolError` for a malformed one."""
+        self.messages_in += 1
         message = parse_message(frame)
         if isinstance(message, SyncUpdate):
             if message.update == EMPTY_UPDATE:
@@ -136,6 +152,7 @@ class Room:
                     return
                 update = allowed
             self.apply(update, origin=client)
+            self.edited_by.add(client)
         elif isinstance(message, SyncStep1):
             try:
                 update = self.doc.get_update(message.state_vector)
@@ -146,6 +163,8 @@ class Room:
             changed = self.awareness.apply(parse_awareness_update(message.update), client)
             if changed is not None:
                 self.broadcast(create_awareness_message(changed))
+                if self.link is not None:
+                    self.link.publish_awareness(changed)
         elif isinstance(message, QueryAwareness):
             states = self.awareness.encode_all()
             if states is not None:
@@ -153,6 +172,7 @@ class Room:
 
     def broadcast(self, message: bytes, exclude: ClientConnection | None = None) -> None:
         frame = encode_binary_frame(message)  # framed once for every client
+        self.messages_out += len(self.clients)
         for client in self.clients:
             if client is not exclude:
                 client.send(message, frame)
@@ -166,6 +186,14 @@ class Room:
             self.doc.apply_update(update)
         except ValueError as exc:
             raise ProtocolError(f"update failed to apply: {exc}") from exc
+        except BaseException as exc:
+            # Yrs panics on some malformed updates (e.g. `BlockSet::exclude` unwrapping None);
+            # pyo3 raises that as PanicException, a BaseException. The panic happens before
+            # integration and the doc stays usable (tests/test_bad_input.py fuzzes this).
+            if type(exc).__name__ != "PanicException":
+                raise
+            log.error("room %r: update panicked in yrs: %s", self.name, exc)
+            raise ProtocolError("update failed to apply (decoder panic)") from exc
         finally:
             self._origin = None
 
@@ -174,16 +202,29 @@ class Room:
         if update == EMPTY_UPDATE:
             return
         self.updates_applied += 1
-        if self.writer is not None:
-            self.writer.enqueue(update)
+        if self._origin is REMOTE:  # another node's: it persists and published it
+            if self.writer is not None:
+                self.writer.note_remote()
+        else:
+            if self.writer is not None:
+                self.writer.enqueue(update)
+            if self.link is not None:
+                self._outbound.append(update)
         if not self._batch:
             self._loop.call_soon(self._flush_batch)
+            self._fanouts += 1
+            histogram = self.fanout_histogram
+            if histogram is not None and self._fanouts % histogram.sample_every == 0:
+                self._fanout_t0 = time.perf_counter()  # sampled: time this batch to its fan-out
         self._batch.append(update)
         self._batch_origins.add(self._origin)
 
     def _flush_batch(self) -> None:
         batch, origins = self._batch, self._batch_origins
         self._batch, self._batch_origins = [], set()
+        if self._outbound and self.link is not None:
+            outbound, self._outbound = self._outbound, []
+            self.link.publish_updates(outbound)
         if not batch:
             return
         # A client already has its own update: skip it when the batch is only its own.
@@ -192,6 +233,9 @@ class Room:
         for group in _groups_up_to(batch, MERGE_MAX_BYTES):
             update = group[0] if len(group) == 1 else merge_updates(*group)
             self.broadcast(create_update_message(update), exclude)
+        if self._fanout_t0 and self.fanout_histogram is not None:
+            self.fanout_histogram.observe(time.perf_counter() - self._fanout_t0)
+            self._fanout_t0 = 0.0
 
     # -- durability ------------------------------------------------------------------------
 

@@ -1,8 +1,11 @@
-"""`/healthz`: the process answers. (`/readyz` with per-dependency checks comes with operations.)"""
+"""`/healthz`: the process answers. `/readyz`: its dependencies answer too (503 when one fails)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from backend.ops.readiness import run_checks
 
 router = APIRouter()
 
@@ -10,3 +13,9 @@ router = APIRouter()
 @router.get("/healthz")
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> JSONResponse:
+    ready, body = await run_checks(request.app.state.services)
+    return JSONResponse(body, status_code=200 if ready else 503, headers={"cache-control": "no-store"})

@@ -19,6 +19,7 @@ from backend.errors import (
     RoomNameError,
     SessionNotFoundError,
 )
+from backend.ops import logcontext
 from backend.rooms.connection import ClientConnection, QueueLimits
 from backend.rooms.names import room_from_raw_path
 from backend.routes.errors import CLOSE_CODE
@@ -82,6 +83,10 @@ async def yjs_endpoint(websocket: WebSocket, services: Services, send: Send) -> 
         send,
     )
     room.join(client)
+    logcontext.bind_principal(principal, name)
+    stats = services.rooms.stats
+    stats.connections_opened["yjs"] += 1
+    peer_code = [closecodes.NORMAL]  # the code the peer closed with, for the closes metric
     await services.authenticator.joined(principal, name)
 
     async def receive_loop() -> None:
@@ -90,6 +95,7 @@ async def yjs_endpoint(websocket: WebSocket, services: Services, send: Send) -> 
             message = await receive()
             if message["type"] == "websocket.disconnect":
                 code = message.get("code", 1000)
+                peer_code[0] = code
                 if code == closecodes.MESSAGE_TOO_BIG:
                     log.warning("room=%r principal=%s: frame over the size limit", name, principal)
                 return
@@ -112,5 +118,9 @@ async def yjs_endpoint(websocket: WebSocket, services: Services, send: Send) -> 
         await client.serve(receive_loop)
     finally:
         room.leave(client)
+        code = client.close_code
+        stats.closes[code if code is not None else peer_code[0]] += 1
+        if code == closecodes.MESSAGE_TOO_BIG:
+            stats.slow_clients_dropped += 1  # the server closes 1009 only for a send backlog overflow
         with anyio.CancelScope(shield=True):
             await services.authenticator.left(client.principal, name)

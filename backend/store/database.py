@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 from sqlmodel import SQLModel, create_engine
 
 
@@ -32,6 +32,13 @@ def make_engine(url: str) -> Engine:
 def create_tables(engine: Engine) -> None:
     # Import every table module so SQLModel's metadata knows them.
     import backend.access.models
+    import backend.history.models
     import backend.store.models  # noqa: F401
 
+    if engine.dialect.name == "postgresql":
+        # Nodes starting together on an empty database would race on CREATE TYPE/TABLE.
+        with engine.begin() as conn:
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('tandem:create_tables'))"))
+            SQLModel.metadata.create_all(conn)
+        return
     SQLModel.metadata.create_all(engine)

@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
+from pycrdt import merge_updates
 from sqlalchemy import Engine, delete, insert, select, text
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from backend.store.models import DocumentSnapshot, DocumentUpdate, utcnow
 from backend.store.types import StoredDocument
 
 
 class SqlDocumentStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, shared: bool = False) -> None:
         self.engine = engine
+        # Several nodes write the same rooms (multi-node): log ids commit out of order across
+        # nodes, and one node's doc may lack another's latest rows. So loading reads every row
+        # left, and compaction merges the stored snapshot and rows into the new one and deletes
+        # exactly the rows it merged, under a per-room lock.
+        self.shared = shared
 
     def load(self, room: str) -> StoredDocument:
         with Session(self.engine) as session:
             snap = session.get(DocumentSnapshot, room)
-            after = snap.upto_seq if snap is not None else 0
+            after = snap.upto_seq if snap is not None and not self.shared else 0
             rows = session.execute(
                 select(DocumentUpdate.id, DocumentUpdate.data)
                 .where(DocumentUpdate.room == room, DocumentUpdate.id > after)
                 .order_by(DocumentUpdate.id)
             ).all()
-        last = rows[-1][0] if rows else after
+        last = max(rows[-1][0] if rows else 0, snap.upto_seq if snap is not None else 0)
         return StoredDocument(
             snapshot=snap.data if snap is not None else None,
             updates=[bytes(r[1]) for r in rows],
@@ -41,6 +47,9 @@ class SqlDocumentStore:
         return last
 
     def compact(self, room: str, snapshot: bytes, upto_seq: int) -> None:
+        if self.shared:
+            self._compact_merging(room, snapshot)
+            return
         with Session(self.engine) as session:
             current = session.get(DocumentSnapshot, room)
             if current is None:
@@ -54,6 +63,31 @@ class SqlDocumentStore:
             session.execute(
                 delete(DocumentUpdate).where(DocumentUpdate.room == room, DocumentUpdate.id <= upto_seq)
             )
+            session.commit()
+
+    def _compact_merging(self, room: str, snapshot: bytes) -> None:
+        with Session(self.engine) as session:
+            if self.engine.dialect.name == "postgresql":
+                # Two nodes compacting at once would each overwrite the other's snapshot.
+                session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:room))"), {"room": room})
+            current = session.get(DocumentSnapshot, room)
+            rows = session.execute(
+                select(DocumentUpdate.id, DocumentUpdate.data)
+                .where(DocumentUpdate.room == room)
+                .order_by(DocumentUpdate.id)
+            ).all()
+            parts = ([bytes(current.data)] if current is not None else []) + [bytes(r[1]) for r in rows]
+            merged = merge_updates(*parts, snapshot) if parts else snapshot
+            upto = max([r[0] for r in rows] + [current.upto_seq if current is not None else 0])
+            if current is None:
+                session.add(DocumentSnapshot(room=room, data=merged, upto_seq=upto))
+            else:
+                current.data = merged
+                current.upto_seq = upto
+                current.updated_at = utcnow()
+            ids = [r[0] for r in rows]
+            for i in range(0, len(ids), 1000):  # exactly the rows merged: later commits stay
+                session.execute(delete(DocumentUpdate).where(col(DocumentUpdate.id).in_(ids[i : i + 1000])))
             session.commit()
 
     def delete(self, room: str) -> None:

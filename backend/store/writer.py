@@ -9,6 +9,7 @@ queueing), and persisted within `group_commit_ms` plus one database round trip. 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 import anyio
@@ -48,16 +49,24 @@ class RoomWriter:
         # everything, so a snapshot replaces the dropped log entries once it is back.
         self._snapshot_needed = False
         self._since_compaction = 0
+        # Updates applied here that another node sent (multi-node): not ours to log, but a
+        # snapshot on close covers them in case their origin died before persisting them.
+        self._remote_since_compaction = 0
         self._has_pending = anyio.Event()
         self._lock = anyio.Lock()
         self.bytes_persisted = 0
         self.failures = 0
+        self.compactions = 0
+        # When the oldest update not yet persisted was queued (the write-behind lag, a metric).
+        self.pending_since: float | None = None
 
     @property
     def pending(self) -> int:
         return len(self._pending)
 
     def enqueue(self, update: bytes) -> None:
+        if not self._pending:
+            self.pending_since = time.monotonic()
         self._pending.append(update)
         if len(self._pending) > self._max_pending:
             log.error(
@@ -67,6 +76,14 @@ class RoomWriter:
             )
             self._pending.clear()
             self._snapshot_needed = True
+        self._has_pending.set()
+
+    def note_remote(self) -> None:
+        self._remote_since_compaction += 1
+
+    def request_snapshot(self) -> None:
+        """Persist the whole doc as a snapshot soon (a peer node died: it may have held updates)."""
+        self._snapshot_needed = True
         self._has_pending.set()
 
     async def run(self) -> None:
@@ -100,6 +117,7 @@ class RoomWriter:
                 self._has_pending = anyio.Event()
                 return
             batch = self._pending
+            since = self.pending_since
             self._pending = []
             self._has_pending = anyio.Event()
             # Taken now, in the loop thread: it covers exactly the updates in `batch`.
@@ -108,8 +126,11 @@ class RoomWriter:
                 seq = await anyio.to_thread.run_sync(self._store.append, self.room, batch)
             except BaseException:
                 self._pending[:0] = batch
+                self.pending_since = since
                 self._has_pending.set()
                 raise
+            if not self._pending:
+                self.pending_since = None
             self._last_seq = max(self._last_seq, seq)
             self._since_compaction += len(batch)
             self.bytes_persisted += sum(len(u) for u in batch)
@@ -124,10 +145,12 @@ class RoomWriter:
         snapshot = self._snapshot()
         await anyio.to_thread.run_sync(self._store.compact, self.room, snapshot, self._last_seq)
         self._since_compaction = 0
+        self._remote_since_compaction = 0
+        self.compactions += 1
         self._on_durable(durable)
 
     async def close(self) -> None:
         """Flush and compact: called when the room unloads or the server stops."""
         await self.flush()
-        if self._since_compaction:
+        if self._since_compaction or self._remote_since_compaction:
             await self.compact()

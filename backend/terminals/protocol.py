@@ -12,6 +12,7 @@ binary frame is the scrollback), `status` {status, cols, rows}, `exit` {code},
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -52,7 +53,7 @@ def dumps(message: dict[str, Any]) -> str:
     return json.dumps(message, separators=(",", ":"))
 
 
-def control_frame(event: TerminalEvent, authors: dict[str, dict[str, str]]) -> str | None:
+def control_frame(event: TerminalEvent, authors: Mapping[str, dict[str, str]]) -> str | None:
     """The JSON text frame for a hub event (`Output` and `Resync` data go as binary frames)."""
     if isinstance(event, Resync):
         return dumps(

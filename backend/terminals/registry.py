@@ -14,7 +14,7 @@ import json
 import logging
 import shutil
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -114,15 +114,18 @@ class TerminalRegistry:
             raise term.error or SandboxError(f"terminal {name!r} failed to start")
         if term.hub.status == "exited" and can_start:
             await term.hub.restart()  # reconnecting to a finished shell starts a new one
-        async with term.hub.attach(principal.id, can_write=can_type) as sub:
-            term.detached_since = None
-            yield term, sub
-        if term.viewers == 0:
-            term.detached_since = anyio.current_time()
+        try:
+            async with term.hub.attach(principal.id, can_write=can_type) as sub:
+                term.detached_since = None
+                yield term, sub
+        finally:
+            if term.viewers == 0:
+                term.detached_since = anyio.current_time()
 
-    def authors(self, session: str) -> dict[str, dict[str, str]]:
+    def authors(self, session: str) -> Mapping[str, dict[str, str]]:
+        """Who attached to the session's terminals (id -> id, name, color), for attribution frames."""
         entry = self.sessions.get(session)
-        return dict(entry.authors) if entry is not None else {}
+        return entry.authors if entry is not None else {}
 
     # -- sessions -------------------------------------------------------------------------
 

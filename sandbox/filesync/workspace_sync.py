@@ -101,10 +101,12 @@ class WorkspaceSync:
 
     def _on_doc_events(self, events: list[Any]) -> None:
         for event in events:
-            if isinstance(event, MapEvent) and not event.path:
-                self._dirty.update(str(k) for k in event.keys)
-            elif isinstance(event, TextEvent) and event.path:
-                self._dirty.add(str(event.path[0]))
+            # pycrdt sets an event's fields at run time (untyped): read them with getattr.
+            path = getattr(event, "path", None)
+            if isinstance(event, MapEvent) and not path:
+                self._dirty.update(str(k) for k in getattr(event, "keys", {}))
+            elif isinstance(event, TextEvent) and path:
+                self._dirty.add(str(path[0]))
         if self._dirty:
             self._dirty_event.set()
 

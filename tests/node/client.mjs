@@ -18,7 +18,7 @@
 //                               (new key with the same content + delete old key, one transaction);
 //                               B must see only `to` with the content, never an intermediate state
 //                               -> {keys_seen_by_b, content_ok, atomic, create_ms, rename_ms}
-//   awareness [--name A] [--expect-name NAME] [--leave null|disconnect|drop]
+//   awareness [--name A] [--expect-name NAME] [--leave null|disconnect|drop] [--url-b URL]
 //                               A sets awareness {user:{name}}; B sees it; A leaves (null state,
 //                               provider.disconnect(), or an abrupt socket drop); B sees the removal
 //                               -> {seen_ms, removed_ms, seen_state, leave}
@@ -173,7 +173,7 @@ const awareness = async (v) => {
   const leave = v.leave ?? 'null'
   if (!['null', 'disconnect', 'drop'].includes(leave)) throw new UsageError('--leave must be null, disconnect or drop')
   const a = connect(v.url, v.room, { token: v.token, name: 'A' })
-  const b = connect(v.url, v.room, { token: v.token, name: 'B' })
+  const b = connect(v['url-b'] ?? v.url, v.room, { token: v.token, name: 'B' }) // --url-b: another node
   phase('sync')
   await waitSynced([a, b], remainingMs())
   const aid = a.doc.clientID
@@ -214,7 +214,8 @@ runMain(USAGE, {
   content: { type: 'string' },
   name: { type: 'string' },
   'expect-name': { type: 'string' },
-  leave: { type: 'string' }
+  leave: { type: 'string' },
+  'url-b': { type: 'string' }
 }, async (v, positionals) => {
   const cmd = positionals[0]
   if (positionals.length !== 1 || !COMMANDS[cmd]) throw new UsageError(`expected one subcommand of ${Object.keys(COMMANDS).join('|')}, got ${positionals.join(' ') || 'none'}`)

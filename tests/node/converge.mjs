@@ -6,7 +6,7 @@
 //
 // Usage:
 //   node converge.mjs --url ws://127.0.0.1:PORT/yjs --room NAME
-//        [--clients 5] [--edits 200] [--seed N] [--token T] [--timeout 30]
+//        [--clients 5] [--edits 200] [--seed N] [--token T] [--timeout 30] [--spread URL2,URL3]
 // Prints one JSON line:
 //   {"ok":true,"text_sha256":"…","length":N,"code_points":N,"well_formed":true,
 //    "state_vectors_equal":true,"clients":5,"edits_per_client":200,"seed":N,
@@ -55,6 +55,7 @@ const svBytesEqual = (docs) => {
 runMain(USAGE, {
   clients: { type: 'string', default: '5' },
   edits: { type: 'string', default: '200' },
+  spread: { type: 'string' },
   seed: { type: 'string' }
 }, async (v) => {
   const n = num(v, 'clients', { min: 1, max: 200 })
@@ -64,7 +65,9 @@ runMain(USAGE, {
 
   phase('connect')
   const t0 = performance.now()
-  const clients = Array.from({ length: n }, (_, i) => connect(v.url, v.room, { token: v.token, name: `client${i}` }))
+  // --spread URL2,URL3: client i connects to [--url, ...spread][i % k] (several server nodes, one room).
+  const urls = [v.url, ...(v.spread ? v.spread.split(',') : [])]
+  const clients = Array.from({ length: n }, (_, i) => connect(urls[i % urls.length], v.room, { token: v.token, name: `client${i}` }))
   await waitSynced(clients, remainingMs())
   const tSynced = performance.now()
 

@@ -1,0 +1,1 @@
+"""The bus seam: a room's messages between nodes (`LocalBus` in-process, `RedisBus` across nodes)."""

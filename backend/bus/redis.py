@@ -1,0 +1,406 @@
+"""`RedisBus`: channels as Redis Streams, one blocking reader per node.
+
+Why Streams and not pub/sub (Hocuspocus's Redis extension uses pub/sub and repairs with a sync
+on load): a stream is a log with ids, so a reader resumes from the last id it processed and a
+subscriber catches up on retained history before going live — no gap between "loaded" and
+"subscribed", and a short connection loss costs a re-read, not a lost message. `MAXLEN ~`
+bounds each channel's memory (trimming happens in whole macro nodes, cheap). What a log cannot
+give — messages that failed to publish while Redis was away, or a stream wiped by a Redis
+restart without persistence — is repaired by the users through `on_reconnect` (rooms exchange
+state vectors, as y-redis and Hocuspocus do).
+
+Node liveness: every node appends a heartbeat to one `nodes` stream; a node not heard from for
+`peer_expiry_seconds` (or that said "bye") is reported to `on_peer_lost` listeners, which forget
+what it owned (its clients' presence) and persist what only it would have persisted.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import anyio
+import anyio.abc
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from backend.bus.types import BusMessage, Handler, PeerLostListener, ReconnectListener
+
+log = logging.getLogger("tandem.bus")
+
+DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
+NODES_MAXLEN = 1_000
+RETRY_MAX_SECONDS = 2.0
+
+
+def _sid(stream_id: bytes | str) -> tuple[int, int]:
+    text = stream_id.decode() if isinstance(stream_id, bytes) else stream_id
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)
+
+
+@dataclass
+class _Channel:
+    key: bytes
+    cursor: bytes = b"0-0"
+    handlers: list[_RedisSubscription] = field(default_factory=list)
+
+
+class _RedisSubscription:
+    def __init__(self, bus: RedisBus, channel: str, handler: Handler) -> None:
+        self.channel = channel
+        self.handler = handler
+        self._bus = bus
+        # Live messages that arrive while the replay is being read wait here (no gap, no reorder).
+        self.buffer: list[BusMessage] | None = None
+
+    def deliver(self, message: BusMessage) -> None:
+        if self.buffer is not None:
+            self.buffer.append(message)
+        else:
+            self.call(message)
+
+    def call(self, message: BusMessage) -> None:
+        try:
+            self.handler(message)
+        except Exception:
+            log.exception("bus handler failed on channel %r (%s)", message.channel, message.kind)
+
+    def close(self) -> None:
+        state = self._bus._channels.get(self.channel)
+        if state is not None and self in state.handlers:
+            state.handlers.remove(self)
+            if not state.handlers:
+                del self._bus._channels[self.channel]
+
+
+class RedisBus:
+    shared = True
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "tandem:",
+        node_id: str | None = None,
+        stream_max_len: int = 10_000,
+        heartbeat_seconds: float = 1.0,
+        peer_expiry_seconds: float = 5.0,
+        publish_queue_max: int = 10_000,
+        read_count: int = 1_000,
+        block_ms: int = 5_000,
+    ) -> None:
+        # Unique per process even with a fixed TANDEM_NODE_ID: a restarted node must not take its
+        # previous life's messages for its own echoes.
+        self.node_id = f"{node_id or 'node'}-{uuid.uuid4().hex[:8]}"
+        self._prefix = prefix.encode()
+        self._maxlen = stream_max_len
+        self._heartbeat = heartbeat_seconds
+        self._expiry = peer_expiry_seconds
+        self._queue_max = publish_queue_max
+        self._count = read_count
+        self._block_ms = block_ms
+        timeout = block_ms / 1000 + 5
+        # One immediate retry (a pooled connection gone stale after a Redis restart); beyond that
+        # the repair loop owns the backoff, so a dead Redis never stalls a publish for seconds.
+        once = {"retry": Retry(NoBackoff(), 1), "socket_connect_timeout": 5}
+        self._reader = aioredis.Redis.from_url(url, socket_timeout=timeout, **once)  # type: ignore[arg-type]
+        self._writer = aioredis.Redis.from_url(url, socket_timeout=10, **once)  # type: ignore[arg-type]
+        self._channels: dict[str, _Channel] = {}
+        self._keys: dict[bytes, str] = {}
+        self._outbox: deque[tuple[bytes, dict[bytes, bytes]]] = deque()
+        self._outbox_ready = anyio.Event()
+        self._nodes_key = self._prefix + b"nodes"
+        self._wake_key = self._prefix + b"wake:" + self.node_id.encode()
+        self._nodes_cursor = b"0-0"
+        self._wake_cursor = b"0-0"
+        self._seen: dict[str, float] = {}
+        self._reconnect: list[ReconnectListener] = []
+        self._peer_lost: list[PeerLostListener] = []
+        self._repair = anyio.Event()
+        self._tg: anyio.abc.TaskGroup | None = None
+        self.connected = False
+        self.dropped = 0  # messages that could not be published (a metric)
+        self.repairs = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def __aenter__(self) -> RedisBus:
+        try:
+            self._nodes_cursor = await self._last_id(self._nodes_key)
+            self.connected = True
+        except DOWN as exc:
+            log.warning("redis unreachable at start (%r): will retry", exc)
+            self._repair.set()
+        self._tg = await anyio.create_task_group().__aenter__()
+        for run in (self._read_loop, self._publish_loop, self._heartbeat_loop, self._repair_loop):
+            self._tg.start_soon(run)
+        log.info("bus: redis streams, node %s", self.node_id)
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._tg is None:
+            return  # never entered, or already closed
+        with anyio.CancelScope(shield=True), anyio.move_on_after(3):
+            try:
+                await self._flush_outbox()
+                await self._writer.xadd(self._nodes_key, self._fields("bye", b""), maxlen=NODES_MAXLEN)
+            except DOWN as exc:
+                log.warning("bus: could not say goodbye (%r); peers will expire this node", exc)
+        tg, self._tg = self._tg, None
+        tg.cancel_scope.cancel()
+        await tg.__aexit__(et, e, tb)
+        with anyio.CancelScope(shield=True):
+            await self._reader.aclose()
+            await self._writer.aclose()
+
+    # -- the Bus API -------------------------------------------------------------------------
+
+    def publish(self, channel: str, kind: str, data: bytes) -> None:
+        if len(self._outbox) >= self._queue_max:
+            self.dropped += 1
+            self._repair.set()  # peers missed it: repair once Redis keeps up again
+            return
+        self._outbox.append((self._key(channel), self._fields(kind, data)))
+        self._outbox_ready.set()
+
+    async def subscribe(self, channel: str, handler: Handler, *, replay: bool = False) -> _RedisSubscription:
+        sub = _RedisSubscription(self, channel, handler)
+        state = self._channels.get(channel)
+        if state is None:
+            key = self._key(channel)
+            # Position first (the reader starts after it), history up to it: no gap, no duplicate.
+            try:
+                history = await self._writer.xrange(key, "-", "+") if replay else []
+                cursor = history[-1][0] if history else (b"0-0" if replay else await self._last_id(key))
+            except DOWN as exc:
+                # Redis is away: subscribe anyway; the reader starts from the stream's beginning once
+                # it is back (for `replay=False` too: a duplicate beats a gap), and users repair.
+                self._lost(exc)
+                history, cursor = [], b"0-0"
+            state = self._channels.get(channel)  # another subscriber may have won the race
+            if state is None:
+                state = self._channels[channel] = _Channel(key, cursor)
+                self._keys[key] = channel
+                state.handlers.append(sub)
+                for _entry_id, fields in history:
+                    sub.deliver(self._message(channel, fields))
+                await self._wake()
+                return sub
+        # The channel is live already: buffer live messages while the history up to now is read.
+        sub.buffer = []
+        state.handlers.append(sub)
+        if replay:
+            for _entry_id, fields in await self._writer.xrange(state.key, "-", state.cursor):
+                sub.call(self._message(channel, fields))
+        pending, sub.buffer = sub.buffer, None
+        for message in pending or ():
+            sub.deliver(message)
+        return sub
+
+    def on_reconnect(self, listener: ReconnectListener) -> None:
+        self._reconnect.append(listener)
+
+    def on_peer_lost(self, listener: PeerLostListener) -> None:
+        self._peer_lost.append(listener)
+
+    def peers(self) -> set[str]:
+        return set(self._seen)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _key(self, channel: str) -> bytes:
+        return self._prefix + b"ch:" + channel.encode()
+
+    def _fields(self, kind: str, data: bytes) -> dict[bytes, bytes]:
+        return {b"s": self.node_id.encode(), b"k": kind.encode(), b"d": data}
+
+    @staticmethod
+    def _message(channel: str, fields: dict[bytes, bytes]) -> BusMessage:
+        return BusMessage(channel, fields[b"k"].decode(), fields.get(b"d", b""), fields[b"s"].decode())
+
+    async def _last_id(self, key: bytes) -> bytes:
+        last = await self._writer.xrevrange(key, "+", "-", count=1)
+        return last[0][0] if last else b"0-0"
+
+    async def _wake(self) -> None:
+        """Interrupt the reader's blocking XREAD so that it reads a new channel too."""
+        try:
+            await self._writer.xadd(self._wake_key, {b"k": b"w"}, maxlen=1)
+            await self._writer.pexpire(self._wake_key, int(self._expiry * 4000))
+        except DOWN:
+            self._repair.set()
+
+    async def _read_loop(self) -> None:
+        while True:
+            if not self.connected:
+                await anyio.sleep(0.05)
+                continue
+            streams = {self._wake_key: self._wake_cursor, self._nodes_key: self._nodes_cursor}
+            for state in self._channels.values():
+                streams[state.key] = state.cursor
+            try:
+                response = await self._reader.xread(streams, count=self._count, block=self._block_ms)
+            except DOWN as exc:
+                self._lost(exc)
+                continue
+            for key, entries in response or ():
+                self._dispatch(bytes(key), entries)
+
+    def _dispatch(self, key: bytes, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
+        if not entries:
+            return
+        last = entries[-1][0]
+        if key == self._wake_key:
+            self._wake_cursor = last
+            return
+        if key == self._nodes_key:
+            self._nodes_cursor = last
+            for _id, fields in entries:
+                self._on_node_message(fields)
+            return
+        channel = self._keys.get(key)
+        state = self._channels.get(channel) if channel is not None else None
+        if state is None:
+            return  # unsubscribed meanwhile
+        state.cursor = last
+        for _id, fields in entries:
+            message = self._message(channel, fields)  # type: ignore[arg-type]
+            for sub in list(state.handlers):
+                sub.deliver(message)
+
+    def _on_node_message(self, fields: dict[bytes, bytes]) -> None:
+        sender = fields[b"s"].decode()
+        if sender == self.node_id:
+            return
+        if fields[b"k"] == b"bye":
+            if self._seen.pop(sender, None) is not None:
+                self._notify_peer_lost(sender)
+        else:
+            self._seen[sender] = time.monotonic()
+
+    def _notify_peer_lost(self, node: str) -> None:
+        log.info("bus: node %s left or stopped answering", node)
+        assert self._tg is not None
+        for listener in self._peer_lost:
+            self._tg.start_soon(_run_listener, listener, node)
+
+    def _lost(self, exc: BaseException) -> None:
+        if self.connected:
+            log.warning("bus: redis connection lost (%r); will reconnect and repair", exc)
+        self.connected = False
+        self._repair.set()
+
+    async def _publish_loop(self) -> None:
+        while True:
+            await self._outbox_ready.wait()
+            self._outbox_ready = anyio.Event()
+            if not self.connected:
+                self._drop_outbox()
+                continue
+            try:
+                await self._flush_outbox()
+            except DOWN as exc:
+                self._drop_outbox()
+                self._lost(exc)
+
+    async def _flush_outbox(self) -> None:
+        """XADD everything queued, pipelined (one round trip per batch)."""
+        while self._outbox:
+            batch = [self._outbox.popleft() for _ in range(min(len(self._outbox), 512))]
+            pipe = self._writer.pipeline(transaction=False)
+            for key, fields in batch:
+                pipe.xadd(key, fields, maxlen=self._maxlen, approximate=True)  # type: ignore[arg-type]
+            try:
+                await pipe.execute()
+            except DOWN:
+                self.dropped += len(batch)
+                raise
+
+    def _drop_outbox(self) -> None:
+        if self._outbox:
+            self.dropped += len(self._outbox)
+            self._outbox.clear()
+            self._repair.set()
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            if self.connected:
+                try:
+                    await self._writer.xadd(
+                        self._nodes_key, self._fields("hb", b""), maxlen=NODES_MAXLEN, approximate=True
+                    )
+                except DOWN as exc:
+                    self._lost(exc)
+            now = time.monotonic()
+            if self.connected:
+                for node, seen in list(self._seen.items()):
+                    if now - seen > self._expiry:
+                        del self._seen[node]
+                        self._notify_peer_lost(node)
+            await anyio.sleep(self._heartbeat)
+
+    async def _repair_loop(self) -> None:
+        """After a lost connection or a dropped message: reconnect, fix cursors, let users repair."""
+        while True:
+            await self._repair.wait()
+            delay = 0.05
+            while True:
+                try:
+                    await self._writer.ping()
+                    await self._fix_cursors()
+                    break
+                except DOWN:
+                    await anyio.sleep(delay)
+                    delay = min(delay * 2, RETRY_MAX_SECONDS)
+            self._repair = anyio.Event()
+            if not self.connected:
+                log.info("bus: redis connection back")
+            self.connected = True
+            # We could not hear heartbeats meanwhile: give every known peer a fresh expiry.
+            now = time.monotonic()
+            self._seen = dict.fromkeys(self._seen, now)
+            self.repairs += 1
+            for listener in self._reconnect:
+                await _run_listener(listener)
+
+    async def _fix_cursors(self) -> None:
+        """A stream whose last id is behind our cursor was recreated (Redis restarted without
+        persistence): read it again from the start, or new messages would be skipped."""
+        states: list[tuple[bytes, Any]] = [(self._nodes_key, None), (self._wake_key, None)]
+        states += [(s.key, s) for s in self._channels.values()]
+        for key, state in states:
+            try:
+                info = await self._writer.xinfo_stream(key)
+                last = _sid(info["last-generated-id"])
+            except ResponseError:  # no such key: the stream is gone
+                last = (0, 0)
+            cursor = {self._nodes_key: self._nodes_cursor, self._wake_key: self._wake_cursor}.get(
+                key, state.cursor if state is not None else b"0-0"
+            )
+            if last < _sid(cursor):
+                if key == self._nodes_key:
+                    self._nodes_cursor = b"0-0"
+                elif key == self._wake_key:
+                    self._wake_cursor = b"0-0"
+                else:
+                    state.cursor = b"0-0"
+
+
+async def _run_listener(listener: Callable[..., Awaitable[None]], *args: str) -> None:
+    try:
+        await listener(*args)
+    except Exception:
+        log.exception("bus listener failed")

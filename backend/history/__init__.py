@@ -1,0 +1,1 @@
+"""Version history: snapshots of a session's document, their diffs against now, and restores."""

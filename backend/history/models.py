@@ -1,0 +1,59 @@
+"""The `session_version` table: one snapshot of a session's document (`doc.get_update()`) per row."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Column, LargeBinary, Text
+from sqlmodel import Field, SQLModel
+
+from backend.store.models import utcnow
+
+
+class SessionVersion(SQLModel, table=True):
+    __tablename__ = "session_version"
+
+    id: int | None = Field(default=None, primary_key=True)
+    session: str = Field(index=True, max_length=512)
+    created_at: datetime = Field(default_factory=utcnow)
+    # auto (idle or interval), unload, manual, restore
+    kind: str = Field(default="auto", max_length=16)
+    # The whole document, as `doc.get_update()` encodes it (loadable by any Yjs client).
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    # JSON: [{"id", "name"}] of who changed the document since the previous version.
+    authors: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+    # JSON: the paths whose content differs from the previous version (added, changed, removed).
+    files: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+    note: str = Field(default="", max_length=500)
+
+
+class VersionPublic(BaseModel):
+    id: int
+    created_at: datetime
+    kind: str
+    authors: list[dict[str, str]]
+    files: list[str]
+    note: str
+
+    @classmethod
+    def of(cls, row: SessionVersion) -> VersionPublic:
+        assert row.id is not None
+        return cls(
+            id=row.id,
+            created_at=row.created_at,
+            kind=row.kind,
+            authors=_json_list(row.authors),
+            files=_json_list(row.files),
+            note=row.note,
+        )
+
+
+def _json_list(text: str) -> list[Any]:
+    try:
+        value = json.loads(text or "[]")
+    except ValueError:
+        return []
+    return value if isinstance(value, list) else []

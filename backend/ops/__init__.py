@@ -1,0 +1,1 @@
+"""Operations: readiness checks, metrics, structured logs, backups and their retention."""

@@ -1,0 +1,113 @@
+"""`/metrics`: a prometheus-client custom collector that reads the node's counters at scrape time.
+
+Rooms, writers and the terminal registry keep plain integers (see `counters`); this module turns
+them into metric families only when Prometheus asks, so the hot path pays nothing for metrics.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from backend.services import Services
+
+
+class TandemCollector(Collector):
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def collect(self) -> Iterator[Metric]:
+        rooms = self.services.rooms
+        stats = rooms.stats
+        live = list(rooms.rooms.values())
+
+        messages_in = stats.messages_in + sum(r.messages_in for r in live)
+        messages_out = stats.messages_out + sum(r.messages_out for r in live)
+        refused = stats.updates_refused + sum(r.updates_refused for r in live)
+        writers = [r.writer for r in live if r.writer is not None]
+        persisted = stats.bytes_persisted + sum(w.bytes_persisted for w in writers)
+        compactions = stats.compactions + sum(w.compactions for w in writers)
+        failures = stats.persist_failures + sum(w.failures for w in writers)
+        pending = sum(w.pending for w in writers)
+        now = time.monotonic()
+        oldest = max((now - w.pending_since for w in writers if w.pending_since is not None), default=0.0)
+
+        term_conns, terminals, containers = self._terminals()
+        connections = GaugeMetricFamily(
+            "tandem_connections_open", "Open WebSocket connections by channel", labels=["channel"]
+        )
+        connections.add_metric(["yjs"], sum(len(r.clients) for r in live))
+        connections.add_metric(["term"], term_conns)
+        yield connections
+        opened = CounterMetricFamily(
+            "tandem_connections_opened", "WebSocket connections accepted, by channel", labels=["channel"]
+        )
+        for channel, count in sorted(stats.connections_opened.items()):
+            opened.add_metric([channel], count)
+        yield opened
+
+        yield GaugeMetricFamily("tandem_rooms_loaded", "Rooms (live documents) held by this node", len(live))
+        yield CounterMetricFamily("tandem_messages_received", "y-websocket messages received", messages_in)
+        yield CounterMetricFamily("tandem_messages_sent", "y-websocket messages sent (fan-out)", messages_out)
+        yield CounterMetricFamily("tandem_updates_refused", "Document updates dropped for the role", refused)
+
+        fanout = stats.fanout
+        yield HistogramMetricFamily(
+            "tandem_fanout_latency_seconds",
+            f"From an applied update to its fan-out sent (1 batch in {fanout.sample_every} sampled)",
+            buckets=fanout.cumulative(),
+            sum_value=fanout.sum,
+        )
+
+        yield CounterMetricFamily("tandem_persisted_bytes", "Update bytes written to the store", persisted)
+        yield GaugeMetricFamily("tandem_persist_pending_updates", "Updates waiting for the writer", pending)
+        yield GaugeMetricFamily(
+            "tandem_persist_oldest_pending_seconds", "Age of the oldest update not yet persisted", oldest
+        )
+        yield CounterMetricFamily("tandem_compactions", "Snapshots written (log compactions)", compactions)
+        yield CounterMetricFamily("tandem_persist_failures", "Failed store writes (retried)", failures)
+
+        closes = CounterMetricFamily("tandem_ws_closes", "WebSocket closes by close code", labels=["code"])
+        for code, count in sorted(stats.closes.items()):
+            closes.add_metric([str(code)], count)
+        yield closes
+        yield CounterMetricFamily(
+            "tandem_slow_clients_dropped",
+            "Clients closed (1009) for a send backlog",
+            stats.slow_clients_dropped,
+        )
+
+        yield GaugeMetricFamily("tandem_terminals_running", "Terminals (PTYs) running", terminals)
+        yield GaugeMetricFamily("tandem_containers_running", "Sandbox sessions with a container", containers)
+
+        yield CounterMetricFamily(
+            "tandem_history_versions", "History versions recorded", stats.history_versions
+        )
+        yield CounterMetricFamily("tandem_backups", "Scheduled backups written", stats.backups)
+        yield CounterMetricFamily(
+            "tandem_backup_failures", "Scheduled backups that failed", stats.backup_failures
+        )
+        yield GaugeMetricFamily(
+            "tandem_last_backup_timestamp_seconds", "Unix time of the last backup", stats.last_backup_unixtime
+        )
+
+    def _terminals(self) -> tuple[int, int, int]:
+        """(connections, terminals, containers) from the registry, zero when terminals are off."""
+        service = self.services.terminals
+        registry = getattr(service, "_registry", None) if service is not None else None
+        if registry is None:
+            return 0, 0, 0
+        sessions = list(registry.sessions.values())
+        terms = [t for s in sessions for t in s.terminals.values()]
+        return sum(t.viewers for t in terms), len(terms), sum(1 for s in sessions if not s.closing)
+
+
+def make_registry() -> CollectorRegistry:
+    """One registry per app (never the global one): tests run several apps in a process."""
+    return CollectorRegistry(auto_describe=False)

@@ -1,0 +1,170 @@
+"""`/signal/{session}`: screen-share signaling (protocol: signaling.messages, hub: signaling.hub).
+
+Served as plain ASGI beside `/yjs` and `/term`. Authenticate exactly like the room -> hand the
+connection to the hub -> two loops: the bounded outbox -> frames, frames -> `hub.handle`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import anyio
+from anyio.streams.memory import MemoryObjectSendStream
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from backend import closecodes
+from backend.access.origin import origin_allowed
+from backend.auth.types import Principal
+from backend.errors import (
+    AccessDeniedError,
+    AuthenticationError,
+    CredentialsMissingError,
+    RoomNameError,
+    SessionNotFoundError,
+)
+from backend.rooms.names import room_from_raw_path
+from backend.screenshare import identity_of
+from backend.services import Services
+from signaling import SignalingError
+from signaling.messages import error_frame
+
+log = logging.getLogger("tandem.signal")
+
+PREFIX = "/signal/"
+
+
+def is_signal(scope: Scope) -> bool:
+    return scope["type"] == "websocket" and scope["path"].startswith(PREFIX)
+
+
+async def signal_asgi(services: Services, scope: Scope, receive: Receive, send: Send) -> None:
+    await signal_endpoint(WebSocket(scope, receive, send), services)
+
+
+class _Outbox:
+    """The hub's view of one client: a bounded queue; overflow or `close` ends the connection."""
+
+    def __init__(self, stream: MemoryObjectSendStream[str], scope: anyio.CancelScope) -> None:
+        self._stream = stream
+        self._scope = scope
+        self.result: tuple[int, str] = (closecodes.NORMAL, "")
+
+    def offer(self, text: str) -> bool:
+        try:
+            self._stream.send_nowait(text)
+            return True
+        except anyio.WouldBlock:
+            self.close(closecodes.MESSAGE_TOO_BIG, "signaling queue overflow")
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            pass
+        return False
+
+    def close(self, code: int, reason: str) -> None:
+        if not self._scope.cancel_called:
+            self.result = (code, reason)
+            self._scope.cancel()
+
+
+async def _close(websocket: WebSocket, code: int, reason: str) -> None:
+    if websocket.application_state == WebSocketState.CONNECTING:
+        await websocket.accept()
+    if websocket.application_state == WebSocketState.CONNECTED:
+        try:
+            await websocket.close(code, reason.encode()[:120].decode(errors="ignore"))
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            pass  # the client is gone already
+
+
+async def _authenticate(websocket: WebSocket, services: Services, session: str) -> Principal | None:
+    if not origin_allowed(websocket.headers, services.settings.public_url):
+        log.warning("session=%r: refused Origin %r", session, websocket.headers.get("origin"))
+        await websocket.close(closecodes.POLICY_VIOLATION)  # before accept: HTTP 403
+        return None
+    try:
+        principal = await services.authenticator.authenticate(websocket, session)
+    except CredentialsMissingError:
+        await websocket.close(closecodes.POLICY_VIOLATION)
+        return None
+    except AuthenticationError as exc:
+        await _close(websocket, closecodes.UNAUTHORIZED, str(exc))
+        return None
+    except AccessDeniedError as exc:
+        await _close(websocket, closecodes.FORBIDDEN, str(exc))
+        return None
+    except SessionNotFoundError as exc:
+        await _close(websocket, closecodes.NOT_FOUND, str(exc))
+        return None
+    if principal is None:
+        await _close(websocket, closecodes.UNAUTHORIZED, "missing or invalid credentials")
+    return principal
+
+
+async def signal_endpoint(websocket: WebSocket, services: Services) -> None:
+    settings = services.settings
+    try:
+        raw = websocket.scope.get("raw_path") or websocket.scope["path"].encode()
+        session = room_from_raw_path(raw, PREFIX, settings.room_name_max_length)
+    except RoomNameError as exc:
+        await _close(websocket, closecodes.BAD_REQUEST, str(exc))
+        return
+    screenshare = services.screenshare
+    if screenshare is None:
+        await _close(websocket, closecodes.TRY_AGAIN_LATER, "screen share is not ready")
+        return
+    principal = await _authenticate(websocket, services, session)
+    if principal is None:
+        return
+    await websocket.accept()
+    send, receive = anyio.create_memory_object_stream[str](settings.signal_outbox_messages)
+    scope = anyio.CancelScope()
+    outbox = _Outbox(send, scope)
+    hub = screenshare.hub
+    try:
+        participant = hub.connect(session, identity_of(principal, session), outbox)
+    except SignalingError as exc:
+        await _close(websocket, closecodes.TRY_AGAIN_LATER, str(exc))
+        return
+    screenshare.principals[participant] = principal
+    try:
+        with scope:
+            async with anyio.create_task_group() as tg:
+
+                async def pump_out() -> None:
+                    try:
+                        async for text in receive:
+                            await websocket.send_text(text)
+                    except (WebSocketDisconnect, OSError):
+                        outbox.close(closecodes.NORMAL, "")  # gone: the reader sees it too
+
+                tg.start_soon(pump_out)
+                while True:
+                    message = await websocket.receive()
+                    if message["type"] == "websocket.disconnect":
+                        outbox.close(closecodes.NORMAL, "")
+                        break
+                    text = message.get("text")
+                    if text is None:
+                        participant.errors += 1
+                        outbox.offer(error_frame("bad_message", "signaling uses text frames"))
+                        continue
+                    await hub.handle(participant, text)
+                    if participant.errors > settings.signal_max_errors:
+                        break
+    except WebSocketDisconnect:
+        pass
+    except OSError as exc:
+        log.info("session=%r peer=%s: connection lost: %s", session, participant.id, exc)
+    finally:
+        screenshare.principals.pop(participant, None)
+        with anyio.CancelScope(shield=True):
+            await hub.disconnect(participant)
+            send.close()
+            with anyio.move_on_after(1):  # what the hub said last (an `error` before a close) goes out
+                try:
+                    async for text in receive:
+                        await websocket.send_text(text)
+                except (WebSocketDisconnect, RuntimeError, OSError):
+                    pass
+            receive.close()
+            await _close(websocket, *outbox.result)

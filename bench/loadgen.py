@@ -7,7 +7,6 @@ import os
 import subprocess
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 from bench.servers import ROOT, Server
@@ -64,7 +63,9 @@ def run_loadgen(server: Server, scenario: str, *args: str, timeout: float = 600)
     stop.set()
     sampler.join()
     lines = [line for line in stdout.splitlines() if line.startswith("{")]
-    result: dict[str, Any] = json.loads(lines[-1]) if lines else {"ok": False, "error": "".join(stderr_tail)[-500:]}
+    result: dict[str, Any] = (
+        json.loads(lines[-1]) if lines else {"ok": False, "error": "".join(stderr_tail)[-500:]}
+    )
     result["server_cpu_s"] = cpu1 - cpu0
     # CPU from the first edit sent to the last one delivered: connection set-up excluded.
     if "send" in phase_cpu:

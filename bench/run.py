@@ -15,7 +15,6 @@ import resource
 import statistics
 import sys
 import time
-from pathlib import Path
 
 from bench.scenarios import all_scenarios
 from bench.servers import ROOT, STARTERS
@@ -24,7 +23,7 @@ LOWER_IS_BETTER_EXCEPT = ("max sustained",)
 
 
 def _raise_fd_limit() -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = 65536
     try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, max(hard, want)))

@@ -17,8 +17,8 @@ pytestmark = pytest.mark.anyio
 
 # pycrdt 0.14.13's Text mis-encodes an insert that splits an item holding non-ASCII characters
 # (it mixes up offset units; the update it emits never integrates on another peer), so the random
-# edits of the pycrdt clients are ASCII and each adds a non-ASCII word where nothing splits it; the Node client's
-# test covers random emoji and Korean edits.
+# edits of the pycrdt clients are ASCII and each adds a non-ASCII word where nothing splits it;
+# the Node client's test covers random emoji and Korean edits.
 ALPHABET = "abc xyz\n"
 
 

@@ -11,7 +11,7 @@ import anyio
 import pytest
 from pycrdt import Text
 
-from backend.ops.retention import Tier, parse_policy, to_prune
+from backend.ops.retention import EPOCH, Tier, parse_policy, to_prune
 from tests.pyclient import pycrdt_client
 from tests.support import TandemServer, postgres_database, run_cli, running_server
 
@@ -143,3 +143,35 @@ async def _restore_and_read(backup: Path, data: Path, url: str | None, rooms: li
     assert again.returncode == 1 and "empty" in again.stderr
     with running_server(data, url, "--sandbox", "off") as server:
         return {room: await read_room(server, room) for room in rooms}
+
+
+def test_scheduled_backup_runs_and_prunes(tmp_path: Path) -> None:
+    """A server with TANDEM_BACKUP_DIR backs up at start (no backup yet) and prunes old files."""
+    import httpx
+
+    from tests.test_ops_metrics import scrape
+
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    now = datetime.now(UTC)
+    # Two stale backups in the same old week: the policy keeps at most the newer one.
+    week = timedelta(days=7)
+    mid_week = EPOCH + ((now - timedelta(days=60) - EPOCH) // week) * week + timedelta(days=3)
+    stale = [mid_week, mid_week + timedelta(hours=1)]
+    for when in stale:
+        (backups / f"tandem-{when.strftime('%Y%m%dT%H%M%SZ')}.db").write_bytes(b"old")
+    env = {"TANDEM_BACKUP_DIR": str(backups), "TANDEM_BACKUP_INTERVAL_SECONDS": "3600"}
+    with running_server(tmp_path / "data", None, "--sandbox", "off", env=env) as server:
+        from tests.support import wait_until
+
+        wait_until(lambda: scrape(server.http_url)["tandem_backups_total"] == 1, timeout=20, what="a backup")
+        assert scrape(server.http_url)["tandem_last_backup_timestamp_seconds"] > 0
+        assert httpx.get(server.http_url + "/readyz").status_code == 200
+    names = sorted(p.name for p in backups.iterdir())
+    fresh = [
+        n
+        for n in names
+        if n.endswith(".db") and n not in {f"tandem-{w.strftime('%Y%m%dT%H%M%SZ')}.db" for w in stale}
+    ]
+    assert len(fresh) == 1 and (backups / fresh[0]).read_bytes().startswith(b"SQLite format 3")
+    assert len(names) == 2  # the fresh one, and the newest stale one (its week's representative)

@@ -27,7 +27,7 @@ async def test_join_storm_strands_nobody(server: TandemServer) -> None:
         room = f"storm-{uuid.uuid4().hex[:8]}"
         synced = 0
 
-        async def join() -> None:
+        async def join(room: str = room) -> None:
             nonlocal synced
             async with pycrdt_client(server.ws_url, room) as (_doc, provider):
                 await provider.synced.wait()

@@ -39,11 +39,13 @@ class TandemCollector(Collector):
         oldest = max((now - w.pending_since for w in writers if w.pending_since is not None), default=0.0)
 
         term_conns, terminals, containers = self._terminals()
+        peers, streams, viewers = self._screenshare()
         connections = GaugeMetricFamily(
             "tandem_connections_open", "Open WebSocket connections by channel", labels=["channel"]
         )
         connections.add_metric(["yjs"], sum(len(r.clients) for r in live))
         connections.add_metric(["term"], term_conns)
+        connections.add_metric(["signal"], peers)
         yield connections
         opened = CounterMetricFamily(
             "tandem_connections_opened", "WebSocket connections accepted, by channel", labels=["channel"]
@@ -86,6 +88,10 @@ class TandemCollector(Collector):
         yield GaugeMetricFamily("tandem_terminals_running", "Terminals (PTYs) running", terminals)
         yield GaugeMetricFamily("tandem_containers_running", "Sandbox sessions with a container", containers)
 
+        yield GaugeMetricFamily("tandem_signaling_peers", "Signaling participants connected", peers)
+        yield GaugeMetricFamily("tandem_relay_streams", "Screen shares published to the media relay", streams)
+        yield GaugeMetricFamily("tandem_relay_viewers", "Viewers served by the media relay", viewers)
+
         yield CounterMetricFamily(
             "tandem_history_versions", "History versions recorded", stats.history_versions
         )
@@ -96,6 +102,17 @@ class TandemCollector(Collector):
         yield GaugeMetricFamily(
             "tandem_last_backup_timestamp_seconds", "Unix time of the last backup", stats.last_backup_unixtime
         )
+
+    def _screenshare(self) -> tuple[int, int, int]:
+        """(signaling peers, relay streams, relay viewers); zero when screen share is not wired."""
+        service = getattr(self.services, "screenshare", None)
+        if service is None:
+            return 0, 0, 0
+        hub_sessions = getattr(service.hub, "sessions", {})
+        peers = sum(len(p) for p in list(hub_sessions.values()))
+        relay = service.relay
+        streams = list(getattr(relay, "streams", {}).values()) if relay is not None else []
+        return peers, len(streams), sum(len(getattr(st, "viewers", ())) for st in streams)
 
     def _terminals(self) -> tuple[int, int, int]:
         """(connections, terminals, containers) from the registry, zero when terminals are off."""

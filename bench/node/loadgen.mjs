@@ -8,7 +8,7 @@
 //                                    [--token T] [--timeout SECONDS] [scenario options]
 // Targets must be loopback (127.0.0.0/8, localhost, [::1]); every loop is bounded in count and time.
 //
-//   fanout --writers 2 --readers 20 --rate 100 --seconds 10 [--drain 5]
+//   fanout --writers 2 --readers 20 --rate 100 --seconds 10 [--drain 5] [--reader-url URL]
 //       W writers insert unique markers "[w.seq]" into Y.Text `t` at RATE edits/s in total,
 //       one transaction per edit; R readers match Y.Text delta inserts to send times.
 //       -> {sent, expected, delivered, missing, latency_ms:{n,p50,p90,p99,max,mean},
@@ -46,7 +46,7 @@ import * as history from './scenarios/history.mjs'
 const SCENARIOS = { fanout, idle, joinstorm, history }
 
 const USAGE = `usage: node loadgen.mjs fanout|idle|joinstorm|history --url ws://127.0.0.1:PORT/yjs [--room NAME] [--token T] [--timeout S]
-  fanout    --writers 2 --readers 20 --rate 100 --seconds 10 [--drain 5]
+  fanout    --writers 2 --readers 20 --rate 100 --seconds 10 [--drain 5] [--reader-url URL]
   idle      --clients 1000 --rooms 10 [--hold 5] [--concurrency 200] [--handshake-timeout 10]
   joinstorm --clients 20 --tries 10 [--deadline 5]
   history   --edits 260000 [--fresh 3] [--pattern append|random]`
@@ -60,7 +60,7 @@ const DEFAULTS = {
 
 const OPTIONS = Object.fromEntries(
   ['writers', 'readers', 'rate', 'seconds', 'drain', 'clients', 'rooms', 'hold', 'concurrency',
-    'handshake-timeout', 'tries', 'deadline', 'edits', 'fresh', 'pattern'].map((k) => [k, { type: 'string' }]))
+    'handshake-timeout', 'tries', 'deadline', 'edits', 'fresh', 'pattern', 'reader-url'].map((k) => [k, { type: 'string' }]))
 
 const scenarioOf = (positionals) => {
   const name = positionals[0]

@@ -165,13 +165,15 @@ ctx.provider.on('sync', s => {
 let following = null
 const presenceBar = createPresenceBar($('#presence'), awareness, {
   following: () => following,
-  onJump: p => jumpTo(p.clientID),
-  onFollow: p => (p ? startFollowing(p.clientID) : stopFollowing())
+  onJump: p => { jumpTo(p.clientID); if (p.terminal) panels.openTerminal(p.terminal) },
+  onFollow: p => (p ? startFollowing(p.clientID) : stopFollowing()),
+  onTerminal: p => panels.openTerminal(p.terminal)
 })
 const peopleList = createPresenceBar($('#people'), awareness, {
   following: () => following,
   onJump: p => { jumpTo(p.clientID); showPane('code') },
-  onFollow: p => { p ? startFollowing(p.clientID) : stopFollowing(); showPane('code') }
+  onFollow: p => { p ? startFollowing(p.clientID) : stopFollowing(); showPane('code') },
+  onTerminal: p => { panels.openTerminal(p.terminal); showPane('code') }
 })
 // Re-render tabs and tree only when who-is-in-which-file changed (not on every cursor move).
 let presenceKey = ''
@@ -248,7 +250,12 @@ const comments = createCommentsPanel($('#comments'), ctx, {
 })
 
 // ---- panels, share link, service worker
-createPanels($('#panels'), { session, token, readOnly, ctx, loadCss, assets })
+// (`name`/`color`/`view` describe this client on /term when the server runs with --no-auth; with
+// accounts the server decides who it is, and `name` only names a share-link guest.)
+const panels = createPanels($('#panels'), {
+  session, token, readOnly, ctx, loadCss, assets,
+  query: { name: identity.name, color: identity.color, view: viewer ? '1' : null }
+})
 $('#share').addEventListener('click', async () => {
   const url = location.origin + location.pathname + (viewer ? '?view=1' : '')
   try { await navigator.clipboard.writeText(url); toast('Link copied: ' + url) } catch { toast(url) }
@@ -269,4 +276,4 @@ ctx.provider.on('sync', s => {
 })
 
 // For tests and debugging.
-window.tandem = { ctx, session, readOnly, editor: () => ed, editorLoaded, following: () => following, activate }
+window.tandem = { ctx, session, readOnly, editor: () => ed, editorLoaded, following: () => following, activate, panels }

@@ -54,7 +54,9 @@ export const run = async (v) => {
   let onDelivery = null
 
   const writers = Array.from({ length: w }, (_, i) => new RawClient(url, { name: `w${i}` }))
-  const readers = Array.from({ length: r }, (_, i) => new RawClient(url, { name: `r${i}`, sendLocal: false }))
+  // --reader-url: readers on another node (cross-node fan-out through the bus).
+  const readerUrl = v['reader-url'] ? roomUrl(v['reader-url'], room, v.token) : url
+  const readers = Array.from({ length: r }, (_, i) => new RawClient(readerUrl, { name: `r${i}`, sendLocal: false }))
   for (const rd of readers) {
     const text = rd.doc.getText('t')
     text.observe((event) => {

@@ -19,7 +19,8 @@ export function people (awareness) {
       role: u.role || 'editor',
       file: typeof state.file === 'string' ? state.file : null,
       following: state.following ?? null,
-      typing: Boolean(state.terminal?.typing),
+      terminal: typeof state.terminal?.id === 'string' ? state.terminal.id.slice(0, 40) : null,
+      typing: Boolean(state.terminal?.id && state.terminal?.typing),
       sharing: Boolean(state.sharing)
     })
   })
@@ -46,7 +47,7 @@ export function cursorStyles (awareness) {
 /**
  * The presence bar.
  * @param {HTMLElement} root
- * @param {{onJump: (p) => void, onFollow: (p) => void, following: () => number|null}} opts
+ * @param {{onJump: (p) => void, onFollow: (p) => void, following: () => number|null, onTerminal?: (p) => void}} opts
  */
 export function createPresenceBar (root, awareness, opts) {
   const render = () => {
@@ -55,7 +56,7 @@ export function createPresenceBar (root, awareness, opts) {
     root.replaceChildren(...list.map(p => {
       const followers = list.filter(q => q.following === p.clientID).length
       return h('div.person', {
-        dataset: { client: String(p.clientID), name: p.name, self: String(p.self) },
+        dataset: { client: String(p.clientID), name: p.name, self: String(p.self), terminal: p.terminal || '', typing: String(p.typing) },
         style: { '--user-color': p.color },
         title: `${p.name}${p.self ? ' (you)' : ''}${p.file ? ' — ' + p.file : ''}${p.role === 'viewer' ? ' — viewer' : ''}`
       },
@@ -66,7 +67,14 @@ export function createPresenceBar (root, awareness, opts) {
       h('span.who', {},
         h('span.pname', {}, p.self ? `${p.name} (you)` : p.name),
         h('span.pfile', {}, p.file || 'no file open'),
-        followers ? h('span.pfollowers', {}, ` · ${followers} following`) : null),
+        followers ? h('span.pfollowers', {}, ` · ${followers} following`) : null,
+        p.terminal
+          ? h('button.pterm', {
+            type: 'button',
+            title: `${p.self ? 'You are' : p.name + ' is'} ${p.typing ? 'typing in' : 'in'} terminal ${p.terminal} — open it`,
+            onclick: () => opts.onTerminal?.(p)
+          }, p.typing ? `⌨ typing in ${p.terminal}` : `▸ ${p.terminal}`)
+          : null),
       p.self
         ? null
         : h('button.follow', {

@@ -1,0 +1,27 @@
+"""The shared terminal in real Chromium against a real server with Docker terminals (the busybox
+test image): typing and output for everyone, attribution marks, a viewer that cannot type."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.browser.conftest import run_scenario
+from tests.support import TandemServer
+from tests.termclient import sandbox_server
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def term_server(built_web: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TandemServer]:
+    # A unique TANDEM_SANDBOX_INSTANCE; its containers are removed afterwards.
+    with sandbox_server(tmp_path_factory.mktemp("browser-term")) as srv:
+        yield srv
+
+
+def test_shared_terminal_output_attribution_and_viewer(term_server: TandemServer) -> None:
+    result = run_scenario("terminal", term_server.http_url, timeout=180)
+    print("terminal: output on the other screen ms:", result["outputToRemoteMs"])

@@ -1,0 +1,218 @@
+// The Terminal panel: a tab strip over the session's terminals (the doc's `terminals` map, written
+// by the server), "+" for a new named terminal (editors), one xterm.js per opened terminal (the
+// xterm bundle loads lazily, on first open), status / exit code / Restart, a read-only badge,
+// the "unavailable" state with the server's reason and hint, and awareness `terminal` {id, typing}.
+import { h } from '../lib/dom.js'
+import { people } from './presence.js'
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$/
+
+/**
+ * @param {HTMLElement} root   #panels (its dataset.terminal carries the shown terminal's state)
+ * @param {HTMLElement} body   the terminal panel body
+ * @param {{session: string, token: string|null, readOnly: boolean, ctx: object,
+ *          loadCss: (url: string) => void, assets: object, identity?: object}} opts
+ */
+export function createTerminalPanel (root, body, opts) {
+  const { ctx } = opts
+  const box = body.querySelector('#terminal')
+  const note = body.querySelector('#terminal-note')
+  const tabsEl = h('div.term-tabs', { role: 'tablist', 'aria-label': 'Terminals' })
+  const addBtn = h('button.term-new.small.ghost.edit-only', { type: 'button', title: 'New terminal', 'aria-label': 'New terminal', onclick: () => promptNew() }, '+')
+  const statusEl = h('span.term-status', { role: 'status' })
+  const roBadge = h('span.badge.term-ro', { hidden: true, title: 'You can watch this terminal but not type in it' }, 'Read only')
+  const restartBtn = h('button.term-restart.small', { type: 'button', hidden: true, onclick: () => current()?.restart() }, 'Restart')
+  const bar = h('div.term-bar', {}, tabsEl, addBtn, h('span.term-spacer'), roBadge, statusEl, restartBtn)
+  body.prepend(bar)
+  if (opts.readOnly) roBadge.hidden = false
+
+  /** name -> {el, inst (xterm controller or null), state, info} */
+  const opened = new Map()
+  let selected = null
+  let mod = null
+  let sandbox = null // GET /api/sandbox, once
+
+  const current = () => opened.get(selected)?.inst || null
+
+  async function sandboxStatus () {
+    if (!sandbox) {
+      sandbox = fetch('/api/sandbox', { headers: { accept: 'application/json' } })
+        .then(r => (r.ok ? r.json() : null)).catch(() => null)
+    }
+    return sandbox
+  }
+
+  function setNote (text) {
+    note.hidden = !text
+    note.textContent = text || ''
+  }
+
+  function unavailable (why, hint) {
+    const reason = why && !/^\d+$/.test(why) ? why : 'Terminals are not available on this server.'
+    note.hidden = false
+    note.replaceChildren(h('div.term-off', {},
+      h('strong', {}, 'Terminals are unavailable'),
+      h('div', {}, reason.charAt(0).toUpperCase() + reason.slice(1)),
+      hint ? h('div.hint', {}, 'To turn them on: ', h('code', {}, hint)) : null))
+    root.dataset.terminal = 'unavailable'
+    statusEl.textContent = 'unavailable'
+    restartBtn.hidden = true
+  }
+
+  function showState () {
+    const entry = opened.get(selected)
+    const state = entry?.state || ''
+    const info = entry?.info || {}
+    root.dataset.terminal = state
+    restartBtn.hidden = !(state === 'exited' || state === 'closed' || state === 'missing') || opts.readOnly || Boolean(entry?.inst?.readOnly)
+    roBadge.hidden = !(opts.readOnly || entry?.inst?.readOnly)
+    const labels = {
+      connecting: 'connecting…',
+      starting: 'starting…',
+      running: 'running',
+      exited: `exited${info.code !== undefined && info.code !== null ? ' (code ' + info.code + ')' : ''}`,
+      reconnecting: 'reconnecting…',
+      closed: `closed${info.message ? ': ' + info.message : ''}`,
+      missing: 'not started yet',
+      unavailable: 'unavailable'
+    }
+    statusEl.textContent = labels[state] || state
+    statusEl.dataset.state = state
+    if (state === 'running' || state === 'exited') setNote('')
+    else if (state === 'connecting' || state === 'starting') setNote(entry?.seen ? '' : 'Connecting to the terminal…')
+    else if (state === 'reconnecting') setNote('')
+    else if (state === 'missing') setNote(opts.readOnly ? 'Nobody has opened this terminal yet. It appears here when an editor starts it.' : 'This terminal is not running.')
+    else if (state === 'closed') setNote(`The terminal connection closed${info.message ? ': ' + info.message : ''}.`)
+    renderTabs()
+  }
+
+  async function onState (name, state, info) {
+    const entry = opened.get(name)
+    if (!entry) return
+    if (state === 'error') {
+      statusEl.textContent = info.message
+      return
+    }
+    entry.state = state
+    entry.info = info
+    if (state === 'running' || state === 'exited') entry.seen = true
+    if (name !== selected) return renderTabs()
+    if (state === 'unavailable') {
+      const st = await sandboxStatus()
+      return unavailable(st?.reason || info.message, st?.hint)
+    }
+    showState()
+  }
+
+  // ---- awareness: the terminal I am in, and whether I am typing
+  let focusedOn = null
+  const setPresence = (id, typing) => {
+    const prev = ctx.awareness.getLocalState()?.terminal
+    const next = id ? { id, typing: Boolean(typing) } : null
+    if (JSON.stringify(prev ?? null) !== JSON.stringify(next)) ctx.awareness.setLocalStateField('terminal', next)
+  }
+
+  async function open (name) {
+    if (!NAME.test(name)) return
+    selected = name
+    for (const [n, e] of opened) e.el.hidden = n !== name
+    let entry = opened.get(name)
+    if (!entry) {
+      entry = { el: h('div.term-view', { dataset: { term: name } }), inst: null, state: 'connecting', info: {} }
+      opened.set(name, entry)
+      box.append(entry.el)
+      showState()
+      const st = await sandboxStatus()
+      if (st && st.enabled === false) {
+        entry.state = 'unavailable'
+        if (selected === name) unavailable(st.reason, st.hint)
+        return
+      }
+      try {
+        if (opts.assets['terminal.css']) opts.loadCss(opts.assets['terminal.css'])
+        mod = mod || await import('../terminal.js')
+      } catch (err) {
+        opened.delete(name)
+        entry.el.remove()
+        return unavailable(String(err?.message || err))
+      }
+      entry.inst = mod.openTerminal(entry.el, {
+        session: opts.session,
+        name,
+        token: opts.token,
+        readOnly: opts.readOnly,
+        query: opts.query,
+        author: a => authorStyle(a),
+        onState: (s, info) => onState(name, s, info),
+        onReadOnly: () => { if (selected === name) showState() },
+        onTyping: typing => setPresence(name, typing),
+        onFocus: f => { focusedOn = f ? name : (focusedOn === name ? null : focusedOn); setPresence(focusedOn, false) }
+      })
+    } else if (entry.state === 'unavailable') {
+      const st = await sandboxStatus()
+      unavailable(st?.reason, st?.hint)
+      return
+    }
+    showState()
+    requestAnimationFrame(() => entry.inst?.fit())
+  }
+
+  /** The attribution's author, in the colour the room shows them in when they are here. */
+  function authorStyle (a) {
+    const p = people(ctx.awareness).find(q => q.id === a?.id)
+    return p ? { name: p.name, color: p.color } : { name: a?.name, color: a?.color }
+  }
+
+  function promptNew () {
+    if (opts.readOnly) return
+    const taken = new Set([...ctx.terminals.keys(), ...opened.keys()])
+    let n = 2
+    while (taken.has('term' + n)) n++
+    const name = (prompt('Name of the new terminal (letters, digits, _ . -)', 'term' + n) || '').trim()
+    if (!name) return
+    if (!NAME.test(name)) { statusEl.textContent = 'names are letters, digits, _ . - (up to 40)'; return }
+    open(name)
+  }
+
+  // ---- the tab strip: terminals in the doc, plus the ones opened here
+  function names () {
+    const all = new Set(['main', ...ctx.terminals.keys(), ...opened.keys()])
+    return [...all].sort((a, b) => (a === 'main' ? -1 : b === 'main' ? 1 : a.localeCompare(b)))
+  }
+
+  function renderTabs () {
+    const here = people(ctx.awareness).filter(p => !p.self && p.terminal)
+    tabsEl.replaceChildren(...names().map(name => {
+      const info = ctx.terminals.get(name)
+      const status = (info && typeof info.get === 'function' ? info.get('status') : null) || opened.get(name)?.state || ''
+      const typing = here.filter(p => p.terminal === name)
+      return h('button.term-tab', {
+        type: 'button',
+        role: 'tab',
+        'aria-selected': String(name === selected),
+        dataset: { term: name, status },
+        title: `${name}${status ? ' — ' + status : ''}${typing.length ? ' — ' + typing.map(p => p.name + (p.typing ? ' (typing)' : '')).join(', ') : ''}`,
+        onclick: () => open(name)
+      },
+      h('span.dot'),
+      name,
+      ...typing.map(p => h('span.term-who', { style: { '--user-color': p.color }, dataset: { name: p.name, typing: String(p.typing) }, title: p.name + (p.typing ? ' is typing' : ' is here') })))
+    }))
+    const n = ctx.terminals.size
+    const count = root.querySelector('[data-panel=terminal] .count')
+    if (count) count.textContent = n ? String(n) : ''
+  }
+
+  ctx.terminals.observeDeep(() => renderTabs())
+  ctx.awareness.on('change', () => renderTabs())
+  renderTabs()
+
+  return {
+    /** Show the panel's terminal (the last selected, else `main`, or the one named). */
+    show: name => open(name || selected || 'main'),
+    hidden: () => setPresence(null, false),
+    current,
+    selected: () => selected,
+    get: name => opened.get(name)?.inst || null
+  }
+}

@@ -82,6 +82,7 @@ class _RedisSubscription:
             state.handlers.remove(self)
             if not state.handlers:
                 del self._bus._channels[self.channel]
+                self._bus._keys.pop(state.key, None)
 
 
 class RedisBus:
@@ -114,8 +115,10 @@ class RedisBus:
         # One immediate retry (a pooled connection gone stale after a Redis restart); beyond that
         # the repair loop owns the backoff, so a dead Redis never stalls a publish for seconds.
         once = {"retry": Retry(NoBackoff(), 1), "socket_connect_timeout": 5}
-        self._reader = aioredis.Redis.from_url(url, socket_timeout=timeout, **once)  # type: ignore[arg-type]
-        self._writer = aioredis.Redis.from_url(url, socket_timeout=10, **once)  # type: ignore[arg-type]
+        # Any: redis-py types every reply as a union of all it could be; with decode_responses
+        # off (the default) these are bytes, and parsing them is this module's job.
+        self._reader: Any = aioredis.Redis.from_url(url, socket_timeout=timeout, **once)  # type: ignore[arg-type]
+        self._writer: Any = aioredis.Redis.from_url(url, socket_timeout=10, **once)  # type: ignore[arg-type]
         self._channels: dict[str, _Channel] = {}
         self._keys: dict[bytes, str] = {}
         self._outbox: deque[tuple[bytes, dict[bytes, bytes]]] = deque()
@@ -275,6 +278,13 @@ class RedisBus:
         state = self._channels.get(channel) if channel is not None else None
         if state is None:
             return  # unsubscribed meanwhile
+        # A response to an XREAD issued before this channel was closed and subscribed again may
+        # hold entries the new subscription already replayed: skip them.
+        cursor = _sid(state.cursor)
+        if _sid(entries[0][0]) <= cursor:
+            entries = [e for e in entries if _sid(e[0]) > cursor]
+            if not entries:
+                return
         state.cursor = last
         for _id, fields in entries:
             message = self._message(channel, fields)  # type: ignore[arg-type]

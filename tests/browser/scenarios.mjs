@@ -30,6 +30,35 @@ async function setContent (from, to, file, text) {
   await until(to.page, ([f, t]) => window.tandem.ctx.files.get(f)?.toString() === t, [file, text], { what: `${file} to sync` })
 }
 
+/** The text lines of a terminal's buffer (scrollback and screen) in a page. */
+const termLines = (page, name = 'main') => page.evaluate(n => {
+  const t = window.tandem.panels.terminals.get(n)?.term
+  if (!t) return []
+  const buf = t.buffer.active
+  const out = []
+  for (let i = 0; i < buf.length; i++) out.push(buf.getLine(i)?.translateToString(true) ?? '')
+  return out
+}, name)
+
+/** Wait until a terminal in the page shows a line that (trimmed) equals `text`. */
+const termShows = async (page, text, name = 'main', timeout = 15000) => {
+  try {
+    return await until(page, ([t, n]) => {
+      const term = window.tandem.panels.terminals.get(n)?.term
+      if (!term) return false
+      const buf = term.buffer.active
+      for (let i = 0; i < buf.length; i++) if ((buf.getLine(i)?.translateToString(true) ?? '').trim() === t) return true
+      return false
+    }, [text, name], { what: `"${text}" in terminal ${name}`, timeout })
+  } catch (err) {
+    const state = await page.evaluate(() => document.querySelector('#panels').dataset.terminal)
+    const lines = (await termLines(page, name)).filter(l => l.trim())
+    const who = await page.evaluate(() => window.tandem.ctx.awareness.getLocalState()?.user?.name)
+    err.message += ` (${who}'s page; panel state ${state}; screen: ${JSON.stringify(lines.slice(-8))})`
+    throw err
+  }
+}
+
 const scenarios = {
   async landing (browser, base) {
     const p = await person(browser, base, { name: 'Lena', color: '#46a758' })
@@ -216,6 +245,111 @@ const scenarios = {
     await b.page.click(`${thread} button.resolve`)
     await a.page.waitForSelector(`${thread}[data-resolved=false]`)
     await shot(a.page, 'comments.png')
+  },
+
+  async terminal (browser, base) {
+    const { name, a, b } = await pair(browser, base, 'term')
+    const xterm = '#panels .term-view[data-term=main] .xterm-screen'
+    // A opens the terminal panel: the sandbox starts and the shell runs.
+    await a.page.click('#panels [data-panel=terminal]')
+    await a.page.waitForSelector('#panels[data-terminal=running]', { timeout: 60000 })
+    await a.page.waitForSelector(xterm)
+    await b.page.click('#panels [data-panel=terminal]')
+    await b.page.waitForSelector('#panels[data-terminal=running]', { timeout: 30000 })
+    // A types a command; B sees A in the terminal, typing, in the presence bar.
+    await a.page.click(xterm)
+    await b.page.waitForSelector('#presence .person[data-name="Alice"][data-terminal=main]')
+    const typingSeen = b.page.waitForSelector('#presence .person[data-name="Alice"][data-typing=true]', { timeout: 15000 })
+    const t0 = Date.now()
+    await a.page.keyboard.type('echo hi-$((6*7))')
+    await typingSeen
+    await a.page.keyboard.press('Enter')
+    await termShows(b.page, 'hi-42')
+    const outputMs = Date.now() - t0
+    await termShows(a.page, 'hi-42')
+    // B sees an attribution mark in A's colour, with A's name, on the command's line.
+    const line = (await termLines(b.page)).findIndex(l => l.includes('echo hi-$((6*7))'))
+    assert(line >= 0, 'the command line is in B\'s terminal')
+    const mark = await until(b.page, l => {
+      const el = document.querySelector(`#panels .term-view[data-term=main] .xterm-decoration.term-author[data-line="${l}"]`)
+      return el ? { color: getComputedStyle(el).backgroundColor, author: el.dataset.author, title: el.title, width: el.getBoundingClientRect().width } : null
+    }, line, { what: "A's attribution mark on B's command line" })
+    eq(mark.color, 'rgb(229, 72, 77)', 'attribution colour')
+    eq(mark.author, 'Alice', 'attribution author')
+    assert(mark.title.includes('Alice'), 'hover names the author: ' + mark.title)
+    const marks = await b.page.evaluate(() => window.tandem.panels.terminals.get('main').marks())
+    assert(!marks.some(m => m.line === line + 1), 'the output line carries no input mark: ' + JSON.stringify(marks))
+    // Clicking A's "in the terminal" entry opens the terminal panel.
+    await b.page.click('#panels [data-panel=terminal]') // collapse
+    await b.page.waitForSelector('#panels[data-open=false]')
+    await b.page.click('#presence .person[data-name="Alice"] button.pterm')
+    await b.page.waitForSelector('#panels[data-open=true] [data-panel=terminal][aria-selected=true]')
+    await b.page.locator('#panels').screenshot({ path: path.join(ARTIFACTS, 'terminal.png') })
+
+    // A viewer (?view=1) watches but cannot type: no input leaves the page, and the server
+    // refuses it too.
+    const v = await person(browser, base, { name: 'Vera', color: '#46a758' })
+    await openRoom(v.page, name, { query: '?view=1', editor: false })
+    await v.page.click('#panels [data-panel=terminal]')
+    await v.page.waitForSelector('#panels[data-terminal=running]', { timeout: 30000 })
+    await v.page.waitForSelector('#panels .term-ro:not([hidden])')
+    await termShows(v.page, 'hi-42')
+    eq(await v.page.isVisible('#panels .term-restart'), false, 'no Restart for a viewer')
+    await v.page.click('#panels .term-view[data-term=main] .xterm-screen')
+    await v.page.keyboard.type('echo viewer-$((1+2))')
+    await v.page.keyboard.press('Enter')
+    const refused = await v.page.evaluate(async room => {
+      const ws = new WebSocket(`ws://${location.host}/term/${encodeURIComponent(room)}/main?view=1&name=Vera`)
+      ws.binaryType = 'arraybuffer'
+      return await new Promise(resolve => {
+        const timer = setTimeout(() => resolve('timeout'), 10000)
+        ws.onmessage = e => {
+          if (typeof e.data !== 'string') return
+          const msg = JSON.parse(e.data)
+          if (msg.type === 'resync') ws.send(new TextEncoder().encode('echo raw-$((2+3))\r'))
+          if (msg.type === 'error') { clearTimeout(timer); ws.close(); resolve(msg.code) }
+        }
+      })
+    }, name)
+    eq(refused, 'read_only', "the server's answer to a viewer's input")
+    // A's next command shows up everywhere; nothing the viewer typed ever reached the shell.
+    await a.page.click(xterm)
+    await a.page.keyboard.type('echo after-$((40+2))')
+    await a.page.keyboard.press('Enter')
+    await termShows(v.page, 'after-42')
+    for (const p of [a.page, v.page]) {
+      const text = (await termLines(p)).join('\n')
+      assert(!text.includes('viewer-') && !text.includes('raw-'), 'viewer input reached the terminal: ' + text)
+    }
+
+    // The shell exits: everyone sees the exit code; an editor restarts it.
+    await a.page.keyboard.type('exit 3')
+    await a.page.keyboard.press('Enter')
+    await b.page.waitForSelector('#panels[data-terminal=exited] .term-status:text-is("exited (code 3)")')
+    await v.page.waitForSelector('#panels[data-terminal=exited]')
+    await a.page.click('#panels .term-restart:visible')
+    await b.page.waitForSelector('#panels[data-terminal=running]', { timeout: 30000 })
+    await a.page.waitForSelector('#panels[data-terminal=running]')
+
+    // A second named terminal: the "+" opens it, the others see its tab.
+    await a.page.click('#panels .term-new')
+    eq(await a.page.inputValue('#panels input.term-name'), 'term2', 'suggested name')
+    await a.page.press('#panels input.term-name', 'Enter')
+    await a.page.waitForSelector('#panels .term-tab[data-term=term2][aria-selected=true]')
+    await a.page.waitForSelector('#panels[data-terminal=running]', { timeout: 30000 })
+    await b.page.waitForSelector('#panels .term-tab[data-term=term2]')
+    await v.page.waitForSelector('#panels .term-tab[data-term=term2]')
+    await b.page.click('#panels .term-tab[data-term=term2]')
+    await b.page.waitForSelector('#panels .term-tab[data-term=term2][aria-selected=true]')
+    await b.page.waitForSelector('#panels[data-terminal=running]', { timeout: 30000 })
+    await a.page.click('#panels .term-view[data-term=term2] .xterm-screen')
+    await a.page.keyboard.type('echo two-$((1+1))')
+    await a.page.keyboard.press('Enter')
+    await termShows(b.page, 'two-2', 'term2')
+    await v.page.click('#panels .term-tab[data-term=term2]')
+    await termShows(v.page, 'two-2', 'term2')
+    await v.page.waitForSelector('#panels[data-terminal=running] .term-ro:not([hidden])')
+    return { outputToRemoteMs: outputMs }
   },
 
   async mobile (browser, base) {

@@ -26,6 +26,7 @@ export function openTerminal (container, opts) {
     fontSize: 13,
     disableStdin: readOnly,
     scrollback: 5000,
+    allowProposedApi: true, // registerDecoration (attribution marks) is still "proposed" in xterm 6
     theme: { background: '#0d1117' }
   })
   term.open(container)
@@ -65,8 +66,11 @@ export function openTerminal (container, opts) {
 
   // ---- input and typing presence
   let typingTimer = 0
+  // Only the focused page sends: every attached xterm answers the shell's queries (cursor
+  // position, device attributes), and those answers must reach the shell once, from whoever is in it.
+  const focused = () => document.hasFocus() && document.activeElement === term.textarea
   term.onData(data => {
-    if (ws?.readyState !== 1 || readOnly) return
+    if (ws?.readyState !== 1 || readOnly || !focused()) return
     ws.send(encoder.encode(data))
     opts.onTyping(true)
     clearTimeout(typingTimer)
@@ -157,7 +161,9 @@ export function openTerminal (container, opts) {
           break
         case 'attribution':
           // After the output queued before it is parsed, so the cursor is where it was then.
-          term.write('', () => { if (!disposed) attribute(msg.author || {}) })
+          term.write('', () => {
+            try { if (!disposed) attribute(msg.author || {}) } catch (err) { console.warn('attribution', err) }
+          })
           break
         case 'error':
           lastError = msg

@@ -57,6 +57,7 @@ export function createTerminalPanel (root, body, opts) {
     root.dataset.terminal = 'unavailable'
     statusEl.textContent = 'unavailable'
     restartBtn.hidden = true
+    addBtn.hidden = true
   }
 
   function showState () {
@@ -163,15 +164,30 @@ export function createTerminalPanel (root, body, opts) {
     return p ? { name: p.name, color: p.color } : { name: a?.name, color: a?.color }
   }
 
+  /** "+": an inline name field in the tab strip (Enter opens the terminal, Esc cancels). */
   function promptNew () {
     if (opts.readOnly) return
+    const existing = bar.querySelector('input.term-name')
+    if (existing) return existing.focus()
     const taken = new Set([...ctx.terminals.keys(), ...opened.keys()])
     let n = 2
     while (taken.has('term' + n)) n++
-    const name = (prompt('Name of the new terminal (letters, digits, _ . -)', 'term' + n) || '').trim()
-    if (!name) return
-    if (!NAME.test(name)) { statusEl.textContent = 'names are letters, digits, _ . - (up to 40)'; return }
-    open(name)
+    const input = h('input.term-name', { type: 'text', value: 'term' + n, maxlength: '40', 'aria-label': 'New terminal name', spellcheck: 'false' })
+    const done = () => { input.remove(); addBtn.hidden = false }
+    input.addEventListener('keydown', e => {
+      if (e.key === 'Escape') { e.stopPropagation(); done() }
+      if (e.key !== 'Enter') return
+      const name = input.value.trim()
+      if (!NAME.test(name)) { input.setCustomValidity('letters, digits, _ . - (up to 40)'); input.reportValidity(); return }
+      done()
+      open(name)
+    })
+    input.addEventListener('input', () => input.setCustomValidity(''))
+    input.addEventListener('blur', () => setTimeout(done, 0))
+    addBtn.hidden = true
+    addBtn.after(input)
+    input.focus()
+    input.select()
   }
 
   // ---- the tab strip: terminals in the doc, plus the ones opened here
@@ -180,30 +196,45 @@ export function createTerminalPanel (root, body, opts) {
     return [...all].sort((a, b) => (a === 'main' ? -1 : b === 'main' ? 1 : a.localeCompare(b)))
   }
 
+  // Buttons are updated in place (never re-created), so a click that lands while awareness
+  // changes (someone typing) still reaches its button.
+  const tabButtons = new Map()
   function renderTabs () {
     const here = people(ctx.awareness).filter(p => !p.self && p.terminal)
-    tabsEl.replaceChildren(...names().map(name => {
+    const list = names()
+    for (const [name, btn] of tabButtons) if (!list.includes(name)) { btn.remove(); tabButtons.delete(name) }
+    list.forEach((name, i) => {
+      let btn = tabButtons.get(name)
+      if (!btn) {
+        btn = h('button.term-tab', { type: 'button', role: 'tab', dataset: { term: name }, onclick: () => open(name) },
+          h('span.dot'), h('span.term-label', {}, name), h('span.term-whos'))
+        tabButtons.set(name, btn)
+      }
+      if (tabsEl.children[i] !== btn) tabsEl.insertBefore(btn, tabsEl.children[i] || null)
       const info = ctx.terminals.get(name)
       const status = (info && typeof info.get === 'function' ? info.get('status') : null) || opened.get(name)?.state || ''
-      const typing = here.filter(p => p.terminal === name)
-      return h('button.term-tab', {
-        type: 'button',
-        role: 'tab',
-        'aria-selected': String(name === selected),
-        dataset: { term: name, status },
-        title: `${name}${status ? ' — ' + status : ''}${typing.length ? ' — ' + typing.map(p => p.name + (p.typing ? ' (typing)' : '')).join(', ') : ''}`,
-        onclick: () => open(name)
-      },
-      h('span.dot'),
-      name,
-      ...typing.map(p => h('span.term-who', { style: { '--user-color': p.color }, dataset: { name: p.name, typing: String(p.typing) }, title: p.name + (p.typing ? ' is typing' : ' is here') })))
-    }))
+      const inIt = here.filter(p => p.terminal === name)
+      const title = `${name}${status ? ' — ' + status : ''}${inIt.length ? ' — ' + inIt.map(p => p.name + (p.typing ? ' (typing)' : '')).join(', ') : ''}`
+      btn.setAttribute('aria-selected', String(name === selected))
+      if (btn.dataset.status !== status) btn.dataset.status = status
+      if (btn.title !== title) btn.title = title
+      const whosKey = JSON.stringify(inIt.map(p => [p.name, p.color, p.typing]))
+      const whos = btn.querySelector('.term-whos')
+      if (whos.dataset.key !== whosKey) {
+        whos.dataset.key = whosKey
+        whos.replaceChildren(...inIt.map(p => h('span.term-who', { style: { '--user-color': p.color }, dataset: { name: p.name, typing: String(p.typing) }, title: p.name + (p.typing ? ' is typing' : ' is here') })))
+      }
+    })
     const n = ctx.terminals.size
     const count = root.querySelector('[data-panel=terminal] .count')
-    if (count) count.textContent = n ? String(n) : ''
+    if (count && count.textContent !== (n ? String(n) : '')) count.textContent = n ? String(n) : ''
   }
 
-  ctx.terminals.observeDeep(() => renderTabs())
+  ctx.terminals.observeDeep(() => {
+    // A viewer waiting for a terminal nobody had started: connect once an editor starts it.
+    for (const [name, e] of opened) if (e.state === 'missing' && ctx.terminals.has(name)) e.inst?.reconnect()
+    renderTabs()
+  })
   ctx.awareness.on('change', () => renderTabs())
   renderTabs()
 

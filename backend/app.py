@@ -25,13 +25,24 @@ from backend.ops.http import HttpOpsMiddleware, request_duration
 from backend.ops.metrics import TandemCollector, make_registry
 from backend.ops.scheduler import BackupScheduler
 from backend.rooms.manager import RoomManager
-from backend.routes import api_auth, api_history, api_links, api_sessions, auth_pages, errors, health, metrics
+from backend.routes import (
+    api_auth,
+    api_history,
+    api_links,
+    api_sessions,
+    auth_pages,
+    errors,
+    health,
+    metrics,
+    pages,
+)
 from backend.routes import sandbox as sandbox_routes
 from backend.screenshare import ScreenShareService
 from backend.services import Services
 from backend.settings import Settings
 from backend.store.database import create_tables, make_engine
 from backend.store.sql import SqlDocumentStore
+from backend.terminals.live import TerminalAccess
 from backend.terminals.service import TerminalService
 
 log = logging.getLogger("tandem.app")
@@ -103,6 +114,9 @@ def create_app(settings: Settings) -> TandemASGI:
             terminals = await stack.enter_async_context(TerminalService.open(settings, rooms))
             app.state.services.terminals = terminals
             app.state.services.session_deleted_hooks.append(terminals.delete_session)
+            terminal_access = TerminalAccess(authenticator.recheck)
+            app.state.services.terminal_access = terminal_access
+            access_listeners.append(terminal_access.access_changed)
             # Screen share: signaling hub + aiortc relay; re-checked like the other channels.
             screenshare = await stack.enter_async_context(ScreenShareService.open(settings, authenticator))
             app.state.services.screenshare = screenshare
@@ -137,10 +151,5 @@ def create_app(settings: Settings) -> TandemASGI:
     if not settings.no_auth:
         # Before `pages`: its guard of `/s/{session}` must match first.
         app.include_router(auth_pages.router)
-    try:
-        from backend.routes import pages
-    except ImportError:
-        pages = None  # type: ignore[assignment]
-    if pages is not None:
-        app.include_router(pages.router)
+    app.include_router(pages.router)
     return TandemASGI(app)

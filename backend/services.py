@@ -16,6 +16,7 @@ from backend.rooms.manager import RoomManager
 from backend.screenshare import ScreenShareService
 from backend.settings import Settings
 from backend.store.types import DocumentStore
+from backend.terminals.live import TerminalAccess
 from backend.terminals.service import TerminalService
 
 SessionDeletedHook = Callable[[str], Awaitable[None]]
@@ -38,6 +39,8 @@ class Services:
     access_listeners: list[AccessListener] = field(default_factory=list)
     # Terminals: the sandbox status, and the live registry when they are on (backend.terminals).
     terminals: TerminalService | None = None
+    # Open /term connections per session, re-checked when access changes (an access listener).
+    terminal_access: TerminalAccess | None = None
     # Version history: the recorder (and its store) behind /api/sessions/{id}/history.
     history: HistoryRecorder | None = None
     # Screen share: the signaling hub and the media relay (backend.screenshare, signaling/).

@@ -76,7 +76,8 @@ class TandemServer:
         if self.database_url:
             args += ["--database-url", self.database_url]
         args += self.extra
-        env = {**os.environ, **self.env}
+        # Terminals off unless a test asks for them: "auto" would depend on which images exist here.
+        env = {**os.environ, "TANDEM_SANDBOX": "off", **self.env}
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
         self.proc = subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
         log.close()

@@ -146,6 +146,9 @@ def test_page(world: World, who: str) -> None:
     assert r.status_code == expected[who], r.text[:300]
     if who == "none":
         assert r.headers["location"].startswith("/login?next=")
+    if r.status_code == 200:
+        # The page renders the principal's role: viewers and commenters get a read-only editor.
+        assert f'data-role="{who}"' in r.text
 
 
 # -- /yjs --------------------------------------------------------------------------------------

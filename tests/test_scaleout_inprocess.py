@@ -130,3 +130,24 @@ def test_merging_compaction_never_drops_rows_the_doc_lacks(tmp_path: Path) -> No
     doc.apply_update(stored.snapshot)  # type: ignore[arg-type]
     assert sorted(str(doc.get("t", type=Text)).split()) == ["from-other-node", "mine"]
     engine.dispose()
+
+
+async def test_presence_lost_while_the_bus_was_down_is_repaired(tmp_path: Path) -> None:
+    from backend.rooms.awareness import encode_awareness
+    from backend.rooms.protocol import parse_awareness_update
+
+    async with two_managers(tmp_path) as (a, b, _store):
+        room_a = await a.acquire("aw")
+        owner = object()  # a local connection of node A
+        state = '{"user":{"name":"x"}}'
+        changed = room_a.awareness.apply(parse_awareness_update(encode_awareness([(77, 1, state)])), owner)
+        assert changed is not None and room_a.link is not None
+        room_a.link.publish_awareness(changed)
+        room_b = await b.acquire("aw")  # joins later: gets A's presence in answer to its sync
+        await until(lambda: 77 in room_b.awareness.states())
+        # The client leaves while the bus is down: the removal never reaches node B...
+        room_a.awareness.remove_owner(owner)
+        # ...until A reconnects and publishes the full list of its clients' presence.
+        assert isinstance(a.bus, LocalBus)
+        a.bus.simulate_reconnect()
+        await until(lambda: 77 not in room_b.awareness.states())

@@ -133,6 +133,8 @@ class AccessWatcher:
                     restamped = room.awareness.restamp_owner(client)
                     if restamped is not None:
                         room.broadcast(create_awareness_message(restamped))
+                        if room.link is not None:  # other nodes relay this client's presence too
+                            room.link.publish_awareness(restamped)
             elif isinstance(result, SessionNotFoundError):
                 deleted = True
                 client.close(closecodes.NOT_FOUND, "this session was deleted")

@@ -1,7 +1,8 @@
 """Scheduled backups: every `backup_interval_seconds` into `backup_dir`, pruned by the retention policy.
 
-Runs only when `TANDEM_BACKUP_DIR` is set. On a multi-node install every node would back up the
-same database: set it on one node only (documented in backend/ops/README.md).
+Runs only when `TANDEM_BACKUP_DIR` is set. Nodes sharing the directory coordinate through it: each
+waits for the interval since the newest backup there; a rare duplicate falls in the same retention
+bucket and is pruned by the next run (pruning tolerates files another node already removed).
 """
 
 from __future__ import annotations

@@ -147,6 +147,17 @@ class RoomAwareness:
             accepted.append((item.client_id, item.clock, item.state_json))
         return encode_awareness(accepted) if accepted else None
 
+    def remove_remote_except(self, owner: Hashable, keep: set[int]) -> bytes | None:
+        """Forget that node's entries not in `keep` (its full list after a repair: removals that
+        were lost while the bus was down); return the removal to relay."""
+        removed: list[tuple[int, int, str]] = []
+        for client_id, entry in list(self._entries.items()):
+            if entry.owner == owner and client_id not in keep:
+                del self._entries[client_id]
+                if entry.state_json != "null":
+                    removed.append((client_id, entry.clock + 1, "null"))
+        return encode_awareness(removed) if removed else None
+
     def encode_local(self) -> bytes | None:
         """The live states of this node's own connections (what another node asks for on join)."""
         live = [

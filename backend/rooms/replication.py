@@ -6,6 +6,7 @@ Channel `room:{name}`, message kinds:
   "s1r" the same, and "send me your state vector too" (a node that joined or reconnected)
   "s2"  the answer to a state vector: the diff
   "a"   awareness entries of this node's clients (validated and stamped here)
+  "af"  all of them (on join and repair): entries of that node missing from it are gone
 
 Only the node that first applied an update persists it; other nodes apply it with the `REMOTE`
 origin, which the room neither stores nor publishes again. What a dead node may not have
@@ -22,6 +23,7 @@ from pycrdt import create_awareness_message, merge_updates
 
 from backend.bus.types import Bus, BusMessage, Subscription
 from backend.errors import ProtocolError
+from backend.rooms.awareness import encode_awareness
 from backend.rooms.protocol import EMPTY_UPDATE, parse_awareness_update
 
 if TYPE_CHECKING:
@@ -78,9 +80,8 @@ class RoomLink:
         self._publish_local_awareness()
 
     def _publish_local_awareness(self) -> None:
-        local = self.room.awareness.encode_local()
-        if local is not None:
-            self.bus.publish(self.channel, "a", local)
+        # Published even when empty: it also tells the others which of our clients left.
+        self.bus.publish(self.channel, "af", self.room.awareness.encode_local() or encode_awareness([]))
 
     # -- incoming ----------------------------------------------------------------------------
 
@@ -95,12 +96,17 @@ class RoomLink:
             if kind == "u" or kind == "s2":
                 self.remote_updates += 1
                 room.apply(message.data, origin=REMOTE)
-            elif kind == "a":
-                changed = room.awareness.apply_remote(
-                    parse_awareness_update(message.data), ("node", message.sender)
-                )
+            elif kind == "a" or kind == "af":
+                owner = ("node", message.sender)
+                entries = parse_awareness_update(message.data)
+                changed = room.awareness.apply_remote(entries, owner)
                 if changed is not None:
                     room.broadcast(create_awareness_message(changed))
+                if kind == "af":
+                    keep = {e.client_id for e in entries if e.state_json != "null"}
+                    removal = room.awareness.remove_remote_except(owner, keep)
+                    if removal is not None:
+                        room.broadcast(create_awareness_message(removal))
             elif kind == "s1" or kind == "s1r":
                 diff = room.doc.get_update(message.data)
                 if diff != EMPTY_UPDATE:

@@ -87,7 +87,10 @@ async def room(request: Request, session: SessionName) -> Response:
         assets = web.assets()
     except web.AssetsMissingError as exc:
         return PlainTextResponse(str(exc), status_code=503)
-    return _render(request, "room.html", {"session": session, "role": "editor", "assets": assets})
+    # The access guard (backend/routes/auth_pages.py) puts the principal here; `--no-auth`: editor.
+    principal = getattr(request.state, "principal", None)
+    role = str(principal.role) if principal is not None else "editor"
+    return _render(request, "room.html", {"session": session, "role": role, "assets": assets})
 
 
 @router.get("/sw.js", include_in_schema=False)

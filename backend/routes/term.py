@@ -118,7 +118,7 @@ async def term_endpoint(websocket: WebSocket, services: Services) -> None:
     await _close(websocket, code, reason)
 
 
-@dataclass
+@dataclass(eq=False)  # identity: connections live in sets
 class _Client:
     websocket: WebSocket
     services: Services
@@ -132,14 +132,29 @@ class _Client:
         self._send_lock = anyio.Lock()  # error notices share the socket with the output loop
         self._result: tuple[int, str] = (closecodes.NORMAL, "")
         self._told_read_only = False
+        self._scope: anyio.CancelScope | None = None
+
+    def revoke(self, code: int, reason: str) -> None:
+        """Access is gone (backend.terminals.live): end this connection with `code`."""
+        self._result = (code, reason)
+        if self._scope is not None:
+            self._scope.cancel()
 
     async def serve(self) -> tuple[int, str]:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(self._pump_out, tg.cancel_scope)
-            result = await self._pump_in()
-            if result is not None:
-                self._result = result
-            tg.cancel_scope.cancel()
+        access = self.services.terminal_access
+        if access is not None:
+            access.opened(self.session, self)
+        try:
+            async with anyio.create_task_group() as tg:
+                self._scope = tg.cancel_scope
+                tg.start_soon(self._pump_out, tg.cancel_scope)
+                result = await self._pump_in()
+                if result is not None:
+                    self._result = result
+                tg.cancel_scope.cancel()
+        finally:
+            if access is not None:
+                access.closed(self.session, self)
         return self._result
 
     async def _send_text(self, text: str) -> None:

@@ -16,7 +16,8 @@ const session = decodeURIComponent(location.pathname.replace(/^\/s\//, '').split
 const params = new URLSearchParams(location.search)
 const token = params.get('token')
 const phone = matchMedia('(max-width: 760px)').matches
-const viewer = params.get('view') === '1' || document.body.dataset.role === 'viewer'
+// Viewers and commenters read the code (commenters still comment); the server enforces it too.
+const viewer = params.get('view') === '1' || ['viewer', 'commenter'].includes(document.body.dataset.role)
 const readOnly = viewer || (phone && matchMedia('(pointer: coarse)').matches)
 document.body.dataset.mode = readOnly ? 'view' : 'edit'
 $('#title').textContent = session

@@ -1,0 +1,57 @@
+"""Live access changes on open terminal connections (an `access_listeners` entry, like signaling).
+
+A downgrade applies from the next keystroke (the connection's principal is replaced, and every
+input frame asks `policy.may_type` again); lost access closes the connection with 4403, a deleted
+session with 4404 — within the access watcher's poll interval, without a reconnect.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from backend import closecodes
+from backend.auth.types import Principal
+from backend.errors import AccessDeniedError, SessionNotFoundError
+
+log = logging.getLogger("tandem.terminals")
+
+Recheck = Callable[[Principal], Awaitable[Principal]]
+
+
+class TerminalConnection(Protocol):
+    principal: Principal
+
+    def revoke(self, code: int, reason: str) -> None: ...
+
+
+class TerminalAccess:
+    def __init__(self, recheck: Recheck) -> None:
+        self._recheck = recheck
+        self._open: dict[str, set[TerminalConnection]] = defaultdict(set)
+
+    def opened(self, session: str, connection: TerminalConnection) -> None:
+        self._open[session].add(connection)
+
+    def closed(self, session: str, connection: TerminalConnection) -> None:
+        connections = self._open.get(session)
+        if connections is not None:
+            connections.discard(connection)
+            if not connections:
+                del self._open[session]
+
+    async def access_changed(self, session: str) -> None:
+        for connection in list(self._open.get(session, ())):
+            try:
+                fresh = await self._recheck(connection.principal)
+            except SessionNotFoundError:
+                connection.revoke(closecodes.NOT_FOUND, "this session was deleted")
+                continue
+            except AccessDeniedError as exc:
+                connection.revoke(closecodes.FORBIDDEN, str(exc))
+                continue
+            if fresh != connection.principal:
+                log.info("session=%r %s: terminal role -> %s", session, fresh.id, fresh.role)
+                connection.principal = fresh

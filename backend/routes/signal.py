@@ -11,19 +11,14 @@ import logging
 import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from backend import closecodes
-from backend.access.origin import origin_allowed
-from backend.auth.types import Principal
 from backend.errors import (
-    AccessDeniedError,
-    AuthenticationError,
-    CredentialsMissingError,
     RoomNameError,
-    SessionNotFoundError,
 )
 from backend.rooms.names import room_from_raw_path
+from backend.routes.ws_auth import authenticate_websocket, close_with
 from backend.screenshare import identity_of
 from backend.services import Services
 from signaling import SignalingError
@@ -66,53 +61,19 @@ class _Outbox:
             self._scope.cancel()
 
 
-async def _close(websocket: WebSocket, code: int, reason: str) -> None:
-    if websocket.application_state == WebSocketState.CONNECTING:
-        await websocket.accept()
-    if websocket.application_state == WebSocketState.CONNECTED:
-        try:
-            await websocket.close(code, reason.encode()[:120].decode(errors="ignore"))
-        except (WebSocketDisconnect, RuntimeError, OSError):
-            pass  # the client is gone already
-
-
-async def _authenticate(websocket: WebSocket, services: Services, session: str) -> Principal | None:
-    if not origin_allowed(websocket.headers, services.settings.public_url):
-        log.warning("session=%r: refused Origin %r", session, websocket.headers.get("origin"))
-        await websocket.close(closecodes.POLICY_VIOLATION)  # before accept: HTTP 403
-        return None
-    try:
-        principal = await services.authenticator.authenticate(websocket, session)
-    except CredentialsMissingError:
-        await websocket.close(closecodes.POLICY_VIOLATION)
-        return None
-    except AuthenticationError as exc:
-        await _close(websocket, closecodes.UNAUTHORIZED, str(exc))
-        return None
-    except AccessDeniedError as exc:
-        await _close(websocket, closecodes.FORBIDDEN, str(exc))
-        return None
-    except SessionNotFoundError as exc:
-        await _close(websocket, closecodes.NOT_FOUND, str(exc))
-        return None
-    if principal is None:
-        await _close(websocket, closecodes.UNAUTHORIZED, "missing or invalid credentials")
-    return principal
-
-
 async def signal_endpoint(websocket: WebSocket, services: Services) -> None:
     settings = services.settings
     try:
         raw = websocket.scope.get("raw_path") or websocket.scope["path"].encode()
         session = room_from_raw_path(raw, PREFIX, settings.room_name_max_length)
     except RoomNameError as exc:
-        await _close(websocket, closecodes.BAD_REQUEST, str(exc))
+        await close_with(websocket, closecodes.BAD_REQUEST, str(exc))
         return
     screenshare = services.screenshare
     if screenshare is None:
-        await _close(websocket, closecodes.TRY_AGAIN_LATER, "screen share is not ready")
+        await close_with(websocket, closecodes.TRY_AGAIN_LATER, "screen share is not ready")
         return
-    principal = await _authenticate(websocket, services, session)
+    principal = await authenticate_websocket(websocket, services, session)
     if principal is None:
         return
     await websocket.accept()
@@ -123,7 +84,7 @@ async def signal_endpoint(websocket: WebSocket, services: Services) -> None:
     try:
         participant = hub.connect(session, identity_of(principal, session), outbox)
     except SignalingError as exc:
-        await _close(websocket, closecodes.TRY_AGAIN_LATER, str(exc))
+        await close_with(websocket, closecodes.TRY_AGAIN_LATER, str(exc))
         return
     screenshare.principals[participant] = principal
     try:
@@ -167,4 +128,4 @@ async def signal_endpoint(websocket: WebSocket, services: Services) -> None:
                 except (WebSocketDisconnect, RuntimeError, OSError):
                     pass
             receive.close()
-            await _close(websocket, *outbox.result)
+            await close_with(websocket, *outbox.result)

@@ -12,21 +12,17 @@ from dataclasses import dataclass
 
 import anyio
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from backend import closecodes
-from backend.access.origin import origin_allowed
 from backend.auth.types import Principal
 from backend.errors import (
-    AccessDeniedError,
-    AuthenticationError,
-    CredentialsMissingError,
     ProtocolError,
-    SessionNotFoundError,
     TerminalLimitError,
     TerminalNameError,
     TerminalNotFoundError,
 )
+from backend.routes.ws_auth import authenticate_websocket, close_with
 from backend.services import Services
 from backend.terminals import policy
 from backend.terminals.paths import PREFIX, parse_term_path
@@ -45,50 +41,14 @@ async def term_asgi(services: Services, scope: Scope, receive: Receive, send: Se
     await term_endpoint(WebSocket(scope, receive, send), services)
 
 
-async def _close(websocket: WebSocket, code: int, reason: str) -> None:
-    if websocket.application_state == WebSocketState.CONNECTING:
-        await websocket.accept()
-    if websocket.application_state == WebSocketState.CONNECTED:
-        try:
-            await websocket.close(code, reason.encode()[:120].decode(errors="ignore"))
-        except (WebSocketDisconnect, RuntimeError, OSError):
-            pass  # the client is gone already
-
-
-async def _authenticate(websocket: WebSocket, services: Services, session: str) -> Principal | None:
-    """The principal, or None after closing with the code that says why."""
-    if not origin_allowed(websocket.headers, services.settings.public_url):
-        # A page of another site must never drive a shell (cross-site WebSocket hijacking).
-        log.warning("session=%r: refused Origin %r", session, websocket.headers.get("origin"))
-        await websocket.close(closecodes.POLICY_VIOLATION)  # before accept: HTTP 403
-        return None
-    try:
-        principal = await services.authenticator.authenticate(websocket, session)
-    except CredentialsMissingError:
-        await websocket.close(closecodes.POLICY_VIOLATION)  # before accept: HTTP 403
-        return None
-    except AuthenticationError as exc:
-        await _close(websocket, closecodes.UNAUTHORIZED, str(exc))
-        return None
-    except AccessDeniedError as exc:
-        await _close(websocket, closecodes.FORBIDDEN, str(exc))
-        return None
-    except SessionNotFoundError as exc:
-        await _close(websocket, closecodes.NOT_FOUND, str(exc))
-        return None
-    if principal is None:
-        await _close(websocket, closecodes.UNAUTHORIZED, "missing or invalid credentials")
-    return principal
-
-
 async def term_endpoint(websocket: WebSocket, services: Services) -> None:
     try:
         raw = websocket.scope.get("raw_path") or websocket.scope["path"].encode()
         session, name = parse_term_path(raw, services.settings)
     except TerminalNameError as exc:
-        await _close(websocket, closecodes.BAD_REQUEST, str(exc))
+        await close_with(websocket, closecodes.BAD_REQUEST, str(exc))
         return
-    principal = await _authenticate(websocket, services, session)
+    principal = await authenticate_websocket(websocket, services, session)
     if principal is None:
         return
     await websocket.accept()
@@ -96,7 +56,7 @@ async def term_endpoint(websocket: WebSocket, services: Services) -> None:
     if terminals is None or not terminals.status.enabled:
         reason = terminals.status.reason if terminals is not None else "terminals are off"
         await websocket.send_text(error_frame("sandbox_off", reason or "terminals are off"))
-        await _close(websocket, closecodes.TERMINALS_OFF, reason or "terminals are off")
+        await close_with(websocket, closecodes.TERMINALS_OFF, reason or "terminals are off")
         return
     registry = terminals.registry
     try:
@@ -115,7 +75,7 @@ async def term_endpoint(websocket: WebSocket, services: Services) -> None:
     except SandboxError as exc:
         log.warning("session=%r terminal=%r principal=%s: %s", session, name, principal.id, exc)
         code, reason = closecodes.INTERNAL_ERROR, f"sandbox error: {exc}"
-    await _close(websocket, code, reason)
+    await close_with(websocket, code, reason)
 
 
 @dataclass(eq=False)  # identity: connections live in sets

@@ -9,20 +9,15 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from backend import closecodes
-from backend.access.origin import origin_allowed
 from backend.errors import (
-    AccessDeniedError,
-    AuthenticationError,
     CapacityError,
-    CredentialsMissingError,
     ProtocolError,
     RoomNameError,
-    SessionNotFoundError,
 )
 from backend.ops import logcontext
 from backend.rooms.connection import ClientConnection, QueueLimits
 from backend.rooms.names import room_from_raw_path
-from backend.routes.errors import CLOSE_CODE
+from backend.routes.ws_auth import authenticate_websocket
 from backend.services import Services
 
 log = logging.getLogger("tandem.yjs")
@@ -49,24 +44,10 @@ async def yjs_endpoint(websocket: WebSocket, services: Services, send: Send) -> 
         await websocket.accept()
         await websocket.close(closecodes.BAD_REQUEST, f"bad room name: {exc}"[:120])
         return
-    if not origin_allowed(websocket.headers, settings.public_url):
-        log.warning("room=%r: refused Origin %r", name, websocket.headers.get("origin"))
-        await websocket.close(closecodes.POLICY_VIOLATION)  # before accept: HTTP 403
-        return
-    try:
-        principal = await services.authenticator.authenticate(websocket, name)
-    except CredentialsMissingError:
-        await websocket.close(closecodes.POLICY_VIOLATION)  # junk without credentials: HTTP 403
-        return
-    except (AuthenticationError, AccessDeniedError, SessionNotFoundError) as exc:
-        # Accept first: a browser sees only close codes sent after the handshake.
-        await websocket.accept()
-        await websocket.close(CLOSE_CODE[type(exc)], str(exc)[:120])
+    principal = await authenticate_websocket(websocket, services, name)
+    if principal is None:
         return
     await websocket.accept()
-    if principal is None:
-        await websocket.close(closecodes.UNAUTHORIZED, "missing or invalid credentials")
-        return
     try:
         room = await services.rooms.acquire(name)
     except CapacityError as exc:

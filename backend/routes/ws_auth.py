@@ -1,0 +1,58 @@
+"""The one way a WebSocket channel authenticates (`/yjs`, `/term`, `/signal`).
+
+Origin first (a page of another site must never drive a room, a shell or a share), then the
+authenticator. Junk without credentials and a foreign Origin are refused before accept (the
+client sees HTTP 403); known failures are accepted, then closed with 4401/4403/4404, because a
+browser only sees close codes sent after the handshake.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from backend import closecodes
+from backend.access.origin import origin_allowed
+from backend.auth.types import Principal
+from backend.errors import (
+    AccessDeniedError,
+    AuthenticationError,
+    CredentialsMissingError,
+    SessionNotFoundError,
+)
+from backend.routes.errors import CLOSE_CODE
+from backend.services import Services
+
+log = logging.getLogger("tandem.ws")
+
+
+async def close_with(websocket: WebSocket, code: int, reason: str) -> None:
+    """Close with `code` (accepting first if needed); a client that already left is fine."""
+    if websocket.application_state == WebSocketState.CONNECTING:
+        await websocket.accept()
+    if websocket.application_state == WebSocketState.CONNECTED:
+        try:
+            await websocket.close(code, reason.encode()[:120].decode(errors="ignore"))
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            pass  # the client is gone already
+
+
+async def authenticate_websocket(websocket: WebSocket, services: Services, session: str) -> Principal | None:
+    """The principal for `session`, or None after refusing or closing with the code that says why."""
+    if not origin_allowed(websocket.headers, services.settings.public_url):
+        log.warning("session=%r: refused Origin %r", session, websocket.headers.get("origin"))
+        await websocket.close(closecodes.POLICY_VIOLATION)  # before accept: HTTP 403
+        return None
+    try:
+        principal = await services.authenticator.authenticate(websocket, session)
+    except CredentialsMissingError:
+        await websocket.close(closecodes.POLICY_VIOLATION)  # junk without credentials: HTTP 403
+        return None
+    except (AuthenticationError, AccessDeniedError, SessionNotFoundError) as exc:
+        code = next(c for cls, c in CLOSE_CODE.items() if isinstance(exc, cls))
+        await close_with(websocket, code, str(exc))
+        return None
+    if principal is None:
+        await close_with(websocket, closecodes.UNAUTHORIZED, "missing or invalid credentials")
+    return principal

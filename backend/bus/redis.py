@@ -206,7 +206,12 @@ class RedisBus:
         sub.buffer = []
         state.handlers.append(sub)
         if replay:
-            for _entry_id, fields in await self._writer.xrange(state.key, "-", state.cursor):
+            try:
+                history = await self._writer.xrange(state.key, "-", state.cursor)
+            except DOWN as exc:
+                self._lost(exc)  # go live without the history: the users' repair fills it in
+                history = []
+            for _entry_id, fields in history:
                 sub.call(self._message(channel, fields))
         pending, sub.buffer = sub.buffer, None
         for message in pending or ():

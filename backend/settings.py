@@ -41,7 +41,7 @@ class Settings(BaseSettings):
 
     # WebSocket limits.
     max_frame_bytes: int = 16 * MiB
-    client_queue_max_messages: int = 4096
+    client_queue_max_messages: int = 65_536  # a slow client's backlog; bytes bound it too
     client_queue_max_bytes: int = 64 * MiB
     # Uvicorn's websocket implementation; `websockets-sansio` measured fastest for fan-out.
     ws_impl: Literal["websockets", "websockets-sansio", "wsproto"] = "websockets-sansio"

@@ -31,6 +31,10 @@ fi
 for _ in $(seq 1 100); do port_open 6379 && port_open 5432 && break; sleep 0.2; done
 
 command -v chromium >/dev/null || apt_install chromium
+# `docker compose config` validates docker-compose.yml; Debian ships compose as `docker-compose`.
+if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null; then
+  apt_install docker-compose
+fi
 
 TANDEM_EXTRAS=test bash scripts/install.sh
 export PATH="$ROOT/.venv/bin:$PATH"

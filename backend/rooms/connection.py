@@ -24,10 +24,15 @@ from starlette.types import Send
 from starlette.websockets import WebSocket, WebSocketState
 
 from backend import closecodes
+from backend.rooms.coalesce import take_batch
 from backend.rooms.eager import Suspended, start_eagerly
 from backend.rooms.rawframe import RawFrameSink, encode_binary_frame
 
 log = logging.getLogger("tandem.connection")
+
+# Merged backlog messages stay under this size (a client that echoes them must stay under the
+# server's frame limit, as with the room's own merging).
+COALESCE_MAX_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,12 +191,13 @@ class ClientConnection:
                     await self._inflight
                     self._inflight = None
                 while backlog:
-                    item = backlog.popleft()
-                    if isinstance(item, _Close):
-                        await self._send_close(item)
+                    if isinstance(backlog[0], _Close):
+                        await self._send_close(backlog.popleft())  # type: ignore[arg-type]
                         return
-                    self._backlog_bytes -= len(item)
-                    await self._send({"type": "websocket.send", "bytes": item})
+                    # A client that fell behind gets its queued updates merged (see coalesce).
+                    message, taken = take_batch(backlog, COALESCE_MAX_BYTES)  # type: ignore[arg-type]
+                    self._backlog_bytes -= taken
+                    await self._send({"type": "websocket.send", "bytes": message})
                 wakeup.clear()
         except Exception as exc:  # the peer went away: stop, the reader sees it
             log.debug("send failed room=%r: %r", self.room, exc)

@@ -394,6 +394,12 @@ const scenarios = {
     await until(p, () => navigator.serviceWorker.ready.then(r => Boolean(r.active)), null, { what: 'service worker active', timeout: 20000 })
     await p.reload()
     await until(p, () => Boolean(navigator.serviceWorker.controller), null, { what: 'service worker controls the page' })
+    // Chromium's own installability checks (what its install prompt requires) find nothing missing.
+    const cdp = await p.context().newCDPSession(p)
+    const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors')
+    // "in-incognito" is the test browser's throwaway profile, not the app.
+    const appErrors = installabilityErrors.filter(e => e.errorId !== 'in-incognito')
+    eq(JSON.stringify(appErrors), '[]', 'installability errors')
     await p.waitForSelector('body[data-editor=ready]', { timeout: 20000 })
     await until(p, () => window.__screen().includes('live = True'), null, { what: 'content after online reload' })
     // Offline reload: the shell comes from the service worker, the content from IndexedDB.

@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-import anyio
 import pytest
 from pycrdt import Map
 
 from tests.pyclient import pycrdt_client
 from tests.support import TandemServer
-from tests.termclient import get_json, new_session, sandbox_server, term_client, term_url, wait_for
+from tests.support import eventually as wait_for
+from tests.termclient import get_json, new_session, sandbox_server, term_client, term_url
 
 pytestmark = [pytest.mark.anyio, pytest.mark.docker]
 
@@ -62,25 +62,20 @@ async def test_a_stalled_subscriber_does_not_delay_the_other(srv: TandemServer) 
     # so its TCP window fills and the server's sends to it block.
     async with term_client(url) as fast, term_client(url, max_queue=1) as stalled:
         await fast.read_until(b"$ ")
-        started = anyio.current_time()
         await fast.send_input(
             "yes 0123456789abcdefghijklmnopqrstuvwxyz | head -c 40000000; echo flood-$((2+2))\n"
         )
+        # The whole flood reaches the fast client while the other never reads: a stalled
+        # subscriber would block the PTY reader, and these deadlines would pass unmet.
         await fast.read_until(b"flood-4", within=60)
-        flood_seconds = anyio.current_time() - started
-        # Still stalled: the fast client's echo is immediate.
-        t0 = anyio.current_time()
         await fast.send_input("echo ping-$((3+4))\n")
         await fast.read_until(b"ping-7", within=5)
-        echo_seconds = anyio.current_time() - t0
-        assert echo_seconds < 1.0, f"echo took {echo_seconds:.3f}s with a stalled subscriber"
         # Once it reads again, the stalled client is resynced from the scrollback.
         resync = await stalled.control_until(
             lambda m: m["type"] == "resync" and m["reason"] == "lag", within=30
         )
         assert resync["status"] == "running"
         await stalled.read_until(b"ping-7", within=30)
-    assert flood_seconds < 60
 
 
 async def test_input_is_attributed_to_each_author(srv: TandemServer) -> None:

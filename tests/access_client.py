@@ -181,10 +181,3 @@ def add_comment(body: str) -> Callable[[Doc], None]:
         doc.get("comments", type=Array).append(Map({"body": body, "resolved": False}))
 
     return change
-
-
-async def until(predicate: Callable[[], object], deadline: float = 10.0) -> None:
-    """Wait for a condition with a deadline, re-checked every 10 ms (the clients have no change events)."""
-    with anyio.fail_after(deadline):
-        while not predicate():  # noqa: ASYNC110
-            await anyio.sleep(0.01)

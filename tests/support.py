@@ -9,10 +9,11 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import anyio
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +38,18 @@ def wait_until(predicate, timeout: float, interval: float = 0.02, what: str = "c
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+async def eventually(
+    predicate: Callable[[], object], timeout: float = 30.0, interval: float = 0.01, what: str = "condition"
+) -> None:
+    """Poll state the clients update until `predicate()` holds; fail after `timeout` seconds.
+
+    The one async wait of the suite: a deadline on an observed condition, never a bare sleep.
+    """
+    with anyio.fail_after(timeout):
+        while not predicate():
+            await anyio.sleep(interval)
 
 
 class TandemServer:

@@ -150,13 +150,6 @@ def sandbox_server(data: Path, mode: str = "docker", **env: str) -> Iterator[Tan
         anyio.run(remove_containers, instance)
 
 
-async def wait_for(predicate: Any, within: float = 15.0) -> None:
-    """Poll a condition on state the clients update (with a deadline, never a bare sleep)."""
-    with anyio.fail_after(within):
-        while not predicate():
-            await anyio.sleep(0.01)
-
-
 async def get_json(url: str) -> Any:
     async with httpx.AsyncClient() as client:
         return (await client.get(url)).json()

@@ -12,8 +12,9 @@ from websockets.exceptions import InvalidStatus
 
 from backend.settings import Settings
 from backend.store.database import make_engine
-from tests.access_client import Http, until, yclient
+from tests.access_client import Http, yclient
 from tests.support import TandemServer
+from tests.support import eventually as until
 
 PASSWORD = "correct horse battery"
 

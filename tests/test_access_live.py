@@ -19,8 +19,9 @@ from pycrdt import Doc, Map, Text
 from backend.settings import Settings
 from backend.store.database import make_engine
 from backend.store.sql import SqlDocumentStore
-from tests.access_client import Http, YClient, insert_file, until, yclient
+from tests.access_client import Http, YClient, insert_file, yclient
 from tests.support import TandemServer
+from tests.support import eventually as until
 
 pytestmark = pytest.mark.anyio
 

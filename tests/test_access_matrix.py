@@ -19,8 +19,9 @@ from backend.access.authorize import Action, authorize
 from backend.access.identity import Credentials, resolve
 from backend.errors import TandemError
 from backend.store.database import make_engine
-from tests.access_client import Http, add_comment, insert_file, until, yclient
+from tests.access_client import Http, add_comment, insert_file, yclient
 from tests.support import TandemServer, wait_until
+from tests.support import eventually as until
 
 PASSWORD = "correct horse battery"
 ROLES = ["owner", "editor", "commenter", "viewer", "none", "expired", "revoked"]

@@ -14,6 +14,7 @@ import pytest
 from backend.bus.local import LocalBus, LocalHub
 from backend.bus.redis import RedisBus
 from backend.bus.types import Bus, BusMessage
+from tests.support import eventually as until
 
 pytestmark = pytest.mark.anyio
 
@@ -57,12 +58,6 @@ async def two_nodes(kind: str) -> AsyncIterator[tuple[Any, Any]]:
 @pytest.fixture(params=["local", pytest.param("redis", marks=pytest.mark.redis)])
 def kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-async def until(predicate: Callable[[], object], timeout: float = 10.0) -> None:
-    with anyio.fail_after(timeout):
-        while not predicate():
-            await anyio.sleep(0.01)
 
 
 def collector() -> tuple[list[BusMessage], Callable[[BusMessage], None]]:

@@ -13,14 +13,9 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.pyclient import decode_state_vector, pycrdt_client
 from tests.support import TandemServer, running_server, wait_until
+from tests.support import eventually as poll
 
 pytestmark = pytest.mark.anyio
-
-
-async def poll(predicate, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
-    with anyio.fail_after(timeout):
-        while not predicate():
-            await anyio.sleep(0.01)
 
 
 async def read_text(server: TandemServer, room: str, name: str = "t") -> str:

@@ -15,7 +15,7 @@ from pycrdt import Assoc, Doc, Map, StickyIndex, Text
 from sandbox.errors import UnsafePathError
 from sandbox.filesync import SafeRoot, WorkspaceSync, apply_edits, diff, rebase, split_path
 from sandbox.filesync.textdiff import Edit
-from tests.termclient import wait_for
+from tests.support import eventually as wait_for
 
 pytestmark = pytest.mark.anyio
 

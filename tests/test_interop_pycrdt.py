@@ -12,6 +12,7 @@ from pycrdt import Doc, Map, Text
 
 from tests.pyclient import pycrdt_client
 from tests.support import TandemServer
+from tests.support import eventually as wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -20,12 +21,6 @@ pytestmark = pytest.mark.anyio
 # edits of the pycrdt clients are ASCII and each adds a non-ASCII word where nothing splits it;
 # the Node client's test covers random emoji and Korean edits.
 ALPHABET = "abc xyz\n"
-
-
-async def wait_for(predicate, timeout: float = 20.0, what: str = "condition") -> None:  # type: ignore[no-untyped-def]
-    with anyio.fail_after(timeout):
-        while not predicate():
-            await anyio.sleep(0.01)
 
 
 def state_vector(doc: Doc) -> dict[int, int]:

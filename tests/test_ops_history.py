@@ -13,9 +13,10 @@ import httpx
 import pytest
 from pycrdt import Doc, Map, Text
 
-from tests.access_client import Http, until, yclient
+from tests.access_client import Http, yclient
 from tests.pyclient import pycrdt_client
 from tests.support import TandemServer, running_server
+from tests.support import eventually as until
 
 pytestmark = pytest.mark.anyio
 
@@ -149,7 +150,7 @@ async def test_viewers_read_history_editors_restore(tmp_path: Path, database_url
         viewer_token = owner.post(f"/api/sessions/{sid}/links", json={"role": "viewer"}).json()["token"]
         async with yclient(srv.ws_url, sid, cookie=owner.cookie_header()) as client:
             await client.edit(lambda d: d.get("files", type=Map).__setitem__("main.py", Text("print(1)\n")))
-            await until(lambda: len(versions(owner, sid)) >= 1, deadline=20)
+            await until(lambda: len(versions(owner, sid)) >= 1, timeout=20)
         version = versions(owner, sid)[0]
         assert version["authors"][0]["name"].startswith("owner")
         viewer = httpx.Client(base_url=srv.http_url)

@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pycrdt import Text
 
 from tests.pyclient import pycrdt_client
+from tests.support import eventually as poll
 from tests.support import running_server, wait_until
 
 pytestmark = pytest.mark.anyio
@@ -28,12 +29,6 @@ def scrape(base: str) -> dict[str, float]:
             labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
             out[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
     return out
-
-
-async def poll(predicate, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
-    with anyio.fail_after(timeout):
-        while not predicate():
-            await anyio.sleep(0.02)
 
 
 async def test_counters_move_when_clients_edit(tmp_path: Path, database_url: str) -> None:

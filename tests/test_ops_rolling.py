@@ -13,15 +13,10 @@ from pycrdt import Doc, Text
 
 from tests.pyclient import pycrdt_client
 from tests.scaleout_support import SHARED_REDIS, new_node, redis_prefix, start_all, stop_all, stored_text
+from tests.support import eventually as until
 from tests.support import postgres_database
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis, pytest.mark.postgres]
-
-
-async def until(predicate, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    with anyio.fail_after(timeout):
-        while not predicate():
-            await anyio.sleep(0.05)
 
 
 async def test_rolling_restart_of_one_node_loses_nothing(tmp_path: Path) -> None:

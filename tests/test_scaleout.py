@@ -29,6 +29,7 @@ from tests.scaleout_support import (
     stored_text,
 )
 from tests.support import TandemServer, postgres_database
+from tests.support import eventually as until
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.node]
 
@@ -125,12 +126,6 @@ def tokens(text: str) -> list[str]:
 
 def expected_tokens(tag: str, count: int) -> list[str]:
     return [f"{tag}{i}" for i in range(count)]
-
-
-async def until(predicate, timeout: float = 30.0, interval: float = 0.05) -> None:  # type: ignore[no-untyped-def]
-    with anyio.fail_after(timeout):
-        while not predicate():
-            await anyio.sleep(interval)
 
 
 @pytest.mark.anyio

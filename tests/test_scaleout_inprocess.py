@@ -19,6 +19,7 @@ from backend.settings import Settings
 from backend.store.database import create_tables, make_engine
 from backend.store.models import DocumentUpdate
 from backend.store.sql import SqlDocumentStore
+from tests.support import eventually as until
 
 pytestmark = pytest.mark.anyio
 
@@ -46,12 +47,6 @@ async def two_managers(tmp_path: Path) -> AsyncIterator[tuple[RoomManager, RoomM
             await b.close()
             tg.cancel_scope.cancel()
     engine.dispose()
-
-
-async def until(predicate, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
-    with anyio.fail_after(timeout):
-        while not predicate():
-            await anyio.sleep(0.005)
 
 
 def text_of(room) -> str:  # type: ignore[no-untyped-def]

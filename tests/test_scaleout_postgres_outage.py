@@ -25,6 +25,7 @@ from tests.scaleout_support import (
     stop_all,
     stored_text,
 )
+from tests.support import eventually as until
 from tests.support import postgres_database
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.anyio]
@@ -34,12 +35,6 @@ pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.anyio]
 def pg_url() -> Iterator[str]:
     with postgres_database() as url:
         yield url
-
-
-async def until(predicate, timeout: float = 30.0, interval: float = 0.05) -> None:  # type: ignore[no-untyped-def]
-    with anyio.fail_after(timeout):
-        while not predicate():
-            await anyio.sleep(interval)
 
 
 def ready(url: str) -> int:

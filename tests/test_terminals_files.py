@@ -13,7 +13,8 @@ from pycrdt import Assoc, Map, StickyIndex, Text, TextEvent
 
 from tests.pyclient import pycrdt_client
 from tests.support import TandemServer
-from tests.termclient import new_session, sandbox_server, term_client, term_url, wait_for
+from tests.support import eventually as wait_for
+from tests.termclient import new_session, sandbox_server, term_client, term_url
 
 pytestmark = [pytest.mark.anyio, pytest.mark.docker]
 

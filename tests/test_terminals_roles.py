@@ -25,8 +25,9 @@ from backend.settings import Settings
 from backend.terminals.paths import workspace_dir
 from sandbox import TEST_IMAGE
 from sandbox.container_config import container_name
+from tests.support import eventually as wait_for
 from tests.support import free_port
-from tests.termclient import ensure_engine_and_image, new_session, remove_containers, term_client, wait_for
+from tests.termclient import ensure_engine_and_image, new_session, remove_containers, term_client
 
 pytestmark = [pytest.mark.anyio, pytest.mark.docker]
 
@@ -62,7 +63,7 @@ async def inprocess(data: Path, instance: str) -> AsyncIterator[tuple[str, Servi
     )
     async with anyio.create_task_group() as tg:
         tg.start_soon(server.serve)
-        await wait_for(lambda: server.started, within=30)
+        await wait_for(lambda: server.started, timeout=30)
         services: Services = asgi.app.state.services
         services.authenticator = RoleFromQuery()
         try:

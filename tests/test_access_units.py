@@ -12,6 +12,7 @@ from backend.access.durations import parse_duration
 from backend.access.origin import origin_allowed
 from backend.access.passwords import hash_password, verify_password
 from backend.access.ratelimit import LoginRateLimiter
+from backend.access.tokens import new_id, new_token
 from backend.auth.types import Principal, Role
 from backend.errors import InvalidInputError, RateLimitedError
 
@@ -134,3 +135,11 @@ def test_passwords() -> None:
     assert h.startswith("$argon2id$") and "hunter2" not in h
     assert verify_password(h, "hunter2hunter2") and not verify_password(h, "nope")
     assert not verify_password(None, "anything")
+
+
+def test_ids_and_tokens_never_start_like_a_cli_option() -> None:
+    # 2,000 draws: with a plain token_urlsafe about 1 in 32 starts with "-" or "_".
+    values = [new_id() for _ in range(1000)] + [new_token() for _ in range(1000)]
+    assert all(v[0].isalnum() for v in values)
+    assert len(set(values)) == len(values)
+    assert {len(new_id()), len(new_token())} == {16, 43}

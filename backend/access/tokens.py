@@ -7,14 +7,23 @@ import hmac
 import secrets
 
 
+def _urlsafe(nbytes: int) -> str:
+    # Never a leading "-" (or "_"): ids and tokens are typed as CLI arguments (`tandem link create
+    # SESSION`, `tandem link revoke TOKEN`), where "-abc" would be read as an option.
+    while True:
+        value = secrets.token_urlsafe(nbytes)
+        if value[0].isalnum():
+            return value
+
+
 def new_id() -> str:
     """A url-safe random id (96 bits): session ids, link ids, account ids."""
-    return secrets.token_urlsafe(12)
+    return _urlsafe(12)
 
 
 def new_token() -> str:
     """A bearer secret (256 bits): share links, login and guest cookies."""
-    return secrets.token_urlsafe(32)
+    return _urlsafe(32)
 
 
 def hash_token(token: str) -> str:

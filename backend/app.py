@@ -19,10 +19,13 @@ from backend.asgi import TandemASGI
 from backend.auth.noauth import NoAuthAuthenticator
 from backend.auth.types import Authenticator
 from backend.bus.factory import make_bus
+from backend.bus.leases import RedisLeases
+from backend.bus.types import Bus
 from backend.history.recorder import HistoryRecorder
 from backend.history.store import HistoryStore
 from backend.ops.http import HttpOpsMiddleware, request_duration
 from backend.ops.metrics import TandemCollector, make_registry
+from backend.ops.redisprobe import RedisProbe
 from backend.ops.scheduler import BackupScheduler
 from backend.rooms.manager import RoomManager
 from backend.routes import (
@@ -34,6 +37,7 @@ from backend.routes import (
     errors,
     health,
     metrics,
+    owned,
     pages,
 )
 from backend.routes import sandbox as sandbox_routes
@@ -44,6 +48,7 @@ from backend.store.database import create_tables, make_engine
 from backend.store.sql import SqlDocumentStore
 from backend.terminals.live import TerminalAccess
 from backend.terminals.service import TerminalService
+from backend.tunnel.service import TunnelLimits, Tunnels
 
 log = logging.getLogger("tandem.app")
 
@@ -91,6 +96,24 @@ def _start_operations(app: FastAPI, settings: Settings, engine: Engine, tg: anyi
         tg.start_soon(BackupScheduler(settings, services.rooms.stats).run)
 
 
+@asynccontextmanager
+async def _tunnels(settings: Settings, bus: Bus, services: Services) -> AsyncIterator[Tunnels]:
+    assert settings.redis_url is not None
+    leases = RedisLeases(
+        settings.redis_url,
+        prefix=settings.redis_prefix,
+        node_id=bus.node_id,
+        ttl_seconds=settings.owner_lease_seconds,
+        alive=lambda node: node in bus.peers(),
+    )
+    limits = TunnelLimits(
+        window_bytes=settings.tunnel_window_bytes,
+        open_timeout_seconds=settings.tunnel_open_timeout_seconds,
+    )
+    async with leases, Tunnels(bus, leases, owned.endpoints(services), limits) as tunnels:
+        yield tunnels
+
+
 def create_app(settings: Settings) -> TandemASGI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -110,6 +133,10 @@ def create_app(settings: Settings) -> TandemASGI:
             app.state.services = Services(settings, engine, store, rooms, authenticator, limiter)
             app.state.services.access_listeners = access_listeners
             app.state.services.bus = bus
+            if settings.redis_url:
+                probe = RedisProbe(settings.redis_url, settings.readyz_timeout_seconds)
+                stack.push_async_callback(probe.aclose)
+                app.state.services.redis_probe = probe
             # Terminals: Docker sandbox per session, or off with the reason (`GET /api/sandbox`).
             terminals = await stack.enter_async_context(TerminalService.open(settings, rooms))
             app.state.services.terminals = terminals
@@ -121,6 +148,11 @@ def create_app(settings: Settings) -> TandemASGI:
             screenshare = await stack.enter_async_context(ScreenShareService.open(settings, authenticator))
             app.state.services.screenshare = screenshare
             access_listeners.append(screenshare.access_changed)
+            # Several nodes: terminals and screen shares run on each session's owner node.
+            tunnels = None
+            if settings.redis_url and bus.shared:
+                tunnels = await stack.enter_async_context(_tunnels(settings, bus, app.state.services))
+                app.state.services.tunnels = tunnels
             tg.start_soon(rooms.run_reaper)
             _start_operations(app, settings, engine, tg)
             log.info("tandem node %s ready on %s:%d", rooms.node_id, settings.host, settings.port)
@@ -128,6 +160,8 @@ def create_app(settings: Settings) -> TandemASGI:
                 yield
             finally:
                 with anyio.CancelScope(shield=True):
+                    if tunnels is not None:
+                        tunnels.close()  # tunnelled clients hear 1012 before their terminals end
                     with anyio.move_on_after(settings.shutdown_timeout_seconds):
                         await terminals.close()  # its last doc writes land before the rooms flush
                     with anyio.move_on_after(settings.shutdown_timeout_seconds):

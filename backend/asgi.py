@@ -10,8 +10,9 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from backend.ops import logcontext
-from backend.routes.signal import is_signal, signal_asgi
-from backend.routes.term import is_term, term_asgi
+from backend.routes.owned import owned_asgi
+from backend.routes.signal import is_signal
+from backend.routes.term import is_term
 from backend.routes.yjs import is_yjs, yjs_asgi
 
 
@@ -24,9 +25,9 @@ class TandemASGI:
             logcontext.request_id.set(logcontext.new_request_id(scope.get("headers")))
         if is_yjs(scope):
             await yjs_asgi(self.app.state.services, scope, receive, send)
-        elif is_term(scope):  # `/term/`: served the same way, beside /yjs
-            await term_asgi(self.app.state.services, scope, receive, send)
+        elif is_term(scope):  # `/term/`: served the same way, on the session's owner node
+            await owned_asgi("term", self.app.state.services, scope, receive, send)
         elif is_signal(scope):  # `/signal/`: screen-share signaling, the same way
-            await signal_asgi(self.app.state.services, scope, receive, send)
+            await owned_asgi("signal", self.app.state.services, scope, receive, send)
         else:
             await self.app(scope, receive, send)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -12,12 +13,16 @@ from backend.access.ratelimit import LoginRateLimiter
 from backend.auth.types import Authenticator
 from backend.bus.types import Bus
 from backend.history.recorder import HistoryRecorder
+from backend.ops.redisprobe import RedisProbe
 from backend.rooms.manager import RoomManager
 from backend.screenshare import ScreenShareService
 from backend.settings import Settings
 from backend.store.types import DocumentStore
 from backend.terminals.live import TerminalAccess
 from backend.terminals.service import TerminalService
+
+if TYPE_CHECKING:  # tunnels reach the routes, which reach these services
+    from backend.tunnel.service import Tunnels
 
 SessionDeletedHook = Callable[[str], Awaitable[None]]
 
@@ -48,3 +53,8 @@ class Services:
     # The bus between nodes (backend.bus): `publish`/`subscribe` on named channels; in-process
     # when TANDEM_REDIS_URL is unset. Terminals and signaling may carry their messages on it.
     bus: Bus | None = None
+    # `/readyz`'s Redis client (backend.ops.redisprobe), when TANDEM_REDIS_URL is set.
+    redis_probe: RedisProbe | None = None
+    # Several nodes: `/term` and `/signal` connections go to the session's owner node through
+    # these (backend.tunnel); None on one node.
+    tunnels: Tunnels | None = None

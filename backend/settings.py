@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     bus_publish_queue_max: int = 10_000  # unsent messages per node; beyond: dropped, then repaired
     bus_heartbeat_seconds: float = 1.0
     bus_peer_expiry_seconds: float = 5.0  # a node silent this long is dead: its presence is dropped
+    # A session's terminals and screen share live on one node, its owner (backend/bus/leases.py);
+    # the lease outlives a dead owner by at most this long (less when its death is noticed).
+    owner_lease_seconds: float = 5.0
+    tunnel_window_bytes: int = 256 * 1024  # owner -> client bytes in flight per tunnelled connection
+    tunnel_open_timeout_seconds: float = 10.0
     sandbox: Literal["auto", "docker", "off"] = "auto"
     no_auth: bool = False
     # `--no-auth` binds loopback only unless this is set too (like y-websocket's own server,

@@ -8,6 +8,10 @@ from typing import Protocol
 
 from starlette.requests import HTTPConnection
 
+# An ASGI scope key: the principal a connection was already authenticated as (by the router on
+# this node, or by the entry node of a tunnel). Set only by Tandem's own code, never from a request.
+SCOPE_PRINCIPAL = "tandem.principal"
+
 
 class Role(StrEnum):
     OWNER = "owner"

@@ -86,7 +86,9 @@ class LocalBus:
                 # Later, not now: a handler never runs inside its publisher's call (as over Redis).
                 loop.call_soon(_deliver, sub, message)
 
-    async def subscribe(self, channel: str, handler: Handler, *, replay: bool = False) -> _LocalSubscription:
+    async def subscribe(
+        self, channel: str, handler: Handler, *, replay: bool = False, ephemeral: bool = False
+    ) -> _LocalSubscription:
         sub = _LocalSubscription(self, channel, handler)
         self._subs.setdefault(channel, []).append(sub)
         if replay:

@@ -9,15 +9,12 @@ give — messages that failed to publish while Redis was away, or a stream wiped
 restart without persistence — is repaired by the users through `on_reconnect` (rooms exchange
 state vectors, as y-redis and Hocuspocus do).
 
-Node liveness: every node appends a heartbeat to one `nodes` stream; a node not heard from for
-`peer_expiry_seconds` (or that said "bye") is reported to `on_peer_lost` listeners, which forget
-what it owned (its clients' presence) and persist what only it would have persisted.
+Node liveness (heartbeats on one `nodes` stream) is `backend.bus.liveness`.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -34,12 +31,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from backend.bus.liveness import BYE, HEARTBEAT, NODES_MAXLEN, NodeLiveness
 from backend.bus.types import BusMessage, Handler, PeerLostListener, ReconnectListener
 
 log = logging.getLogger("tandem.bus")
 
 DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
-NODES_MAXLEN = 1_000
 RETRY_MAX_SECONDS = 2.0
 
 
@@ -123,11 +120,12 @@ class RedisBus:
         self._keys: dict[bytes, str] = {}
         self._outbox: deque[tuple[bytes, dict[bytes, bytes]]] = deque()
         self._outbox_ready = anyio.Event()
-        self._nodes_key = self._prefix + b"nodes"
+        self._nodes = NodeLiveness(
+            self.node_id, self._prefix + b"nodes", peer_expiry_seconds, self._notify_peer_lost
+        )
         self._wake_key = self._prefix + b"wake:" + self.node_id.encode()
-        self._nodes_cursor = b"0-0"
         self._wake_cursor = b"0-0"
-        self._seen: dict[str, float] = {}
+        self._ephemeral: set[bytes] = set()  # channel keys that expire with this node
         self._reconnect: list[ReconnectListener] = []
         self._peer_lost: list[PeerLostListener] = []
         self._repair = anyio.Event()
@@ -140,7 +138,7 @@ class RedisBus:
 
     async def __aenter__(self) -> RedisBus:
         try:
-            self._nodes_cursor = await self._last_id(self._nodes_key)
+            await self._nodes.start(self._writer)
             self.connected = True
         except DOWN as exc:
             log.warning("redis unreachable at start (%r): will retry", exc)
@@ -159,7 +157,7 @@ class RedisBus:
         with anyio.CancelScope(shield=True), anyio.move_on_after(3):
             try:
                 await self._flush_outbox()
-                await self._writer.xadd(self._nodes_key, self._fields("bye", b""), maxlen=NODES_MAXLEN)
+                await self._writer.xadd(self._nodes.key, self._nodes.fields(BYE), maxlen=NODES_MAXLEN)
             except DOWN as exc:
                 log.warning("bus: could not say goodbye (%r); peers will expire this node", exc)
         tg, self._tg = self._tg, None
@@ -179,8 +177,12 @@ class RedisBus:
         self._outbox.append((self._key(channel), self._fields(kind, data)))
         self._outbox_ready.set()
 
-    async def subscribe(self, channel: str, handler: Handler, *, replay: bool = False) -> _RedisSubscription:
+    async def subscribe(
+        self, channel: str, handler: Handler, *, replay: bool = False, ephemeral: bool = False
+    ) -> _RedisSubscription:
         sub = _RedisSubscription(self, channel, handler)
+        if ephemeral:
+            self._ephemeral.add(self._key(channel))
         state = self._channels.get(channel)
         if state is None:
             key = self._key(channel)
@@ -225,7 +227,7 @@ class RedisBus:
         self._peer_lost.append(listener)
 
     def peers(self) -> set[str]:
-        return set(self._seen)
+        return self._nodes.peers()
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -256,7 +258,7 @@ class RedisBus:
             if not self.connected:
                 await anyio.sleep(0.05)
                 continue
-            streams = {self._wake_key: self._wake_cursor, self._nodes_key: self._nodes_cursor}
+            streams = {self._wake_key: self._wake_cursor, self._nodes.key: self._nodes.cursor}
             for state in self._channels.values():
                 streams[state.key] = state.cursor
             try:
@@ -274,10 +276,8 @@ class RedisBus:
         if key == self._wake_key:
             self._wake_cursor = last
             return
-        if key == self._nodes_key:
-            self._nodes_cursor = last
-            for _id, fields in entries:
-                self._on_node_message(fields)
+        if key == self._nodes.key:
+            self._nodes.on_entries(entries)
             return
         channel = self._keys.get(key)
         state = self._channels.get(channel) if channel is not None else None
@@ -295,16 +295,6 @@ class RedisBus:
             message = self._message(channel, fields)  # type: ignore[arg-type]
             for sub in list(state.handlers):
                 sub.deliver(message)
-
-    def _on_node_message(self, fields: dict[bytes, bytes]) -> None:
-        sender = fields[b"s"].decode()
-        if sender == self.node_id:
-            return
-        if fields[b"k"] == b"bye":
-            if self._seen.pop(sender, None) is not None:
-                self._notify_peer_lost(sender)
-        else:
-            self._seen[sender] = time.monotonic()
 
     def _notify_peer_lost(self, node: str) -> None:
         log.info("bus: node %s left or stopped answering", node)
@@ -351,20 +341,21 @@ class RedisBus:
             self._repair.set()
 
     async def _heartbeat_loop(self) -> None:
+        expire_ms = int(self._expiry * 4000)
         while True:
             if self.connected:
                 try:
-                    await self._writer.xadd(
-                        self._nodes_key, self._fields("hb", b""), maxlen=NODES_MAXLEN, approximate=True
+                    pipe = self._writer.pipeline(transaction=False)
+                    pipe.xadd(
+                        self._nodes.key, self._nodes.fields(HEARTBEAT), maxlen=NODES_MAXLEN, approximate=True
                     )
+                    for key in self._ephemeral:  # outlive this node by a few expiries, no more
+                        pipe.pexpire(key, expire_ms)
+                    await pipe.execute()
                 except DOWN as exc:
                     self._lost(exc)
-            now = time.monotonic()
             if self.connected:
-                for node, seen in list(self._seen.items()):
-                    if now - seen > self._expiry:
-                        del self._seen[node]
-                        self._notify_peer_lost(node)
+                self._nodes.expire()
             await anyio.sleep(self._heartbeat)
 
     async def _repair_loop(self) -> None:
@@ -384,9 +375,7 @@ class RedisBus:
             if not self.connected:
                 log.info("bus: redis connection back")
             self.connected = True
-            # We could not hear heartbeats meanwhile: give every known peer a fresh expiry.
-            now = time.monotonic()
-            self._seen = dict.fromkeys(self._seen, now)
+            self._nodes.refresh()
             self.repairs += 1
             for listener in self._reconnect:
                 await _run_listener(listener)
@@ -394,7 +383,7 @@ class RedisBus:
     async def _fix_cursors(self) -> None:
         """A stream whose last id is behind our cursor was recreated (Redis restarted without
         persistence): read it again from the start, or new messages would be skipped."""
-        states: list[tuple[bytes, Any]] = [(self._nodes_key, None), (self._wake_key, None)]
+        states: list[tuple[bytes, Any]] = [(self._nodes.key, None), (self._wake_key, None)]
         states += [(s.key, s) for s in self._channels.values()]
         for key, state in states:
             try:
@@ -402,12 +391,12 @@ class RedisBus:
                 last = _sid(info["last-generated-id"])
             except ResponseError:  # no such key: the stream is gone
                 last = (0, 0)
-            cursor = {self._nodes_key: self._nodes_cursor, self._wake_key: self._wake_cursor}.get(
+            cursor = {self._nodes.key: self._nodes.cursor, self._wake_key: self._wake_cursor}.get(
                 key, state.cursor if state is not None else b"0-0"
             )
             if last < _sid(cursor):
-                if key == self._nodes_key:
-                    self._nodes_cursor = b"0-0"
+                if key == self._nodes.key:
+                    self._nodes.cursor = b"0-0"
                 elif key == self._wake_key:
                     self._wake_cursor = b"0-0"
                 else:

@@ -49,8 +49,13 @@ class Bus(Protocol):
         reconnect listeners then run so that users repair (rooms exchange state vectors)."""
         ...
 
-    async def subscribe(self, channel: str, handler: Handler, *, replay: bool = False) -> Subscription:
-        """Deliver the channel's messages to `handler`; with `replay`, its retained history first."""
+    async def subscribe(
+        self, channel: str, handler: Handler, *, replay: bool = False, ephemeral: bool = False
+    ) -> Subscription:
+        """Deliver the channel's messages to `handler`; with `replay`, its retained history first.
+
+        `ephemeral`: the channel lives only as long as this node (a node's inbox): its retained
+        messages are dropped some time after the node stops."""
         ...
 
     def on_reconnect(self, listener: ReconnectListener) -> None: ...

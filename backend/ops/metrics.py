@@ -92,6 +92,8 @@ class TandemCollector(Collector):
         yield GaugeMetricFamily("tandem_relay_streams", "Screen shares published to the media relay", streams)
         yield GaugeMetricFamily("tandem_relay_viewers", "Viewers served by the media relay", viewers)
 
+        yield from self._scaleout()
+
         yield CounterMetricFamily(
             "tandem_history_versions", "History versions recorded", stats.history_versions
         )
@@ -101,6 +103,33 @@ class TandemCollector(Collector):
         )
         yield GaugeMetricFamily(
             "tandem_last_backup_timestamp_seconds", "Unix time of the last backup", stats.last_backup_unixtime
+        )
+
+    def _scaleout(self) -> Iterator[Metric]:
+        """The bus between nodes and the tunnels to session owners (zero on one node)."""
+        bus = self.services.bus
+        yield GaugeMetricFamily(
+            "tandem_bus_peers", "Other nodes heard from recently", len(bus.peers()) if bus else 0
+        )
+        yield CounterMetricFamily(
+            "tandem_bus_dropped",
+            "Bus messages that could not be published (then repaired)",
+            getattr(bus, "dropped", 0),
+        )
+        yield CounterMetricFamily(
+            "tandem_bus_repairs", "Bus reconnects and repairs after lost messages", getattr(bus, "repairs", 0)
+        )
+        tunnels = self.services.tunnels
+        open_ = GaugeMetricFamily(
+            "tandem_tunnels_open", "Terminal/signaling connections tunnelled between nodes", labels=["side"]
+        )
+        open_.add_metric(["entry"], tunnels.entry_count if tunnels else 0)
+        open_.add_metric(["owner"], tunnels.owned_count if tunnels else 0)
+        yield open_
+        yield CounterMetricFamily(
+            "tandem_tunnels_broken",
+            "Tunnels closed by a lost node, a lost message or a bus reconnect",
+            tunnels.broken if tunnels else 0,
         )
 
     def _screenshare(self) -> tuple[int, int, int]:

@@ -14,7 +14,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from backend import closecodes
 from backend.access.origin import origin_allowed
-from backend.auth.types import Principal
+from backend.auth.types import SCOPE_PRINCIPAL, Principal
 from backend.errors import (
     AccessDeniedError,
     AuthenticationError,
@@ -40,6 +40,9 @@ async def close_with(websocket: WebSocket, code: int, reason: str) -> None:
 
 async def authenticate_websocket(websocket: WebSocket, services: Services, session: str) -> Principal | None:
     """The principal for `session`, or None after refusing or closing with the code that says why."""
+    known = websocket.scope.get(SCOPE_PRINCIPAL)
+    if known is not None:
+        return known  # authenticated already (Origin included) by `backend.routes.owned`
     if not origin_allowed(websocket.headers, services.settings.public_url):
         log.warning("session=%r: refused Origin %r", session, websocket.headers.get("origin"))
         await websocket.close(closecodes.POLICY_VIOLATION)  # before accept: HTTP 403

@@ -8,7 +8,8 @@
 import { Terminal } from '@xterm/xterm'
 import '@xterm/xterm/css/xterm.css'
 
-const RECONNECT = new Set([1001, 1006, 1011, 1012])
+// 1013: the session's node did not answer a tunnel (another node, or the same one, will).
+const RECONNECT = new Set([1001, 1006, 1011, 1012, 1013])
 const MAX_MARKS = 2000
 
 /**

@@ -72,10 +72,11 @@ def room_url(ws_base: str, room: str) -> str:
 
 @asynccontextmanager
 async def pycrdt_client(
-    ws_base: str, room: str, doc: Doc | None = None
+    ws_base: str, room: str, doc: Doc | None = None, *, query: str = ""
 ) -> AsyncIterator[tuple[Doc, Provider]]:
+    """`query`: e.g. "?name=Alice" (how a `--no-auth` server names the client)."""
     doc = doc if doc is not None else Doc()
-    async with connect(room_url(ws_base, room), max_size=None) as ws:
+    async with connect(room_url(ws_base, room) + query, max_size=None) as ws:
         channel = WebsocketChannel(ws, room)
         async with Provider(doc, channel) as provider:
             provider.channel = channel  # type: ignore[attr-defined]

@@ -49,6 +49,31 @@ def test_readyz_follows_redis(tmp_path: Path) -> None:
         redis.stop()
 
 
+def test_readyz_reuses_one_redis_connection(tmp_path: Path) -> None:
+    """Probes share one pooled client: Redis sees no new connection per probe."""
+    import redis as sync_redis
+
+    server_redis = ThrowawayRedis(tmp_path / "redis").start()
+    admin = sync_redis.Redis.from_url(server_redis.url)
+    try:
+        env = {"TANDEM_REDIS_URL": server_redis.url, "TANDEM_READYZ_TIMEOUT_SECONDS": "2"}
+        with running_server(tmp_path / "data", None, "--sandbox", "off", env=env) as server:
+            assert readyz(server.http_url).status_code == 200  # the probe's client exists now
+
+            def connections() -> int:
+                return int(admin.info("stats")["total_connections_received"])
+
+            before = connections()
+            for _ in range(20):
+                r = readyz(server.http_url)
+                assert r.status_code == 200, r.text
+            # One per probe before; now none (slack for the bus re-dialling meanwhile, and ours).
+            assert connections() - before <= 3
+    finally:
+        admin.close()
+        server_redis.stop()
+
+
 @pytest.mark.postgres
 @pytest.mark.skipif(not ThrowawayPostgres.available(), reason="PostgreSQL server binaries are not installed")
 def test_readyz_follows_postgres(tmp_path: Path) -> None:

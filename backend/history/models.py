@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Column, LargeBinary, Text
+from sqlalchemy import Column, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from backend.store.models import utcnow
@@ -15,6 +15,8 @@ from backend.store.models import utcnow
 
 class SessionVersion(SQLModel, table=True):
     __tablename__ = "session_version"
+    # One row per state of a session, whichever node records it (backend/history/store.py).
+    __table_args__ = (UniqueConstraint("session", "state", name="uq_session_version_state"),)
 
     id: int | None = Field(default=None, primary_key=True)
     session: str = Field(index=True, max_length=512)
@@ -28,6 +30,9 @@ class SessionVersion(SQLModel, table=True):
     # JSON: the paths whose content differs from the previous version (added, changed, removed).
     files: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
     note: str = Field(default="", max_length=500)
+    # `statekey.state_key` of the document: equal on every node for the same CRDT state.
+    # NULL only in rows written before it existed (NULLs never collide in a unique constraint).
+    state: str | None = Field(default=None, max_length=64)
 
 
 class VersionPublic(BaseModel):

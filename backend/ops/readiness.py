@@ -46,17 +46,10 @@ async def check_database(services: Services) -> str | None:
 
 
 async def check_redis(services: Services) -> str | None:
-    url = services.settings.redis_url
-    if not url:
+    probe = services.redis_probe
+    if probe is None:
         raise Skip("in-process pub/sub (TANDEM_REDIS_URL unset)")
-    import redis.asyncio as aioredis
-
-    timeout = services.settings.readyz_timeout_seconds
-    client = aioredis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
-    try:
-        await client.ping()
-    finally:
-        await client.aclose()
+    await probe.ping()
     return None
 
 

@@ -85,6 +85,7 @@ class Room:
         # Server-side holders (a session's terminals and file sync) keep the room loaded.
         self.pins = 0
         self.updates_applied = 0
+        self.remote_updates_applied = 0  # of which from other nodes (history names no one for them)
         self._can_write = can_write
         self._write_filter = write_filter
         self.updates_refused = 0  # updates dropped for the sender's role (a metric)
@@ -151,8 +152,10 @@ class Room:
                     self.updates_refused += 1
                     return
                 update = allowed
+            applied = self.updates_applied
             self.apply(update, origin=client)
-            self.edited_by.add(client)
+            if self.updates_applied != applied:  # an echo of known updates changes nothing: no author
+                self.edited_by.add(client)
         elif isinstance(message, SyncStep1):
             try:
                 update = self.doc.get_update(message.state_vector)
@@ -203,6 +206,7 @@ class Room:
             return
         self.updates_applied += 1
         if self._origin is REMOTE:  # another node's: it persists and published it
+            self.remote_updates_applied += 1
             if self.writer is not None:
                 self.writer.note_remote()
         else:

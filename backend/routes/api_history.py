@@ -113,7 +113,8 @@ async def list_versions(
 async def take_version(
     session_id: str, principal: HistoryPrincipalDep, services: ServicesDep
 ) -> VersionPublic:
-    """Record a version now (a named checkpoint), even when nothing changed since the last one."""
+    """Record a version now (a named checkpoint). When nothing changed since the latest version,
+    that version becomes the checkpoint (one state is one version: backend/history/store.py)."""
     require(principal, session_id, Action.EDIT_DOC)
     recorder = _recorder(services)
     async with _pinned(services, session_id) as room:
@@ -215,4 +216,6 @@ def _unified(path: str, then_text: str | None, now_text: str | None) -> str:
         fromfile=f"a/{path}",
         tofile=f"b/{path}",
     )
-    return "".join(lines)
+    # A last line without a newline gets diff's marker, or it would run into the next line.
+    marker = "\n\\ No newline at end of file\n"
+    return "".join(line if line.endswith("\n") else line + marker for line in lines)

@@ -34,11 +34,11 @@ def create_tables(engine: Engine) -> None:
     import backend.access.models
     import backend.history.models
     import backend.store.models  # noqa: F401
+    from backend.history.store import upgrade_schema
 
-    if engine.dialect.name == "postgresql":
-        # Nodes starting together on an empty database would race on CREATE TYPE/TABLE.
-        with engine.begin() as conn:
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            # Nodes starting together on an empty database would race on CREATE TYPE/TABLE.
             conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('tandem:create_tables'))"))
-            SQLModel.metadata.create_all(conn)
-        return
-    SQLModel.metadata.create_all(engine)
+        SQLModel.metadata.create_all(conn)
+        upgrade_schema(conn)

@@ -51,12 +51,14 @@ def web_server(built_web: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
         yield srv
 
 
-def run_scenario(name: str, base_url: str, timeout: float = 150) -> dict[str, object]:
-    """Run one Node scenario; its last stdout line is a JSON summary."""
+def run_scenario(
+    name: str, base_url: str, timeout: float = 150, script: str = "scenarios.mjs"
+) -> dict[str, object]:
+    """Run one Node scenario of `script`; its last stdout line is a JSON summary."""
     import json
 
     proc = subprocess.run(
-        ["node", str(HERE / "scenarios.mjs"), name, base_url],
+        ["node", str(HERE / script), name, base_url],
         cwd=HERE,
         capture_output=True,
         text=True,

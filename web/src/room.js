@@ -6,6 +6,7 @@ import { loadIdentity } from './lib/identity.js'
 import { bindStatus, openSession } from './room/connection.js'
 import { commentRanges, createCommentsPanel } from './room/comments.js'
 import { createFile, movedTo } from './room/files.js'
+import { createHistoryPanel } from './room/history.js'
 import { createPanels } from './room/panels.js'
 import { createPresenceBar, cursorStyles, people } from './room/presence.js'
 import { createTabs } from './room/tabs.js'
@@ -24,7 +25,7 @@ $('#title').textContent = session
 document.title = `${session} · Tandem`
 
 const identity = loadIdentity()
-const ctx = openSession(session, { token })
+const ctx = openSession(session, { token, name: identity.name })
 const { awareness } = ctx
 awareness.setLocalState({
   user: { id: identity.id, name: identity.name, color: identity.color, role: viewer ? 'viewer' : 'editor' },
@@ -33,7 +34,8 @@ awareness.setLocalState({
   viewport: null,
   terminal: null,
   following: null,
-  sharing: false
+  sharing: false,
+  signal: null
 })
 bindStatus(ctx, { statusEl: $('#conn'), savedEl: $('#saved'), bannerEl: $('#offline') })
 cursorStyles(awareness)
@@ -164,17 +166,21 @@ ctx.provider.on('sync', s => {
 
 // ---- presence, jump, follow
 let following = null
+const FOLLOW_GRACE_MS = 10000
+let followLost = 0 // timer: the followed person is missing from presence
 const presenceBar = createPresenceBar($('#presence'), awareness, {
   following: () => following,
   onJump: p => { jumpTo(p.clientID); if (p.terminal) panels.openTerminal(p.terminal) },
   onFollow: p => (p ? startFollowing(p.clientID) : stopFollowing()),
-  onTerminal: p => panels.openTerminal(p.terminal)
+  onTerminal: p => panels.openTerminal(p.terminal),
+  onShare: p => panels.share.watchPerson(p)
 })
 const peopleList = createPresenceBar($('#people'), awareness, {
   following: () => following,
   onJump: p => { jumpTo(p.clientID); showPane('code') },
-  onFollow: p => { p ? startFollowing(p.clientID) : stopFollowing(); showPane('code') },
-  onTerminal: p => { panels.openTerminal(p.terminal); showPane('code') }
+  onFollow: p => { showPane('code'); p ? startFollowing(p.clientID) : stopFollowing() }, // (a share may open)
+  onTerminal: p => { panels.openTerminal(p.terminal); showPane('code') },
+  onShare: p => panels.share.watchPerson(p)
 })
 // Re-render tabs and tree only when who-is-in-which-file changed (not on every cursor move).
 let presenceKey = ''
@@ -212,6 +218,8 @@ function startFollowing (clientID) {
 
 function stopFollowing () {
   if (following === null) return
+  clearTimeout(followLost)
+  followLost = 0
   following = null
   awareness.setLocalStateField('following', null)
   $('#follow-banner').hidden = true
@@ -220,10 +228,24 @@ function stopFollowing () {
   peopleList.render()
 }
 
+// A followed person missing from presence may be reconnecting (or we are: offline, the provider
+// forgets everyone): follow mode ends only when they stay away while we are in the room.
+function followGone () {
+  followLost = 0
+  if (following === null || awareness.getStates().get(following)?.user) return
+  if (ctx.provider.synced) stopFollowing()
+  else followLost = setTimeout(followGone, FOLLOW_GRACE_MS)
+}
+
 function applyFollow () {
   if (following === null) return
   const st = awareness.getStates().get(following)
-  if (!st || !st.user) return stopFollowing()
+  if (!st?.user) {
+    if (!followLost) followLost = setTimeout(followGone, FOLLOW_GRACE_MS)
+    return
+  }
+  clearTimeout(followLost)
+  followLost = 0
   if (st.file && st.file !== tabs.active() && ctx.files.has(st.file)) activate(st.file, { keepFollow: true })
   if (ed && st.viewport) ed.followView(st.viewport)
 }
@@ -255,7 +277,14 @@ const comments = createCommentsPanel($('#comments'), ctx, {
 // accounts the server decides who it is, and `name` only names a share-link guest.)
 const panels = createPanels($('#panels'), {
   session, token, readOnly, ctx, loadCss, assets,
-  query: { name: identity.name, color: identity.color, view: viewer ? '1' : null }
+  query: { name: identity.name, color: identity.color, view: viewer ? '1' : null },
+  light: phone || params.has('light'), // phones watch the relay's light tier (360p, a few fps)
+  onShareOpen: () => { if (phone) showPane('screen') }
+})
+$('.phone-nav [data-pane=screen]').addEventListener('click', () => panels.select('share'))
+// Version history through the REST API (restores reach everyone as ordinary doc updates).
+const versionHistory = createHistoryPanel($('#panels'), $('[data-panel-body=history]'), {
+  session, token, readOnly, ctx, query: { name: identity.name, color: identity.color, view: viewer ? '1' : null }
 })
 $('#share').addEventListener('click', async () => {
   const url = location.origin + location.pathname + (viewer ? '?view=1' : '')
@@ -277,4 +306,4 @@ ctx.provider.on('sync', s => {
 })
 
 // For tests and debugging.
-window.tandem = { ctx, session, readOnly, editor: () => ed, editorLoaded, following: () => following, activate, panels }
+window.tandem = { ctx, session, readOnly, editor: () => ed, editorLoaded, following: () => following, activate, panels, history: versionHistory }

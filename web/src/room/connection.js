@@ -7,13 +7,14 @@ import { fromBase64 } from 'lib0/buffer'
 
 /**
  * @param {string} session
- * @param {{token?: string|null}} opts
+ * @param {{token?: string|null, name?: string|null}} opts  `name` names this person where the
+ *   server lets the client say it (--no-auth, share-link guests): version history's authors.
  */
-export function openSession (session, { token = null } = {}) {
+export function openSession (session, { token = null, name = null } = {}) {
   const doc = new Y.Doc()
   const idb = new IndexeddbPersistence('tandem:' + session, doc)
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws'
-  const params = token ? { token } : {}
+  const params = { ...(token ? { token } : {}), ...(name ? { name } : {}) }
   const provider = new WebsocketProvider(`${scheme}://${location.host}/yjs`, encodeURIComponent(session), doc, { params })
   return {
     doc,

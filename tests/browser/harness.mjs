@@ -17,10 +17,11 @@ export const CHROMIUM_ARGS = [
   '--disable-background-networking', '--disable-component-update', '--disable-sync'
 ]
 
-export async function launch () {
+/** `args`: extra Chromium flags for one script's launches (e.g. fake screen capture). */
+export async function launch ({ args = [] } = {}) {
   return chromium.launch({
     executablePath: process.env.TANDEM_CHROMIUM || '/usr/bin/chromium',
-    args: CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS, ...args],
     headless: true
   })
 }
@@ -86,14 +87,14 @@ export async function caret (page, line, column) {
   }, [line, column])
 }
 
-export async function run (scenarios) {
+export async function run (scenarios, launchOptions = {}) {
   const [name, base] = process.argv.slice(2)
   const fn = scenarios[name]
   if (!fn || !base) {
     console.error(`usage: node ${process.argv[1]} <${Object.keys(scenarios).join('|')}> <base-url>`)
     process.exit(2)
   }
-  const browser = await launch()
+  const browser = await launch(launchOptions)
   const started = Date.now()
   try {
     const info = await fn(browser, base)

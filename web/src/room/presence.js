@@ -21,7 +21,8 @@ export function people (awareness) {
       following: state.following ?? null,
       terminal: typeof state.terminal?.id === 'string' ? state.terminal.id.slice(0, 40) : null,
       typing: Boolean(state.terminal?.id && state.terminal?.typing),
-      sharing: Boolean(state.sharing)
+      sharing: Boolean(state.sharing),
+      signal: typeof state.signal === 'string' ? state.signal.slice(0, 64) : null // signaling peer id
     })
   })
   return out.sort((a, b) => (b.self - a.self) || a.name.localeCompare(b.name) || a.clientID - b.clientID)
@@ -47,7 +48,8 @@ export function cursorStyles (awareness) {
 /**
  * The presence bar.
  * @param {HTMLElement} root
- * @param {{onJump: (p) => void, onFollow: (p) => void, following: () => number|null, onTerminal?: (p) => void}} opts
+ * @param {{onJump: (p) => void, onFollow: (p) => void, following: () => number|null, onTerminal?: (p) => void,
+ *   onShare?: (p) => void}} opts
  */
 export function createPresenceBar (root, awareness, opts) {
   const render = () => {
@@ -56,7 +58,7 @@ export function createPresenceBar (root, awareness, opts) {
     root.replaceChildren(...list.map(p => {
       const followers = list.filter(q => q.following === p.clientID).length
       return h('div.person', {
-        dataset: { client: String(p.clientID), name: p.name, self: String(p.self), terminal: p.terminal || '', typing: String(p.typing) },
+        dataset: { client: String(p.clientID), name: p.name, self: String(p.self), terminal: p.terminal || '', typing: String(p.typing), sharing: String(p.sharing) },
         style: { '--user-color': p.color },
         title: `${p.name}${p.self ? ' (you)' : ''}${p.file ? ' — ' + p.file : ''}${p.role === 'viewer' ? ' — viewer' : ''}`
       },
@@ -74,6 +76,14 @@ export function createPresenceBar (root, awareness, opts) {
             title: `${p.self ? 'You are' : p.name + ' is'} ${p.typing ? 'typing in' : 'in'} terminal ${p.terminal} — open it`,
             onclick: () => opts.onTerminal?.(p)
           }, p.typing ? `⌨ typing in ${p.terminal}` : `▸ ${p.terminal}`)
+          : null,
+        p.sharing
+          ? h('button.pshare', {
+            type: 'button',
+            title: p.self ? 'You are sharing your screen' : `${p.name} is sharing a screen — watch it`,
+            disabled: p.self,
+            onclick: () => opts.onShare?.(p)
+          }, p.self ? '▣ sharing your screen' : '▣ sharing — watch')
           : null),
       p.self
         ? null

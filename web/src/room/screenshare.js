@@ -1,6 +1,9 @@
 // Screen share over /signal/{session}: perfect negotiation (viewers polite), browser mesh for a
 // small audience, the server's relay beyond — the server says which (`sharing.mode`), we follow.
 const RELAY = 'relay'
+// Close codes after which reconnecting cannot help (bad credentials, no access, abuse). Anything
+// else (a restarting server closes with 1000, 1001 or 1012, or just goes away) reconnects.
+const FINAL = new Set([4401, 4403, 4404, 4429])
 
 function vp8First (transceiver) {
   // The relay forwards encoded frames as they are: every side speaks VP8.
@@ -14,6 +17,7 @@ class Peer {
     Object.assign(this, { signal, to, polite, stream, light, beforeAnswer })
     this.makingOffer = false
     this.ignoreOffer = false
+    this.settingAnswer = false
     this.pc = new RTCPeerConnection({ iceServers })
     this.pc.onnegotiationneeded = async () => {
       try {
@@ -28,11 +32,13 @@ class Peer {
 
   send (msg) { this.signal({ ...msg, to: this.to, stream: this.stream }) }
 
+  /** An offer or answer from the other side (the perfect negotiation pattern, W3C WebRTC §10.7). */
   async description (type, sdp) {
-    const collision = type === 'offer' && (this.makingOffer || this.pc.signalingState !== 'stable')
-    this.ignoreOffer = !this.polite && collision
+    const ready = !this.makingOffer && (this.pc.signalingState === 'stable' || this.settingAnswer)
+    this.ignoreOffer = !this.polite && type === 'offer' && !ready
     if (this.ignoreOffer) return
-    await this.pc.setRemoteDescription({ type, sdp })
+    this.settingAnswer = type === 'answer'
+    try { await this.pc.setRemoteDescription({ type, sdp }) } finally { this.settingAnswer = false }
     if (type === 'offer') {
       if (this.beforeAnswer) await this.beforeAnswer(this.pc)
       await this.pc.setLocalDescription()
@@ -41,28 +47,42 @@ class Peer {
   }
 
   async candidate (c) {
-    try { await this.pc.addIceCandidate(c || undefined) } catch (err) { if (!this.ignoreOffer) console.warn(err) }
+    try { await this.pc.addIceCandidate(c || undefined) } catch (err) { if (!this.ignoreOffer) console.warn('screen share:', err) }
   }
 
-  close () { this.pc.close() }
+  close () {
+    this.pc.onnegotiationneeded = this.pc.onicecandidate = this.pc.ontrack = null
+    this.pc.close()
+  }
 }
 
 /**
- * @param {{session: string, token: string|null, light: boolean, onChange: (state) => void}} opts
+ * @param {{session: string, token: string|null, query?: object, light: boolean, onChange: (state) => void}} opts
+ *   `query`: how this page names itself on a `--no-auth` server (name, color, view), as on /term.
  */
 export function connectScreenShare (opts) {
+  const q = new URLSearchParams()
+  if (opts.token) q.set('token', opts.token)
+  for (const [k, v] of Object.entries(opts.query || {})) if (v !== undefined && v !== null && v !== '') q.set(k, String(v))
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:'
-  const url = `${proto}//${location.host}/signal/${encodeURIComponent(opts.session)}` + (opts.token ? `?token=${encodeURIComponent(opts.token)}` : '')
-  const ws = new WebSocket(url)
+  const url = `${proto}//${location.host}/signal/${encodeURIComponent(opts.session)}` + (q.toString() ? `?${q}` : '')
   const state = { me: null, peers: new Map(), iceServers: [], error: null, sharing: false, mode: null, watching: null, remote: null, closed: false }
-  const peers = new Map() // key (peer id, or relay:stream) -> Peer
+  // One connection per (other side, share): `${peer id or relay}:${sharer id}`. Two people can share
+  // and watch each other, so every message names its share (`stream`), in the mesh too.
+  const peers = new Map()
+  let ws = null
+  let attempt = 0
   let local = null // the MediaStream being shared
   let watchPeer = null
   const changed = () => opts.onChange({ ...state, peers: [...state.peers.values()] })
-  const signal = msg => { if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg)) }
-  const keyOf = (from, stream) => from === RELAY ? `${RELAY}:${stream}` : from
+  const signal = msg => { if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg)) }
+  const keyOf = (from, stream) => `${from}:${stream}`
 
   function closePeer (key) { peers.get(key)?.close(); peers.delete(key) }
+  function closeAll ({ keepWatch = false } = {}) {
+    for (const key of [...peers.keys()]) if (!(keepWatch && key === watchPeer?.key)) closePeer(key)
+    if (!keepWatch) watchPeer = null
+  }
 
   function publishToRelay () {
     const p = new Peer(signal, RELAY, { polite: false, stream: state.me, iceServers: state.iceServers })
@@ -74,25 +94,26 @@ export function connectScreenShare (opts) {
     // A viewer offers (recvonly); we answer with our track on its transceiver.
     const p = new Peer(signal, viewer, {
       polite: false,
+      stream: state.me,
       iceServers: state.iceServers,
       beforeAnswer: async pc => {
         const t = pc.getTransceivers().find(t => t.receiver.track.kind === 'video')
         if (t && local) { await t.sender.replaceTrack(local.getVideoTracks()[0]); t.direction = 'sendonly' }
       }
     })
-    peers.set(viewer, p)
+    peers.set(keyOf(viewer, state.me), p)
     return p
   }
 
   function connectWatch (sharer, mode) {
-    if (watchPeer) { watchPeer.close(); peers.delete(watchPeer.key) }
+    if (watchPeer) closePeer(watchPeer.key)
     const to = mode === 'relay' ? RELAY : sharer
     const p = new Peer(signal, to, {
       polite: true,
-      stream: mode === 'relay' ? sharer : undefined,
+      stream: sharer,
       light: opts.light,
       iceServers: state.iceServers,
-      onTrack: stream => { state.remote = stream; changed() }
+      onTrack: stream => { if (watchPeer === p) { state.remote = stream; changed() } }
     })
     p.key = keyOf(to, sharer)
     p.mode = mode
@@ -101,50 +122,106 @@ export function connectScreenShare (opts) {
     watchPeer = p
   }
 
-  ws.onopen = () => signal({ type: 'join' })
-  ws.onclose = ev => { state.closed = true; state.error = ev.reason || (ev.code === 1000 ? null : `closed (${ev.code})`); changed() }
-  ws.onmessage = async ev => {
-    const m = JSON.parse(ev.data)
+  /** Stop watching; `tell`: the server still counts us as a viewer (not when the share ended). */
+  function endWatch (tell) {
+    if (tell && state.watching) signal({ type: 'watch', to: state.watching, on: false })
+    if (watchPeer) closePeer(watchPeer.key)
+    watchPeer = null
+    state.watching = null
+    state.remote = null
+  }
+
+  async function handle (m) {
     switch (m.type) {
-      case 'peers':
+      case 'peers': {
         state.me = m.id
         state.iceServers = m.iceServers
-        for (const p of m.peers) state.peers.set(p.id, p)
+        state.error = null
+        state.peers = new Map(m.peers.map(p => [p.id, p]))
+        attempt = 0
+        // After a reconnect: share again, and watch again if that share is still on.
+        if (local) signal({ type: 'share', on: true })
+        const sharer = state.watching && state.peers.get(state.watching)
+        if (sharer?.sharing) signal({ type: 'watch', to: sharer.id, on: true, light: opts.light })
+        else endWatch(false)
         break
+      }
       case 'join': state.peers.set(m.from, m.peer); break
-      case 'leave': state.peers.delete(m.from); closePeer(m.from); break
+      case 'leave':
+        state.peers.delete(m.from)
+        if (state.watching === m.from) endWatch(false)
+        closePeer(keyOf(m.from, state.me))
+        break
       case 'sharing': {
         const p = state.peers.get(m.from)
-        if (p) { p.sharing = m.on; p.mode = m.mode || null }
+        if (p) { p.sharing = m.on; p.mode = m.on ? m.mode : null }
         if (m.from === state.me) {
           if (m.on && m.mode === 'relay' && state.mode !== 'relay' && local) {
-            for (const key of [...peers.keys()]) closePeer(key) // the mesh moves to the relay
+            closeAll({ keepWatch: true }) // the mesh moves to the relay
             publishToRelay()
           }
           state.mode = m.on ? m.mode : null
         } else if (state.watching === m.from) {
-          if (!m.on) { stopWatching(); break }
-          if (!watchPeer || watchPeer.mode !== m.mode) connectWatch(m.from, m.mode)
+          if (!m.on) endWatch(false) // the server dropped every viewer of that share already
+          else if (!watchPeer || watchPeer.mode !== m.mode) connectWatch(m.from, m.mode)
         }
         break
       }
-      case 'watch': if (!m.on) closePeer(m.from); break
+      case 'watch': if (!m.on) closePeer(keyOf(m.from, state.me)); break
       case 'offer': case 'answer': {
-        const key = keyOf(m.from, m.stream)
-        const p = peers.get(key) || (m.type === 'offer' && local ? meshPeerFor(m.from) : null)
+        // (Without `stream`: an offer is a viewer's of our share, an answer the sharer's.)
+        const stream = m.stream || (m.type === 'offer' ? state.me : m.from)
+        const mine = m.type === 'offer' && local && stream === state.me && m.from !== RELAY
+        const p = peers.get(keyOf(m.from, stream)) || (mine ? meshPeerFor(m.from) : null)
         if (p) await p.description(m.type, m.sdp)
         break
       }
-      case 'candidate': await peers.get(keyOf(m.from, m.stream))?.candidate(m.candidate); break
-      case 'error': state.error = m.message; console.warn('screen share:', m.code, m.message); break
+      case 'candidate': await peers.get(keyOf(m.from, m.stream || m.from))?.candidate(m.candidate ?? null); break
+      case 'error':
+        state.error = m.message
+        console.warn('screen share:', m.code, m.message)
+        if (m.code === 'forbidden' && local) stop() // this role may not share (changed meanwhile)
+        break
     }
     changed()
   }
 
+  function connect () {
+    const sock = ws = new WebSocket(url)
+    let queue = Promise.resolve()
+    sock.onopen = () => signal({ type: 'join' })
+    // One message at a time: an offer's answer must be set before the candidates that follow it.
+    sock.onmessage = ev => {
+      queue = queue.then(() => ws === sock && handle(JSON.parse(ev.data))).catch(err => console.warn('screen share:', err))
+    }
+    sock.onclose = ev => {
+      if (ws !== sock) return
+      closeAll()
+      state.peers = new Map()
+      state.me = null
+      state.mode = null
+      state.remote = null
+      if (state.closed || FINAL.has(ev.code)) {
+        if (!state.closed) state.error = ev.reason || `closed (${ev.code})`
+        state.closed = true
+      } else {
+        // Server restart, network drop: come back, sharing/watching as before.
+        state.error = 'Screen share reconnecting…'
+        setTimeout(connect, Math.min(5000, 250 * 2 ** attempt++))
+      }
+      changed()
+    }
+  }
+  connect()
+
   async function start () {
-    local = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: 15 }, audio: false })
-    local.getVideoTracks()[0].addEventListener('ended', stop)
+    if (local) return local
+    const stream = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: 15 }, audio: false })
+    if (local) { for (const t of stream.getTracks()) t.stop(); return local }
+    local = stream
+    local.getVideoTracks()[0].addEventListener('ended', stop) // the browser's own "Stop sharing"
     state.sharing = true
+    state.error = null
     signal({ type: 'share', on: true })
     changed()
     return local
@@ -154,7 +231,7 @@ export function connectScreenShare (opts) {
     if (!local) return
     for (const t of local.getTracks()) t.stop()
     local = null
-    for (const key of [...peers.keys()]) if (key !== watchPeer?.key) closePeer(key)
+    closeAll({ keepWatch: true })
     state.sharing = false
     state.mode = null
     signal({ type: 'share', on: false })
@@ -163,19 +240,24 @@ export function connectScreenShare (opts) {
 
   function watch (sharer) {
     if (state.watching === sharer) return
-    if (state.watching) stopWatching()
+    if (state.watching) endWatch(true)
     state.watching = sharer
+    state.error = null
     signal({ type: 'watch', to: sharer, on: true, light: opts.light })
     changed()
   }
 
   function stopWatching () {
-    if (state.watching) signal({ type: 'watch', to: state.watching, on: false })
-    if (watchPeer) { watchPeer.close(); peers.delete(watchPeer.key); watchPeer = null }
-    state.watching = null
-    state.remote = null
+    if (!state.watching) return
+    endWatch(true)
     changed()
   }
 
-  return { start, stop, watch, stopWatching, state: () => state, close: () => ws.close() }
+  function close () {
+    state.closed = true
+    stop()
+    ws?.close()
+  }
+
+  return { start, stop, watch, stopWatching, state: () => state, close, peerConnections: () => [...peers.values()].map(p => p.pc) }
 }

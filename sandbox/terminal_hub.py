@@ -40,6 +40,7 @@ from .terminal_events import (
     TerminalEvent,
     TerminalStatus,
 )
+from .terminal_replies import is_terminal_reply
 from .terminal_subscription import Subscription, check_size
 from .types import Pty
 
@@ -281,10 +282,18 @@ class TerminalHub:
 
     # -- input path -----------------------------------------------------------------------
 
-    async def write(self, author_id: str, data: bytes) -> None:
-        """Type `data` into the PTY as `author_id` (authorization is the caller's job)."""
+    async def write(self, author_id: str, data: bytes, source: Subscription | None = None) -> None:
+        """Type `data` into the PTY as `author_id` (authorization is the caller's job).
+
+        A terminal's own answer to a query (see `terminal_replies`) goes through from one
+        subscriber only — the first that may type — and is never attributed."""
         if not data:
             return
+        reply = is_terminal_reply(data)
+        if reply and source is not None:
+            answering = next((s for s in self._subscribers if s.can_write), None)
+            if source is not answering:
+                return
         if len(data) > self._max_input_bytes:
             raise TerminalInputTooLargeError(
                 f"{len(data)} bytes of input exceed the limit of {self._max_input_bytes}"
@@ -294,6 +303,8 @@ class TerminalHub:
             raise PtyClosedError(f"terminal {self.name} is {self._status}")
         async with self._write_lock:  # one writer at a time, so inputs never interleave
             await pty.write(data)
+        if reply:
+            return
         record = Attribution(author_id=author_id, at=time.time(), nbytes=len(data))
         self._attributions.append(record)
         self._publish(record)

@@ -139,7 +139,7 @@ class Subscription:
         """Type `data` into the terminal as this principal."""
         if not self.can_write:
             raise TerminalPermissionError(f"{self.principal_id} may not type in this terminal")
-        await self._hub.write(self.principal_id, data)
+        await self._hub.write(self.principal_id, data, source=self)
 
     async def resize(self, cols: int, rows: int) -> None:
         """Report this client's viewport; only subscribers that may type affect the PTY."""

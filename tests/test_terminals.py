@@ -96,6 +96,22 @@ async def test_input_is_attributed_to_each_author(srv: TandemServer) -> None:
         assert first["author"]["name"] and second["author"]["color"]
 
 
+async def test_both_xterms_answer_the_prompts_cursor_query_the_shell_hears_one(srv: TandemServer) -> None:
+    url = term_url(srv, new_session())
+    async with term_client(url) as a, term_client(url) as b:
+        await a.read_until(b"$ ")
+        # busybox ash asks for the cursor position with each prompt; every xterm answers.
+        await a.send_input(b"\x1b[24;1R")
+        await b.send_input(b"\x1b[24;1R")
+        start = len(b.output)
+        await b.send_input("echo typed-$((20+1))\n")
+        out = await b.read_until(b"typed-21\r\n", start=start)
+        assert b"24;1R" not in out[start:]  # the second answer never reached the command line
+        attribution = await a.control_until(lambda m: m["type"] == "attribution")
+        # An answer is not typing: the first attribution is b's command, not a's reply.
+        assert attribution["nbytes"] == len("echo typed-$((20+1))\n")
+
+
 async def test_terminals_map_lists_status_size_and_exit(srv: TandemServer) -> None:
     session = new_session()
     url = term_url(srv, session, "build")

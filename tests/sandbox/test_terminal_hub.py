@@ -115,6 +115,23 @@ async def test_input_is_attributed_and_viewers_cannot_type() -> None:
                 await alice.write(b"123456789")
 
 
+async def test_terminal_replies_go_through_once_and_are_never_typing() -> None:
+    factory = FakePtyFactory()
+    async with TerminalHub(factory) as hub:
+        async with (
+            hub.attach("viewer", can_write=False) as _viewer,
+            hub.attach("alice", can_write=True) as alice,
+            hub.attach("bob", can_write=True) as bob,
+        ):
+            cpr, da = b"\x1b[24;1R", b"\x1b[?1;2c"
+            await alice.write(cpr)  # the first subscriber that may type answers for the room
+            await bob.write(cpr)  # bob's xterm answered the same query: dropped
+            await bob.write(da + cpr)
+            await bob.write(b"\x1b[A")  # an arrow key is typing, from anyone
+            assert factory.current.written == [cpr, b"\x1b[A"]
+            assert [(r.author_id, r.nbytes) for r in hub.attributions] == [("bob", 3)]
+
+
 async def test_size_is_the_smallest_writer_viewport_and_viewers_never_resize() -> None:
     factory = FakePtyFactory()
     async with TerminalHub(factory, cols=80, rows=24) as hub:

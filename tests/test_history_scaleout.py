@@ -8,8 +8,9 @@ loaded into a fresh Doc and compared by state vector and delete set (`state_key`
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -93,20 +94,30 @@ def newest_is_now(http: Http, room: str) -> bool:
     return diff["files"] == []
 
 
-async def test_idle_versions_from_two_nodes_are_one_version_per_state(
-    two_nodes: list[TandemServer], pg_url: str
-) -> None:
-    n1, n2 = two_nodes
-    room = f"hist-2n-{uuid.uuid4().hex[:8]}"
-    h1, h2 = Http(n1.http_url), Http(n2.http_url)
+@asynccontextmanager
+async def alice_and_bob(
+    nodes: list[TandemServer], room: str, path: str, text: str
+) -> AsyncIterator[tuple[Doc, Doc]]:
+    """Alice on node 1 and Bob on node 2 in `room`; Alice creates `path`, Bob has it too."""
+    n1, n2 = nodes
     async with (
         pycrdt_client(n1.ws_url, room, query="?name=Alice") as (doc_a, prov_a),
         pycrdt_client(n2.ws_url, room, query="?name=Bob") as (doc_b, prov_b),
     ):
         await prov_a.synced.wait()
         await prov_b.synced.wait()
-        doc_a.get("files", type=Map)["main.py"] = Text("print('hello')\n")
+        doc_a.get("files", type=Map)[path] = Text(text)
         await until(lambda: files(doc_b) == files(doc_a), what="the file on node 2")
+        yield doc_a, doc_b
+
+
+async def test_idle_versions_from_two_nodes_are_one_version_per_state(
+    two_nodes: list[TandemServer], pg_url: str
+) -> None:
+    n1, n2 = two_nodes
+    room = f"hist-2n-{uuid.uuid4().hex[:8]}"
+    h1, h2 = Http(n1.http_url), Http(n2.http_url)
+    async with alice_and_bob(two_nodes, room, "main.py", "print('hello')\n") as (doc_a, doc_b):
         for rnd in range(3):
             # Alice (node 1) and Bob (node 2) write in the same idle window.
             doc_a.get("files", type=Map)["main.py"].insert(0, f"# alice {rnd}\n")
@@ -132,14 +143,7 @@ async def test_checkpoints_on_two_nodes_at_once_are_one_version(two_nodes: list[
     n1, n2 = two_nodes
     room = f"hist-cp-{uuid.uuid4().hex[:8]}"
     h1, h2 = Http(n1.http_url), Http(n2.http_url)
-    async with (
-        pycrdt_client(n1.ws_url, room, query="?name=Alice") as (doc_a, prov_a),
-        pycrdt_client(n2.ws_url, room, query="?name=Bob") as (doc_b, prov_b),
-    ):
-        await prov_a.synced.wait()
-        await prov_b.synced.wait()
-        doc_a.get("files", type=Map)["notes.md"] = Text("# notes\n")
-        await until(lambda: files(doc_b) == files(doc_a), what="the file on node 2")
+    async with alice_and_bob(two_nodes, room, "notes.md", "# notes\n") as (doc_a, doc_b):
         await until(lambda: newest_is_now(h1, room), timeout=60, what="the idle version")
         before = versions(h1, room)
 
@@ -164,14 +168,7 @@ async def test_a_restore_on_one_node_is_one_version_attributed_to_its_author(
     n1, n2 = two_nodes
     room = f"hist-rs-{uuid.uuid4().hex[:8]}"
     h1, h2 = Http(n1.http_url), Http(n2.http_url)
-    async with (
-        pycrdt_client(n1.ws_url, room, query="?name=Alice") as (doc_a, prov_a),
-        pycrdt_client(n2.ws_url, room, query="?name=Bob") as (doc_b, prov_b),
-    ):
-        await prov_a.synced.wait()
-        await prov_b.synced.wait()
-        doc_a.get("files", type=Map)["app.py"] = Text("v = 1\n")
-        await until(lambda: files(doc_b) == files(doc_a), what="the file on node 2")
+    async with alice_and_bob(two_nodes, room, "app.py", "v = 1\n") as (doc_a, doc_b):
         await until(lambda: newest_is_now(h2, room), timeout=60, what="the first version")
         first = versions(h2, room)[0]
         app_b = doc_b.get("files", type=Map)["app.py"]

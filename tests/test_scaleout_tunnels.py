@@ -6,7 +6,8 @@ its owner node; a client that enters through the other node is tunnelled there (
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
@@ -16,7 +17,14 @@ from tests.rtcpeers import CounterTrack, Publisher, Viewer, loopback_only
 from tests.scaleout_support import SHARED_REDIS, node_env, redis_prefix, start_all, stop_all
 from tests.signalclient import SignalClient
 from tests.support import TandemServer, postgres_database
-from tests.termclient import ensure_engine_and_image, remove_containers, sandbox_env, term_client, term_url
+from tests.termclient import (
+    TermClient,
+    ensure_engine_and_image,
+    remove_containers,
+    sandbox_env,
+    term_client,
+    term_url,
+)
 from tests.test_ops_metrics import scrape
 
 pytestmark = [pytest.mark.anyio, pytest.mark.docker]
@@ -51,6 +59,17 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[TandemServe
                 anyio.run(remove_containers, instance)
 
 
+@asynccontextmanager
+async def one_terminal_from_both(
+    a: TandemServer, b: TandemServer, s: str
+) -> AsyncIterator[tuple[TermClient, TermClient]]:
+    """A client of session `s`'s terminal on node A (first: A becomes the owner), then one on B."""
+    async with term_client(term_url(a, s)) as on_a, term_client(term_url(b, s)) as on_b:
+        await on_a.read_until(b"$ ", within=30)
+        await on_b.read_until(b"$ ", within=30)
+        yield on_a, on_b
+
+
 def session() -> str:
     return f"tun-{uuid.uuid4().hex[:8]}"
 
@@ -58,9 +77,7 @@ def session() -> str:
 async def test_one_terminal_for_clients_on_both_nodes(nodes: list[TandemServer]) -> None:
     a, b = nodes
     s = session()
-    async with term_client(term_url(a, s)) as on_a, term_client(term_url(b, s)) as on_b:
-        await on_a.read_until(b"$ ", within=30)
-        await on_b.read_until(b"$ ", within=30)
+    async with one_terminal_from_both(a, b, s) as (on_a, on_b):
         # Typed through node B, run in the one container, seen on both: the same shell.
         await on_b.send_input("echo $((6*7))-$$\n")
         out_b = await on_b.read_until(b"42-")
@@ -82,9 +99,7 @@ async def test_one_terminal_for_clients_on_both_nodes(nodes: list[TandemServer])
 async def test_bulk_output_crosses_nodes_in_order_and_complete(nodes: list[TandemServer]) -> None:
     a, b = nodes
     s = session()
-    async with term_client(term_url(a, s)) as on_a, term_client(term_url(b, s)) as on_b:
-        await on_a.read_until(b"$ ", within=30)
-        await on_b.read_until(b"$ ", within=30)
+    async with one_terminal_from_both(a, b, s) as (on_a, on_b):
         start = len(on_b.output)
         # ~1.2 MB of numbered lines: more than the tunnel's window, so flow control is exercised.
         await on_a.send_input("seq 1 150000; echo seq-$((2*5))-done\n")

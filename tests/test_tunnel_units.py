@@ -10,6 +10,7 @@ from typing import Any
 
 import anyio
 import pytest
+from anyio.abc import TaskGroup
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
@@ -90,6 +91,18 @@ class Client:
                         return m
                 await self.changed.wait()
 
+    async def open(
+        self, tg: TaskGroup, entry: Tunnels, path: str = "/term/s/main", owner: str = "owner"
+    ) -> None:
+        """Connect through `entry` to `owner`, as a client reaching the entry node would."""
+        ws = WebSocket(scope(path), self.receive, self.send)
+        tg.start_soon(entry.forward, ws, owner, "term", "s", PRINCIPAL)
+        await self.to_app.send({"type": "websocket.connect"})  # what the server gets first
+
+    async def accepted(self, tg: TaskGroup, entry: Tunnels, path: str = "/term/s/main") -> None:
+        await self.open(tg, entry, path)
+        await self.until(lambda m: m["type"] == "websocket.accept")
+
     def frames(self) -> list[dict[str, Any]]:
         return [m for m in self.sent if m["type"] == "websocket.send"]
 
@@ -127,10 +140,7 @@ async def test_frames_both_ways_and_the_owners_close_code() -> None:
     endpoints = Endpoints()
     client = Client()
     async with two_nodes(endpoints) as (entry, _owner, _), anyio.create_task_group() as tg:
-        ws = WebSocket(scope(), client.receive, client.send)
-        tg.start_soon(entry.forward, ws, "owner", "term", "s", PRINCIPAL)
-        await client.to_app.send({"type": "websocket.connect"})  # what the server got first
-        await client.until(lambda m: m["type"] == "websocket.accept")
+        await client.accepted(tg, entry)
         await client.to_app.send({"type": "websocket.receive", "text": "héllo"})
         await client.to_app.send({"type": "websocket.receive", "bytes": b"\x00\x01\x02"})
         await client.until(lambda m: m.get("text") == "HÉLLO")
@@ -152,11 +162,7 @@ async def test_credentials_stay_on_the_entry_node() -> None:
     client = Client()
     async with two_nodes(endpoints) as (entry, owner, _), anyio.create_task_group() as tg:
         owner.endpoints["term"] = recording
-        tg.start_soon(
-            entry.forward, WebSocket(scope(), client.receive, client.send), "owner", "term", "s", PRINCIPAL
-        )
-        await client.to_app.send({"type": "websocket.connect"})
-        await client.until(lambda m: m["type"] == "websocket.accept")
+        await client.accepted(tg, entry)
         await client.to_app.send({"type": "websocket.disconnect", "code": 1001})
         with anyio.fail_after(5):
             await endpoints.done.wait()
@@ -171,16 +177,7 @@ async def test_a_slow_client_holds_the_owner_to_the_window() -> None:
     endpoints = Endpoints()
     client = Client()
     async with two_nodes(endpoints) as (entry, owner, _), anyio.create_task_group() as tg:
-        tg.start_soon(
-            entry.forward,
-            WebSocket(scope("/term/s/flood"), client.receive, client.send),
-            "owner",
-            "term",
-            "s",
-            PRINCIPAL,
-        )
-        await client.to_app.send({"type": "websocket.connect"})
-        await client.until(lambda m: m["type"] == "websocket.accept")
+        await client.accepted(tg, entry, "/term/s/flood")
         client.slow = anyio.Event()  # stop reading: the owner must stop at the window
 
         def in_flight() -> int:
@@ -203,11 +200,7 @@ async def test_a_lost_message_closes_with_1012() -> None:
     endpoints = Endpoints()
     client = Client()
     async with two_nodes(endpoints) as (entry, _owner, _), anyio.create_task_group() as tg:
-        tg.start_soon(
-            entry.forward, WebSocket(scope(), client.receive, client.send), "owner", "term", "s", PRINCIPAL
-        )
-        await client.to_app.send({"type": "websocket.connect"})
-        await client.until(lambda m: m["type"] == "websocket.accept")
+        await client.accepted(tg, entry)
         real = entry.bus.publish
         dropped: list[str] = []
 
@@ -231,11 +224,7 @@ async def test_the_owner_node_gone_closes_the_client_with_1012() -> None:
     endpoints = Endpoints()
     client = Client()
     async with two_nodes(endpoints) as (entry, _owner, _), anyio.create_task_group() as tg:
-        tg.start_soon(
-            entry.forward, WebSocket(scope(), client.receive, client.send), "owner", "term", "s", PRINCIPAL
-        )
-        await client.to_app.send({"type": "websocket.connect"})
-        await client.until(lambda m: m["type"] == "websocket.accept")
+        await client.accepted(tg, entry)
         bus = entry.bus
         assert isinstance(bus, LocalBus)
         bus._notify(bus._peer_lost, "owner")  # what the bus says when the owner stops answering
@@ -247,8 +236,6 @@ async def test_an_owner_that_never_answers_gives_1013() -> None:
     endpoints = Endpoints()
     client = Client()
     async with two_nodes(endpoints) as (entry, _owner, _), anyio.create_task_group() as tg:
-        ws = WebSocket(scope(), client.receive, client.send)
-        tg.start_soon(entry.forward, ws, "nobody", "term", "s", PRINCIPAL)
-        await client.to_app.send({"type": "websocket.connect"})
+        await client.open(tg, entry, owner="nobody")
         close = await client.until(lambda m: m["type"] == "websocket.close", timeout=10)
         assert close["code"] == 1013

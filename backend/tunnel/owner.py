@@ -21,7 +21,6 @@ from backend.tunnel import frames
 
 log = logging.getLogger("tandem.tunnel")
 
-Publish = Callable[[str, int, bytes], None]  # kind, sequence, payload -> the entry node's inbox
 
 
 class TunnelClosedError(OSError):

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import anyio
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from tests.rtcpeers import CounterTrack, Publisher, Viewer, loopback_only
 from tests.scaleout_support import SHARED_REDIS, node_env, redis_prefix, start_all, stop_all
@@ -188,3 +190,26 @@ async def test_owner_killed_clients_reconnect_to_a_new_owner(tmp_path: Path) -> 
             await anyio.to_thread.run_sync(stop_all, servers)
             for instance in instances:
                 await remove_containers(instance)
+
+
+async def test_bad_input_through_a_tunnel_gets_the_owners_answers(nodes: list[TandemServer]) -> None:
+    a, b = nodes
+    s = session()
+    # A foreign page is refused on the entry node, before anything is tunnelled.
+    with pytest.raises(InvalidStatus):
+        url = term_url(b, s)
+        async with connect(url, origin="http://evil.example"):  # type: ignore[arg-type]
+            pass
+    async with SignalClient.connect(a.http_url, s) as owner_side, SignalClient.connect(b.http_url, s) as pb:
+        await pb.send_raw("{not json")
+        assert (await pb.expect("error"))["code"] == "bad_message"
+        await pb.send_raw("x" * 70_000)  # over the signaling limit, still one error back
+        assert (await pb.expect("error"))["code"] == "too_big"
+        await pb.send(type="offer", to=owner_side.id, sdp="v=0\r\n")  # the connection lives on
+        assert (await owner_side.expect("offer"))["from"] == pb.id
+    # Garbage on a tunnelled terminal closes that client with the owner's code, 4400.
+    async with term_client(term_url(b, s)) as bad:
+        await bad.read_until(b"$ ", within=30)
+        await bad.ws.send("{not a control message")
+        code, _ = await bad.closed()
+        assert code == 4400

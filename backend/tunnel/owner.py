@@ -22,7 +22,6 @@ from backend.tunnel import frames
 log = logging.getLogger("tandem.tunnel")
 
 
-
 class TunnelClosedError(OSError):
     """Sending on a tunnel whose other end is gone (Starlette turns OSError into a disconnect)."""
 

@@ -297,6 +297,7 @@ class TerminalRegistry:
                 idle = not entry.terminals and now - entry.empty_since >= min(limit, SESSION_GRACE_SECONDS)
                 if entry.ready.is_set() and idle and not entry.closing:
                     await self._close_session(entry)
+                    log.info("session %r: no terminals left, deactivated", entry.name)
 
     async def reap_orphans(self) -> list[str]:
         """Remove this install's containers whose session has no workspace any more."""

@@ -40,7 +40,9 @@ def prepare_workspace(workspace: Path, spec: SandboxSpec) -> None:
     The container runs as `spec.uid`, so files the host wrote as root would be read-only
     inside the terminal; chowning only what differs keeps repeated calls cheap.
     """
-    workspace.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    workspace.parent.mkdir(parents=True, exist_ok=True, mode=WORKSPACE_MODE)
+    if workspace.parent.stat().st_mode & 0o077 and workspace.parent.stat().st_uid == os.geteuid():
+        os.chmod(workspace.parent, WORKSPACE_MODE)  # the host's list of workspaces: owner-only too
     workspace.mkdir(exist_ok=True, mode=WORKSPACE_MODE)
     if not spec.chown_workspace:
         return

@@ -38,6 +38,7 @@ from .errors import (
     SandboxUnavailableError,
 )
 from .exec_run import ExecResult, exec_run
+from .quota import WorkspaceQuota
 from .types import ContainerHandle, SandboxSpec
 from .workspace import prepare_workspace
 
@@ -66,8 +67,11 @@ class DockerSandbox:
         idle_check_interval: float = 60.0,
         stop_timeout: int = 5,
         max_ptys_per_session: int = 16,
+        quota: WorkspaceQuota | None = None,
     ) -> None:
         self.spec = spec or SandboxSpec()
+        # None: plain workspace directories (no disk quota), e.g. for unit tests.
+        self.quota = quota
         self._docker_url = docker_url
         self._instance = instance
         self._idle_timeout = idle_timeout
@@ -135,6 +139,7 @@ class DockerSandbox:
             # A container left running (a crash, another node, a deactivated session) must not
             # race the host's walk of the workspace: stop every process of it first.
             await self._halt(existing, name)
+        await self._mount(workspace)
         await anyio.to_thread.run_sync(prepare_workspace, workspace, self.spec)
         container = await self._reuse_or_create(existing, session_id, workspace)
         handle = ContainerHandle(session_id, container.id, name, workspace)
@@ -189,6 +194,8 @@ class DockerSandbox:
         try:
             info = await session.container.show()
             if not info["State"]["Running"]:
+                # Never start on a bare directory: the quota's file system first.
+                await self._mount(session.handle.workspace)
                 logger.info("starting container %s", session.handle.name)
                 await session.container.start()
         except aiodocker.DockerError as exc:
@@ -215,6 +222,7 @@ class DockerSandbox:
             except aiodocker.DockerError as exc:
                 if exc.status not in (304, 404):  # already stopped / gone
                     raise ContainerError(f"cannot stop {session.handle.name}: {exc}") from exc
+            await self._unmount(session.handle.workspace)
 
     async def stop_all(self) -> None:
         """Stop every container this sandbox ran (shutdown), concurrently and bounded in time.
@@ -234,6 +242,19 @@ class DockerSandbox:
                 logger.warning("container of session %r not stopped: %s", session_id, exc)
         if scope.cancelled_caught:
             logger.warning("container of session %r: stop timed out", session_id)
+
+    async def _mount(self, workspace: Path) -> None:
+        if self.quota is not None:
+            await anyio.to_thread.run_sync(self.quota.mount, workspace)
+
+    async def _unmount(self, workspace: Path) -> None:
+        if self.quota is not None:
+            await anyio.to_thread.run_sync(self.quota.unmount, workspace)
+
+    async def discard_workspace(self, workspace: Path) -> None:
+        """A deleted session's workspace: unmount it and delete its quota image (after `remove`)."""
+        if self.quota is not None:
+            await anyio.to_thread.run_sync(self.quota.discard, workspace)
 
     async def remove(self, session_id: str) -> None:
         session = self._sessions.pop(session_id, None)

@@ -30,6 +30,7 @@ from tests.termclient import (
     sandbox_env,
     term_client,
     term_url,
+    unmount_under,
 )
 
 pytestmark = [
@@ -111,6 +112,7 @@ async def test_a_racing_sandbox_process_cannot_chown_a_host_path_across_kill9(
         await _restart_and_check(server, session, workspace, secret, key)
     finally:
         server.stop()
+        unmount_under(tmp_path / "data")
 
 
 async def test_sigterm_stops_a_deactivated_sessions_container_and_the_race_never_lands(
@@ -130,3 +132,4 @@ async def test_sigterm_stops_a_deactivated_sessions_container_and_the_race_never
         await _restart_and_check(server, session, workspace, secret, key)
     finally:
         server.stop()
+        unmount_under(tmp_path / "data")

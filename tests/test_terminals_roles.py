@@ -25,6 +25,7 @@ from backend.settings import Settings
 from backend.terminals.paths import workspace_dir
 from sandbox import TEST_IMAGE
 from sandbox.container_config import container_name
+from sandbox.quota import WorkspaceQuota
 from tests.support import eventually as wait_for
 from tests.support import free_port
 from tests.termclient import ensure_engine_and_image, new_session, remove_containers, term_client
@@ -163,6 +164,7 @@ async def test_deleting_a_session_removes_container_and_workspace(
         code, _ = await editor.closed()
         assert code == 1001
     assert not workspace.exists()
+    assert not WorkspaceQuota.image_of(workspace).exists()  # the quota image went with it
     async with aiodocker.Docker() as docker:
         with pytest.raises(aiodocker.DockerError) as err:
             await docker.containers.get(container_name(session, instance))

@@ -327,6 +327,7 @@ class TerminalRegistry:
             if exc.status != 404:
                 raise SandboxError(f"cannot remove {name}: {exc}") from exc
         workspace = workspace_dir(self.settings, session)
+        await self.sandbox.discard_workspace(workspace)
         # rmtree never follows symlinks (it unlinks them), so a planted link cannot widen it.
         await anyio.to_thread.run_sync(partial(shutil.rmtree, workspace, ignore_errors=True))
         log.info("session %r: container and workspace removed", session)

@@ -51,7 +51,7 @@ def libpq_url(url: str) -> str:
 def backup(url: str, target: Path) -> Path:
     """Write a consistent copy of the database at `url` to `target` (atomically); returns it."""
     target = target.resolve()
-    private_dir(target.parent)
+    private_dir(target.parent, tighten_existing=False)  # an operator's directory: created 0700 only
     tmp = target.with_name(f".{target.name}.partial")
     tmp.unlink(missing_ok=True)
     try:
@@ -112,7 +112,7 @@ def restore(source: Path, url: str) -> None:
             raise BackupError(f"{source} is not a SQLite backup (a PostgreSQL dump needs a PostgreSQL URL)")
         if db.exists() and db.stat().st_size > 0 and _has_tables(url):
             raise BackupError(f"{db} already holds a database: restore into an empty data directory")
-        private_dir(db.parent)
+        private_dir(db.parent, tighten_existing=False)
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
         private_file(db)

@@ -21,10 +21,18 @@ FILE_MODE = 0o600
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
-def private_dir(path: Path) -> Path:
-    """Create `path` (and missing parents) 0700, and make an existing `path` 0700."""
+def private_dir(path: Path, *, tighten_existing: bool = True) -> Path:
+    """Create `path` (and missing parents) 0700; make an existing `path` 0700 when it is Tandem's
+    own (`tighten_existing`: the data and backup directories, never the parent of a path an
+    operator typed) and not a shared directory (sticky, like /tmp, or the root)."""
+    existed = path.exists()
     path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
-    _tighten(path, DIR_MODE)
+    if not existed or tighten_existing:
+        st = path.stat()
+        if st.st_mode & stat.S_ISVTX or path.resolve() == Path("/"):
+            log.warning("%s is a shared directory: its mode is left as is", path)
+        else:
+            _tighten(path, DIR_MODE)
     return path
 
 
@@ -38,7 +46,7 @@ def private_file(path: Path) -> Path:
 
 def private_sqlite(db: Path) -> None:
     """The database file (created 0600 when missing) and its side files, owner-only."""
-    private_dir(db.parent)
+    private_dir(db.parent, tighten_existing=False)  # the data directory is tightened by `serve`
     private_file(db)
     for suffix in SQLITE_SIDE_FILES:
         side = Path(f"{db}{suffix}")

@@ -45,8 +45,6 @@ class WorkspaceQuota:
     """Mounts and unmounts sessions' quota images; `enabled` is False when the quota is off."""
 
     def __init__(self, mode: QuotaMode, size_bytes: int, uid: int, gid: int) -> None:
-        if size_bytes < MIN_QUOTA_BYTES:
-            raise QuotaError(f"a workspace quota is at least {MIN_QUOTA_BYTES} bytes")
         self.size_bytes = size_bytes
         self._uid, self._gid = uid, gid
         self.enabled = False
@@ -54,6 +52,8 @@ class WorkspaceQuota:
         if mode == "off":
             self.reason = "workspace quota is off (setting)"
             return
+        if size_bytes < MIN_QUOTA_BYTES:
+            raise QuotaError(f"a workspace quota is at least {MIN_QUOTA_BYTES} bytes")
         missing = [tool for tool in _TOOLS if shutil.which(tool) is None]
         if os.geteuid() != 0 or missing:
             self.reason = "needs root" if os.geteuid() != 0 else f"needs {', '.join(missing)}"

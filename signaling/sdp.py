@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 Direction = Literal["sendrecv", "sendonly", "recvonly", "inactive"]
 DIRECTIONS: frozenset[str] = frozenset(("sendrecv", "sendonly", "recvonly", "inactive"))
@@ -49,9 +49,9 @@ def parse_sdp(text: str) -> list[MediaSection]:
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()  # the final line's terminator
-    session_direction: str | None = None
+    session_direction: Direction | None = None
     kinds: list[str] = []
-    directions: list[str | None] = []
+    directions: list[Direction | None] = []
     for number, raw in enumerate(lines, 1):
         line = raw[:-1] if raw.endswith("\r") else raw
         if "\r" in line:
@@ -72,14 +72,15 @@ def parse_sdp(text: str) -> list[MediaSection]:
             current = directions[-1] if kinds else session_direction
             if current is not None:
                 raise SdpError(f"line {number}: a second direction ({line[2:]} after {current})")
+            direction = cast(Direction, line[2:])
             if kinds:
-                directions[-1] = line[2:]
+                directions[-1] = direction
             else:
-                session_direction = line[2:]
+                session_direction = direction
     if not lines:
         raise SdpError("empty")
-    default = session_direction or "sendrecv"
-    return [MediaSection(kind, (d or default)) for kind, d in zip(kinds, directions, strict=True)]  # type: ignore[arg-type]
+    default: Direction = session_direction or "sendrecv"
+    return [MediaSection(kind, d or default) for kind, d in zip(kinds, directions, strict=True)]
 
 
 def sends_media(text: str) -> bool:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from backend.settings import Settings
+from backend.store.private import private_dir
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Tandem: a collaborative coding room.")
 
@@ -82,7 +84,9 @@ def serve(
             )
             raise typer.Exit(2)
         log.warning("*** --no-auth: ANYONE who can reach %s may edit ANY room ***", settings.host)
-    settings.data.mkdir(parents=True, exist_ok=True)
+    # Owner-only from here on: whatever the server writes (database, workspaces, backups) is 0600/0700.
+    os.umask(0o077)
+    private_dir(settings.data)
     uvicorn.run(
         create_app(settings),
         host=settings.host,

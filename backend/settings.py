@@ -161,6 +161,16 @@ class Settings(BaseSettings):
     history_page_max: int = 200
     history_max_file_bytes: int = 1 * MiB  # diffs of larger files are refused (413)
 
+    # --- sandbox hardening ---
+    workspace_quota: Literal["auto", "loop", "off"] = Field(
+        default="auto",
+        description=(
+            "Disk quota of a session's /workspace: `loop` mounts a sparse ext4 image of "
+            "`workspace_max_bytes` per session (root needed), `auto` does so when it can and logs "
+            "when it cannot, `off` leaves plain directories (terminals may fill the host disk)"
+        ),
+    )
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             url = self.database_url

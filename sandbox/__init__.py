@@ -12,6 +12,7 @@ from .errors import (
     ImageMissingError,
     PtyClosedError,
     PtyError,
+    QuotaError,
     SandboxError,
     SandboxUnavailableError,
     TerminalClosedError,
@@ -21,6 +22,7 @@ from .errors import (
 )
 from .exec_run import ExecResult
 from .local_pty import LocalPty
+from .quota import WorkspaceQuota
 from .terminal_events import (
     Attribution,
     Exited,
@@ -61,6 +63,7 @@ __all__ = [
     "PtyClosedError",
     "PtyError",
     "PtyFactory",
+    "QuotaError",
     "Resized",
     "Resync",
     "SandboxBackend",
@@ -76,4 +79,5 @@ __all__ = [
     "TerminalInputTooLargeError",
     "TerminalPermissionError",
     "TerminalStatus",
+    "WorkspaceQuota",
 ]

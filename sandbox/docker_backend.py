@@ -38,6 +38,7 @@ from .errors import (
     SandboxUnavailableError,
 )
 from .exec_run import ExecResult, exec_run
+from .quota import WorkspaceQuota
 from .types import ContainerHandle, SandboxSpec
 from .workspace import prepare_workspace
 
@@ -66,8 +67,11 @@ class DockerSandbox:
         idle_check_interval: float = 60.0,
         stop_timeout: int = 5,
         max_ptys_per_session: int = 16,
+        quota: WorkspaceQuota | None = None,
     ) -> None:
         self.spec = spec or SandboxSpec()
+        # None: plain workspace directories (no disk quota), e.g. for unit tests.
+        self.quota = quota
         self._docker_url = docker_url
         self._instance = instance
         self._idle_timeout = idle_timeout
@@ -107,9 +111,7 @@ class DockerSandbox:
             await self._tg.__aexit__(exc_type, exc, tb)
         finally:
             with anyio.CancelScope(shield=True):
-                for session in self._sessions.values():
-                    for pty in list(session.ptys):
-                        await pty.aclose()
+                await self.stop_all()
                 await self._docker.close()
 
     @property
@@ -131,9 +133,15 @@ class DockerSandbox:
                 return session.handle
             except ContainerNotFoundError:
                 logger.warning("container %s vanished; recreating it", session.handle.name)
-        await anyio.to_thread.run_sync(prepare_workspace, workspace, self.spec)
-        container = await self._find_or_create(session_id, workspace)
         name = container_name(session_id, self._instance)
+        existing = await self._lookup(name)
+        if existing is not None:
+            # A container left running (a crash, another node, a deactivated session) must not
+            # race the host's walk of the workspace: stop every process of it first.
+            await self._halt(existing, name)
+        await self._mount(workspace)
+        await anyio.to_thread.run_sync(prepare_workspace, workspace, self.spec)
+        container = await self._reuse_or_create(existing, session_id, workspace)
         handle = ContainerHandle(session_id, container.id, name, workspace)
         session = _Session(handle, container, last_used=anyio.current_time())
         async with session.lock:
@@ -142,22 +150,36 @@ class DockerSandbox:
             self._sessions[session_id] = session
         return handle
 
-    async def _find_or_create(self, session_id: str, workspace: Path) -> DockerContainer:
-        name = container_name(session_id, self._instance)
-        config = container_config(self.spec, session_id, workspace, self._instance)
+    async def _lookup(self, name: str) -> DockerContainer | None:
         try:
-            existing = await self.docker.containers.get(name)
+            return await self.docker.containers.get(name)
         except aiodocker.DockerError as exc:
             if exc.status != 404:
                 raise ContainerError(f"cannot look up {name}: {exc}") from exc
-        else:
+            return None
+
+    async def _halt(self, container: DockerContainer, name: str) -> None:
+        try:
+            if container["State"]["Running"]:
+                logger.info("stopping container %s before touching its workspace", name)
+                await container.stop(t=self._stop_timeout)
+        except aiodocker.DockerError as exc:
+            if exc.status not in (304, 404):
+                raise ContainerError(f"cannot stop {name}: {exc}") from exc
+
+    async def _reuse_or_create(
+        self, existing: DockerContainer | None, session_id: str, workspace: Path
+    ) -> DockerContainer:
+        name = container_name(session_id, self._instance)
+        config = container_config(self.spec, session_id, workspace, self._instance)
+        if existing is not None:
             # Reuse only an identical container; a changed spec or workspace means recreate.
             if (
                 existing["Config"].get("Image") == self.spec.image
                 and existing["HostConfig"].get("Binds") == config["HostConfig"]["Binds"]
             ):
                 return existing
-            await existing.delete(force=True)
+            await self._delete(existing, name)
         try:
             return await self.docker.containers.create(config, name=name)
         except aiodocker.DockerError as exc:
@@ -172,6 +194,8 @@ class DockerSandbox:
         try:
             info = await session.container.show()
             if not info["State"]["Running"]:
+                # Never start on a bare directory: the quota's file system first.
+                await self._mount(session.handle.workspace)
                 logger.info("starting container %s", session.handle.name)
                 await session.container.start()
         except aiodocker.DockerError as exc:
@@ -198,6 +222,39 @@ class DockerSandbox:
             except aiodocker.DockerError as exc:
                 if exc.status not in (304, 404):  # already stopped / gone
                     raise ContainerError(f"cannot stop {session.handle.name}: {exc}") from exc
+            await self._unmount(session.handle.workspace)
+
+    async def stop_all(self) -> None:
+        """Stop every container this sandbox ran (shutdown), concurrently and bounded in time.
+
+        A deactivated session's container would otherwise keep running with whatever its
+        users left behind, and race the next start's workspace preparation.
+        """
+        async with anyio.create_task_group() as tg:
+            for session_id in list(self._sessions):
+                tg.start_soon(self._stop_logged, session_id)
+
+    async def _stop_logged(self, session_id: str) -> None:
+        with anyio.move_on_after(self._stop_timeout + 15) as scope:
+            try:
+                await self.stop(session_id)
+            except (ContainerError, aiodocker.DockerError, aiohttp.ClientError, OSError) as exc:
+                logger.warning("container of session %r not stopped: %s", session_id, exc)
+        if scope.cancelled_caught:
+            logger.warning("container of session %r: stop timed out", session_id)
+
+    async def _mount(self, workspace: Path) -> None:
+        if self.quota is not None:
+            await anyio.to_thread.run_sync(self.quota.mount, workspace)
+
+    async def _unmount(self, workspace: Path) -> None:
+        if self.quota is not None:
+            await anyio.to_thread.run_sync(self.quota.unmount, workspace)
+
+    async def discard_workspace(self, workspace: Path) -> None:
+        """A deleted session's workspace: unmount it and delete its quota image (after `remove`)."""
+        if self.quota is not None:
+            await anyio.to_thread.run_sync(self.quota.discard, workspace)
 
     async def remove(self, session_id: str) -> None:
         session = self._sessions.pop(session_id, None)

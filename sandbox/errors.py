@@ -53,3 +53,7 @@ class TerminalInputTooLargeError(SandboxError):
 
 class UnsafePathError(SandboxError):
     """A workspace path is malformed, escapes the root, or passes through a symlink."""
+
+
+class QuotaError(SandboxError):
+    """The workspace quota (a loop-mounted image) could not be set up, mounted or removed."""

@@ -109,8 +109,16 @@ class SandboxBackend(Protocol):
         """Stop the container, keeping it for a later restart."""
         ...
 
+    async def stop_all(self) -> None:
+        """Stop every container this backend ran (shutdown): nothing keeps running unwatched."""
+        ...
+
     async def remove(self, session_id: str) -> None:
         """Stop and delete the container; the workspace on the host stays."""
+        ...
+
+    async def discard_workspace(self, workspace: Path) -> None:
+        """A deleted session's workspace: release what backs it (its quota image), after `remove`."""
         ...
 
     async def reap_orphans(self, known_session_ids: Collection[str]) -> list[str]:

@@ -8,13 +8,22 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from signaling.errors import MessageError, MessageTooBigError
+from signaling.sdp import SdpError, parse_sdp, sends_media
 
 RELAY = "relay"  # the `to`/`from` of the media relay
 PeerId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-Sdp = Annotated[str, Field(min_length=1, max_length=64 * 1024)]
+
+
+def _strict_sdp(text: str) -> str:
+    parse_sdp(text)  # SdpError (a ValueError) becomes this message's validation error
+    return text
+
+
+# Parsed strictly on arrival (signaling.sdp): what the role check reads is what a browser reads.
+Sdp = Annotated[str, Field(min_length=1, max_length=64 * 1024), AfterValidator(_strict_sdp)]
 
 
 class _Msg(BaseModel):
@@ -107,22 +116,11 @@ def error_frame(code: str, message: str, ref: str | None = None) -> str:
 
 
 def sends_video(sdp: str) -> bool:
-    """Whether an SDP offers/answers to send media (a video or audio section sendrecv/sendonly).
+    """Whether an SDP offers/answers to send media (any non-data section sendrecv/sendonly).
 
-    Only roles allowed to share may send media, to the relay or to another browser."""
-    direction = "sendrecv"  # RFC 3264: the default when a section names none
-    sending = False
-    in_media = False
-    rejected = False
-    for line in sdp.splitlines():
-        if line.startswith("m="):
-            if in_media and direction in ("sendrecv", "sendonly") and not rejected:
-                sending = True
-            in_media = line.startswith(("m=video", "m=audio"))
-            rejected = line.split(" ")[1:2] == ["0"]
-            direction = "sendrecv"
-        elif line.strip() in ("a=sendrecv", "a=sendonly", "a=recvonly", "a=inactive"):
-            direction = line.strip()[2:]
-    if in_media and direction in ("sendrecv", "sendonly") and not rejected:
-        sending = True
-    return sending
+    Only roles allowed to share may send media, to the relay or to another browser. A malformed
+    SDP is a `MessageError` (messages are parsed strictly on arrival, so this is a safety net)."""
+    try:
+        return sends_media(sdp)
+    except SdpError as exc:
+        raise MessageError(f"sdp: {exc}") from exc

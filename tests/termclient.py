@@ -7,6 +7,7 @@ failure, not a skip (CI installs and starts it; `scripts/ensure-docker.sh` does 
 from __future__ import annotations
 
 import json
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -148,6 +149,17 @@ def sandbox_server(data: Path, mode: str = "docker", **env: str) -> Iterator[Tan
         if server.proc and server.proc.poll() is None:
             server.stop()
         anyio.run(remove_containers, instance)
+        unmount_under(data)
+
+
+def unmount_under(path: Path) -> None:
+    """Unmount workspace quota images a killed server left mounted under `path` (a test's data)."""
+    root = str(path.resolve())
+    with open("/proc/self/mounts") as mounts:
+        targets = [line.split()[1].replace("\\040", " ") for line in mounts]
+    for target in reversed(targets):
+        if target == root or target.startswith(root + "/"):
+            subprocess.run(["umount", target], check=False, capture_output=True, timeout=60)
 
 
 async def get_json(url: str) -> Any:

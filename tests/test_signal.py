@@ -243,6 +243,56 @@ def test_which_sdp_sends_media() -> None:
     assert sends_video(SDP_SEND)
     assert not sends_video(SDP_RECV)
     assert sends_video("v=0\r\nm=video 9 X 96\r\n")  # no direction: sendrecv
-    assert not sends_video("v=0\r\nm=video 0 X 96\r\na=sendonly\r\n")  # rejected section
     assert not sends_video("v=0\r\nm=application 9 X 5000\r\n")
     assert sends_video(SDP_RECV + "m=audio 9 X 111\r\na=sendrecv\r\n")
+    assert not sends_video("v=0\na=recvonly\nm=video 9 X 96\n")  # the session-level direction
+    assert sends_video("v=0\na=recvonly\nm=video 9 X 96\na=sendonly\n")  # the section's wins
+
+
+# Offers that read as "receive only" to a lax parser and as "send" to a browser.
+CRAFTED_SENDING = {
+    # Port 0 + bundle-only is a live bundled section (RFC 8843), not a rejected one.
+    "bundle-only port 0": SDP_RECV + "m=video 0 UDP/TLS/RTP/SAVPF 96\r\na=bundle-only\r\na=sendonly\r\n",
+    "port 0": "v=0\r\nm=video 0 UDP/TLS/RTP/SAVPF 96\r\na=sendrecv\r\n",
+    # A browser keeps `x\x0ba=recvonly` as one unknown line: the section stays sendrecv.
+    "vertical tab": "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=x\x0ba=recvonly\r\n",
+    "form feed": "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=x\x0ca=recvonly\r\n",
+    "U+2028": "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=x\u2028a=recvonly\r\n",
+    "NEL": "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=x\x85a=recvonly\r\n",
+    "lone CR": "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=x\ra=recvonly\r\n",
+    "trailing space": "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=recvonly \r\n",
+    "two directions": "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=sendonly\r\na=recvonly\r\n",
+    "NUL": "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=recvonly\x00\r\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(CRAFTED_SENDING))
+def test_crafted_sdp_is_never_read_as_receive_only(name: str) -> None:
+    from signaling.errors import MessageError
+    from signaling.messages import sends_video
+
+    try:
+        assert sends_video(CRAFTED_SENDING[name])
+    except MessageError:
+        pass  # refused as malformed: as good
+
+
+async def test_a_viewer_cannot_send_media_with_a_crafted_offer(
+    auth_srv: TandemServer, links: tuple[str, dict[str, str]]
+) -> None:
+    sid, tokens = links
+    async with SignalClient.connect(auth_srv.http_url, sid, token=tokens["editor"]) as editor:
+        await editor.send(type="share", on=True)
+        for name, sdp in CRAFTED_SENDING.items():
+            # A fresh viewer per offer (TANDEM_SIGNAL_MAX_ERRORS=5 would close a reused one).
+            async with SignalClient.connect(auth_srv.http_url, sid, token=tokens["viewer"]) as viewer:
+                # To the sharer's browser, and to the relay as a "viewer" offer: refused both ways.
+                await viewer.send(type="offer", to=editor.id, sdp=sdp)
+                assert (await viewer.expect("error"))["code"] in ("forbidden", "bad_message"), name
+                await viewer.send(type="offer", to="relay", stream=editor.id, sdp=sdp)
+                assert (await viewer.expect("error"))["code"] in ("forbidden", "bad_message"), name
+        # The honest recvonly offer still passes, and it is the first offer the editor sees.
+        async with SignalClient.connect(auth_srv.http_url, sid, token=tokens["viewer"]) as viewer:
+            await viewer.send(type="offer", to=editor.id, sdp=SDP_RECV)
+            offer = await editor.expect("offer")
+            assert offer["from"] == viewer.id and offer["sdp"] == SDP_RECV

@@ -25,6 +25,7 @@ from backend.settings import Settings
 from backend.terminals.paths import workspace_dir
 from sandbox import TEST_IMAGE
 from sandbox.container_config import container_name
+from sandbox.quota import WorkspaceQuota
 from tests.support import eventually as wait_for
 from tests.support import free_port
 from tests.termclient import ensure_engine_and_image, new_session, remove_containers, term_client
@@ -106,11 +107,46 @@ async def test_viewer_input_is_refused_and_viewers_never_resize(app: tuple[str, 
         )
 
 
-async def test_a_viewer_cannot_start_a_terminal(app: tuple[str, Services]) -> None:
-    base, _ = app
-    async with term_client(f"{base}/term/{new_session()}/main?role=viewer") as viewer:
+async def test_a_viewer_cannot_start_a_terminal(app: tuple[str, Services], instance: str) -> None:
+    base, services = app
+    session = new_session()
+    async with term_client(f"{base}/term/{session}/main?role=viewer") as viewer:
         code, reason = await viewer.closed()
     assert code == 4404 and "no terminal" in reason
+    # Nothing was started for it: no container, no workspace, no active session.
+    assert session not in services.terminals.registry.sessions
+    assert not workspace_dir(services.settings, session).exists()
+    async with aiodocker.Docker() as docker:
+        with pytest.raises(aiodocker.DockerError) as err:
+            await docker.containers.get(container_name(session, instance))
+        assert err.value.status == 404
+
+
+async def test_a_viewer_never_starts_a_stopped_container_or_another_terminal(
+    app: tuple[str, Services], instance: str
+) -> None:
+    base, services = app
+    registry = services.terminals.registry
+    session = new_session()
+    async with term_client(f"{base}/term/{session}/main?role=editor") as editor:
+        await editor.read_until(b"$ ")
+        # While it runs, a viewer watches `main` but may not open a second terminal.
+        async with term_client(f"{base}/term/{session}/other?role=viewer") as viewer:
+            code, _ = await viewer.closed()
+            assert code == 4404
+        async with term_client(f"{base}/term/{session}/main?role=viewer") as viewer:
+            await viewer.control_until(lambda m: m["type"] == "resync")
+    # The session is deactivated and its container stopped (as after an idle stop)...
+    await registry._close_session(registry.sessions[session])
+    await registry.sandbox.stop(session)
+    # ...then a viewer comes back: refused, and the container stays stopped.
+    async with term_client(f"{base}/term/{session}/main?role=viewer") as viewer:
+        code, reason = await viewer.closed()
+    assert code == 4404 and "no terminal" in reason
+    assert session not in registry.sessions
+    async with aiodocker.Docker() as docker:
+        info = await (await docker.containers.get(container_name(session, instance))).show()
+        assert not info["State"]["Running"]
 
 
 async def test_deleting_a_session_removes_container_and_workspace(
@@ -128,6 +164,7 @@ async def test_deleting_a_session_removes_container_and_workspace(
         code, _ = await editor.closed()
         assert code == 1001
     assert not workspace.exists()
+    assert not WorkspaceQuota.image_of(workspace).exists()  # the quota image went with it
     async with aiodocker.Docker() as docker:
         with pytest.raises(aiodocker.DockerError) as err:
             await docker.containers.get(container_name(session, instance))

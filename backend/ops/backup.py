@@ -21,6 +21,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, inspect
 
 from backend.errors import TandemError
+from backend.store.private import private_dir, private_file
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PGDUMP_MAGIC = b"PGDMP"
@@ -50,10 +51,11 @@ def libpq_url(url: str) -> str:
 def backup(url: str, target: Path) -> Path:
     """Write a consistent copy of the database at `url` to `target` (atomically); returns it."""
     target = target.resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(target.parent, tighten_existing=False)  # an operator's directory: created 0700 only
     tmp = target.with_name(f".{target.name}.partial")
     tmp.unlink(missing_ok=True)
     try:
+        private_file(tmp)  # 0600 before a byte is written: sqlite3 and pg_dump keep the mode
         db = sqlite_path(url)
         if db is not None:
             _sqlite_backup(db, tmp)
@@ -110,9 +112,10 @@ def restore(source: Path, url: str) -> None:
             raise BackupError(f"{source} is not a SQLite backup (a PostgreSQL dump needs a PostgreSQL URL)")
         if db.exists() and db.stat().st_size > 0 and _has_tables(url):
             raise BackupError(f"{db} already holds a database: restore into an empty data directory")
-        db.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(db.parent, tighten_existing=False)
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
+        private_file(db)
         _sqlite_backup(source, db)
         return
     if not head.startswith(PGDUMP_MAGIC):

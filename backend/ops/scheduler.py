@@ -17,6 +17,7 @@ import anyio
 from backend.ops import backup, retention
 from backend.ops.counters import NodeStats
 from backend.settings import Settings
+from backend.store.private import private_dir
 
 log = logging.getLogger("tandem.backup")
 
@@ -52,7 +53,7 @@ class BackupScheduler:
     async def run(self) -> None:
         s = self.settings
         assert s.backup_dir is not None
-        s.backup_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(s.backup_dir)
         while True:
             found = await anyio.to_thread.run_sync(existing_backups, s.backup_dir)
             last = max(found, default=None)

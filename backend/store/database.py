@@ -7,12 +7,14 @@ from pathlib import Path
 from sqlalchemy import Engine, event, text
 from sqlmodel import SQLModel, create_engine
 
+from backend.store.private import private_sqlite
+
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if path and path != ":memory:" and not path.startswith("file:"):
+            private_sqlite(Path(path))  # 0600 before SQLite creates it; -wal/-shm inherit it
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8)
 
         @event.listens_for(engine, "connect")

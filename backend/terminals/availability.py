@@ -14,7 +14,14 @@ from pydantic import BaseModel
 
 from backend.settings import Settings
 from backend.terminals.paths import sandbox_instance
-from sandbox import DockerSandbox, SandboxError, SandboxSpec, SandboxUnavailableError
+from sandbox import (
+    DockerSandbox,
+    QuotaError,
+    SandboxError,
+    SandboxSpec,
+    SandboxUnavailableError,
+    WorkspaceQuota,
+)
 from sandbox.images import image_exists
 
 log = logging.getLogger("tandem.sandbox")
@@ -57,8 +64,17 @@ async def open_sandbox(
             image=image,
             reason="terminals are off on this server (TANDEM_SANDBOX=off)",
         )
+    spec = sandbox_spec(settings)
+    try:
+        quota = WorkspaceQuota(settings.workspace_quota, settings.workspace_max_bytes, spec.uid, spec.gid)
+    except QuotaError as exc:
+        if mode == "docker":
+            raise
+        log.warning("terminals are off: %s", exc)
+        return None, SandboxStatus(enabled=False, mode=mode, image=image, reason=str(exc)[:300])
     sandbox = DockerSandbox(
-        sandbox_spec(settings),
+        spec,
+        quota=quota,
         instance=sandbox_instance(settings),
         idle_timeout=settings.sandbox_idle_stop_seconds,
         idle_check_interval=max(1.0, min(60.0, settings.sandbox_idle_stop_seconds / 4)),

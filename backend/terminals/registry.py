@@ -91,8 +91,13 @@ class TerminalRegistry:
     async def attach(
         self, session: str, name: str, principal: Principal, *, can_start: bool, can_type: bool
     ) -> AsyncIterator[tuple[Terminal, Subscription]]:
-        """Subscribe to a terminal, starting it (and the session's sandbox) when allowed."""
-        entry = await self._activate(session)
+        """Subscribe to a terminal, starting it (and the session's sandbox) when allowed.
+
+        A role that may not start terminals only ever watches one that runs: it never activates
+        a session (so never starts its container or touches its workspace)."""
+        entry = await self._entry(session, create=can_start)
+        if entry is None:
+            raise TerminalNotFoundError(f"no terminal {name!r} runs in this session")
         entry.empty_since = anyio.current_time()  # the sweeper leaves a session being joined alone
         entry.authors[principal.id] = {"id": principal.id, "name": principal.name, "color": principal.color}
         entry.authors.move_to_end(principal.id)
@@ -101,14 +106,18 @@ class TerminalRegistry:
         term = entry.terminals.get(name)
         if term is None:
             if not can_start:
-                raise TerminalNotFoundError(f"no terminal {name!r} in this session")
+                raise TerminalNotFoundError(f"no terminal {name!r} runs in this session")
             if len(entry.terminals) >= self.settings.terminals_per_session:
                 raise TerminalLimitError(
                     f"this session has {self.settings.terminals_per_session} terminals already"
                 )
+            # Registered before the session is ready, so a viewer arriving meanwhile finds it.
             opened_by = {"id": principal.id, "name": principal.name}
             term = entry.terminals[name] = Terminal(session, name, opened_by)
             self._tg.start_soon(self._run_terminal, entry, term, name=f"terminal:{session}/{name}")
+        await entry.ready.wait()
+        if entry.error is not None:
+            raise entry.error
         await term.ready.wait()
         if term.hub is None:
             raise term.error or SandboxError(f"terminal {name!r} failed to start")
@@ -129,20 +138,24 @@ class TerminalRegistry:
 
     # -- sessions -------------------------------------------------------------------------
 
-    async def _activate(self, session: str) -> ActiveSession:
+    async def _entry(self, session: str, *, create: bool) -> ActiveSession | None:
+        """The session's live entry; with `create`, activate it (start its sandbox) when needed.
+
+        Without `create` (a viewer), a session that is not active stays so: None."""
         while True:
             if self._closed:
                 raise SandboxError("the server is shutting down")
             entry = self.sessions.get(session)
             if entry is None:
+                if not create:
+                    return None
                 entry = self.sessions[session] = ActiveSession(session)
                 self._tg.start_soon(self._run_session, entry, name=f"session-sandbox:{session}")
             elif entry.closing:
+                if not create:
+                    return None
                 await entry.done.wait()
                 continue
-            await entry.ready.wait()
-            if entry.error is not None:
-                raise entry.error
             return entry
 
     async def _run_session(self, entry: ActiveSession) -> None:
@@ -215,10 +228,12 @@ class TerminalRegistry:
 
     async def _run_terminal(self, entry: ActiveSession, term: Terminal) -> None:
         s = self.settings
-        assert entry.room is not None
-        doc = entry.room.doc
         try:
             with term.scope:
+                await entry.ready.wait()
+                if entry.error is not None or entry.room is None:
+                    raise entry.error or SandboxError(f"session {entry.name!r} did not start")
+                doc = entry.room.doc
                 async with TerminalHub(
                     partial(self._start_pty, entry.name, term.name),
                     name=f"{entry.name}/{term.name}",
@@ -250,8 +265,8 @@ class TerminalRegistry:
             if entry.terminals.get(term.name) is term:
                 del entry.terminals[term.name]
                 entry.empty_since = anyio.current_time()
-            if not entry.room.closed:
-                doc_mirror.remove_terminal(doc, term.name)
+            if entry.room is not None and not entry.room.closed:
+                doc_mirror.remove_terminal(entry.room.doc, term.name)
             term.done.set()
 
     # -- housekeeping ---------------------------------------------------------------------
@@ -282,6 +297,7 @@ class TerminalRegistry:
                 idle = not entry.terminals and now - entry.empty_since >= min(limit, SESSION_GRACE_SECONDS)
                 if entry.ready.is_set() and idle and not entry.closing:
                     await self._close_session(entry)
+                    log.info("session %r: no terminals left, deactivated", entry.name)
 
     async def reap_orphans(self) -> list[str]:
         """Remove this install's containers whose session has no workspace any more."""
@@ -311,26 +327,20 @@ class TerminalRegistry:
             if exc.status != 404:
                 raise SandboxError(f"cannot remove {name}: {exc}") from exc
         workspace = workspace_dir(self.settings, session)
+        await self.sandbox.discard_workspace(workspace)
         # rmtree never follows symlinks (it unlinks them), so a planted link cannot widen it.
         await anyio.to_thread.run_sync(partial(shutil.rmtree, workspace, ignore_errors=True))
         log.info("session %r: container and workspace removed", session)
 
     async def close(self) -> None:
-        """Shutdown: hang up every terminal, flush file sync, stop the containers."""
+        """Shutdown: hang up every terminal, flush file sync, stop every container this node ran
+        (deactivated sessions' too: nothing keeps running unwatched between two runs)."""
         self._closed = True
         entries = list(self.sessions.values())
         async with anyio.create_task_group() as tg:
             for entry in entries:
                 tg.start_soon(self._close_session, entry)
-        async with anyio.create_task_group() as tg:
-            for entry in entries:
-                tg.start_soon(self._stop_container, entry.name)
-
-    async def _stop_container(self, session: str) -> None:
-        try:
-            await self.sandbox.stop(session)
-        except SandboxError as exc:
-            log.warning("session %r: container not stopped on shutdown: %s", session, exc)
+        await self.sandbox.stop_all()
 
 
 class _EventStatus:

@@ -186,4 +186,4 @@ def create_app(settings: Settings) -> TandemASGI:
         # Before `pages`: its guard of `/s/{session}` must match first.
         app.include_router(auth_pages.router)
     app.include_router(pages.router)
-    return TandemASGI(app)
+    return TandemASGI(app, settings)

@@ -2,6 +2,9 @@
 
 `/yjs/` is the hot path (one send per client per update): served as plain ASGI it skips
 Starlette's per-send exception wrapper, and each send reaches uvicorn directly.
+
+In front of all of it (backend.edge): the allowed-Host check (DNS rebinding) for every request
+and WebSocket, then the body cap for HTTP.
 """
 
 from __future__ import annotations
@@ -9,18 +12,31 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
+from backend.edge.bodylimit import BodyLimitMiddleware
+from backend.edge.hosts import AllowedHosts, HostGuardMiddleware
 from backend.ops import logcontext
 from backend.routes.owned import owned_asgi
 from backend.routes.signal import is_signal
 from backend.routes.term import is_term
 from backend.routes.yjs import is_yjs, yjs_asgi
+from backend.settings import Settings
 
 
 class TandemASGI:
-    def __init__(self, app: FastAPI) -> None:
+    def __init__(self, app: FastAPI, settings: Settings) -> None:
         self.app = app
+        limited = BodyLimitMiddleware(
+            self._route,
+            settings.http_max_body_bytes,
+            settings.http_body_limits,
+            settings.http_body_timeout_seconds,
+        )
+        self._entry = HostGuardMiddleware(limited, AllowedHosts(settings))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._entry(scope, receive, send)
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":  # once per connection: its log lines carry a request id
             logcontext.request_id.set(logcontext.new_request_id(scope.get("headers")))
         if is_yjs(scope):

@@ -83,13 +83,13 @@ def serve(
             raise typer.Exit(2)
         log.warning("*** --no-auth: ANYONE who can reach %s may edit ANY room ***", settings.host)
     settings.data.mkdir(parents=True, exist_ok=True)
+    from backend.edge.server import uvicorn_options
+
+    # Guarded protocols (per-IP and per-node connection caps, header timeout): backend/edge.
+    _guard, options = uvicorn_options(settings)
     uvicorn.run(
         create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        ws=settings.ws_impl,
-        ws_max_size=settings.max_frame_bytes,
-        ws_per_message_deflate=False,
+        **options,
         log_level=settings.log_level,
         log_config=None,  # keep ours (configure_logging) instead of uvicorn's default handlers
         access_log=False,

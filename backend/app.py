@@ -128,7 +128,10 @@ def create_app(settings: Settings) -> TandemASGI:
             rooms, authenticator = _rooms_and_identity(settings, engine, store, tg, access_listeners)
             rooms.use_bus(bus)
             limiter = LoginRateLimiter(
-                settings.login_max_attempts, settings.login_window_seconds, settings.login_rate_limit_entries
+                settings.login_max_attempts,
+                settings.login_window_seconds,
+                settings.login_rate_limit_entries,
+                ip_max_attempts=settings.login_ip_max_attempts,
             )
             app.state.services = Services(settings, engine, store, rooms, authenticator, limiter)
             app.state.services.access_listeners = access_listeners

@@ -4,7 +4,8 @@
 Starlette's per-send exception wrapper, and each send reaches uvicorn directly.
 
 In front of all of it (backend.edge): the allowed-Host check (DNS rebinding) for every request
-and WebSocket, then the body cap for HTTP.
+and WebSocket, then the body cap for HTTP, then the signup and join throttle
+(backend.access.throttle).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
+from backend.access.throttle import ThrottleMiddleware
 from backend.edge.bodylimit import BodyLimitMiddleware
 from backend.edge.hosts import AllowedHosts, HostGuardMiddleware
 from backend.ops import logcontext
@@ -26,7 +28,7 @@ class TandemASGI:
     def __init__(self, app: FastAPI, settings: Settings) -> None:
         self.app = app
         limited = BodyLimitMiddleware(
-            self._route,
+            ThrottleMiddleware(self._route, settings),
             settings.http_max_body_bytes,
             settings.http_body_limits,
             settings.http_body_timeout_seconds,

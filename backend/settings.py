@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     # Accounts, sessions and share links (see backend/access).
     allow_signup: bool = True  # False: after the first (admin) account, only admins create accounts
     password_min_length: int = 8
-    login_max_attempts: int = 5  # failed logins per username + IP within the window
+    login_max_attempts: int = 5  # failed logins per username + IP within the window (per IP: below)
     login_window_seconds: float = 300.0
     login_rate_limit_entries: int = 100_000  # tracked username+IP pairs per node (bounded memory)
     login_ttl_days: float = 30.0
@@ -208,7 +208,10 @@ class Settings(BaseSettings):
     )
     signup_max_per_ip: int = Field(10, description="Signups per client IP within signup_window_seconds")
     signup_window_seconds: float = Field(3600.0, description="The signup rate limit's window")
-    join_max_per_ip: int = Field(30, description="Guest joins per client IP within signup_window_seconds")
+    join_max_per_ip: int = Field(
+        60, description="Joins through a link per client IP within join_window_seconds"
+    )
+    join_window_seconds: float = Field(600.0, description="The join rate limit's window")
     connections_per_principal: int = Field(
         64,
         description="Open WebSockets one principal (account, guest, link) may hold per room and per "

@@ -19,6 +19,7 @@ from backend.errors import (
     AccessDeniedError,
     AuthenticationError,
     CredentialsMissingError,
+    InvalidInputError,
     SessionNotFoundError,
 )
 from backend.routes.errors import CLOSE_CODE
@@ -55,6 +56,9 @@ async def authenticate_websocket(websocket: WebSocket, services: Services, sessi
     except (AuthenticationError, AccessDeniedError, SessionNotFoundError) as exc:
         code = next(c for cls, c in CLOSE_CODE.items() if isinstance(exc, cls))
         await close_with(websocket, code, str(exc))
+        return None
+    except InvalidInputError as exc:  # e.g. a `?name=` that passes for an account
+        await close_with(websocket, closecodes.BAD_REQUEST, str(exc))
         return None
     if principal is None:
         await close_with(websocket, closecodes.UNAUTHORIZED, "missing or invalid credentials")

@@ -9,9 +9,9 @@ from starlette.datastructures import Headers
 from backend.access.authorize import ALLOWED, Action, authorize
 from backend.access.comments_only import comments_only
 from backend.access.durations import parse_duration
+from backend.access.names import fold
 from backend.access.origin import origin_allowed
 from backend.access.passwords import hash_password, verify_password
-from backend.access.names import fold
 from backend.access.ratelimit import LoginRateLimiter
 from backend.access.tokens import new_id, new_token
 from backend.auth.types import Principal, Role

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from backend.access import room_policy
+from backend.access.connlimit import PrincipalConnections
 from backend.access.identity import AccountAuthenticator
 from backend.access.live import AccessListener, AccessWatcher
 from backend.access.ratelimit import LoginRateLimiter
@@ -135,6 +136,9 @@ def create_app(settings: Settings) -> TandemASGI:
             )
             app.state.services = Services(settings, engine, store, rooms, authenticator, limiter)
             app.state.services.access_listeners = access_listeners
+            app.state.services.principal_connections = PrincipalConnections(
+                settings.connections_per_principal_per_room, settings.connections_per_principal
+            )
             app.state.services.bus = bus
             if settings.redis_url:
                 probe = RedisProbe(settings.redis_url, settings.readyz_timeout_seconds)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
+from backend.access.connlimit import SCOPE_LEASE
 from backend.access.throttle import ThrottleMiddleware
 from backend.edge.bodylimit import BodyLimitMiddleware
 from backend.edge.hosts import AllowedHosts, HostGuardMiddleware
@@ -39,8 +40,21 @@ class TandemASGI:
         await self._entry(scope, receive, send)
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket":  # once per connection: its log lines carry a request id
-            logcontext.request_id.set(logcontext.new_request_id(scope.get("headers")))
+        if scope["type"] != "websocket":
+            await self._dispatch(scope, receive, send)
+            return
+        # Once per connection: its log lines carry a request id.
+        logcontext.request_id.set(logcontext.new_request_id(scope.get("headers")))
+        try:
+            await self._dispatch(scope, receive, send)
+        finally:
+            # The principal's connection share (taken in backend.routes.ws_auth) comes back.
+            lease = scope.get(SCOPE_LEASE)
+            limiter = self.app.state.services.principal_connections if lease is not None else None
+            if limiter is not None:
+                limiter.release(lease)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         if is_yjs(scope):
             await yjs_asgi(self.app.state.services, scope, receive, send)
         elif is_term(scope):  # `/term/`: served the same way, on the session's owner node

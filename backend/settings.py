@@ -212,10 +212,13 @@ class Settings(BaseSettings):
         60, description="Joins through a link per client IP within join_window_seconds"
     )
     join_window_seconds: float = Field(600.0, description="The join rate limit's window")
-    connections_per_principal: int = Field(
+    connections_per_principal_per_room: int = Field(
         64,
-        description="Open WebSockets one principal (account, guest, link) may hold per room and per "
-        "channel on a node; the next is closed 1013",
+        description="Open WebSockets (/yjs, /term, /signal together) one principal (account, guest, "
+        "link) may hold to one session on a node; the next is closed 1013",
+    )
+    connections_per_principal: int = Field(
+        256, description="Open WebSockets one principal may hold on a node, all sessions together"
     )
 
     def resolved_database_url(self) -> str:

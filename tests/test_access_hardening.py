@@ -211,3 +211,65 @@ def _epoch(iso: str) -> float:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return when.timestamp()
+
+
+# -- connections per principal -----------------------------------------------------------------
+
+
+@pytest.fixture
+def capped(tmp_path: Path) -> Iterator[TandemServer]:
+    env = {"TANDEM_CONNECTIONS_PER_PRINCIPAL_PER_ROOM": "3", "TANDEM_CONNECTIONS_PER_PRINCIPAL": "5"}
+    with running_server(tmp_path / "data", None, auth=True, env=env) as server:
+        yield server
+
+
+async def test_one_principal_cannot_crowd_out_a_room(capped: TandemServer) -> None:
+    from contextlib import AsyncExitStack
+
+    from websockets.asyncio.client import connect
+
+    owner = Http(capped.http_url)
+    owner.signup(_name("owner"), PASSWORD)
+    sids = [owner.post("/api/sessions", json={"title": f"cap {i}"}).json()["id"] for i in range(3)]
+    token = owner.post(f"/api/sessions/{sids[0]}/links", json={"role": "viewer"}).json()["token"]
+    viewer = Http(capped.http_url)
+    viewer.join(token, "viewer")
+
+    async def opened(sid: str, http: Http) -> bool:
+        """True when a /yjs connection syncs; False when it is closed with 1013 first."""
+        async with yclient(capped.ws_url, sid, cookie=http.cookie_header()) as client:
+            with anyio.fail_after(10):
+                while not (client.synced.is_set() or client.closed.is_set()):
+                    await anyio.sleep(0.01)
+            if client.closed.is_set():
+                assert client.close_code == 1013, client.close_code
+                return False
+            return True
+
+    async with AsyncExitStack() as stack:
+        # The viewer's share of the room: two /yjs and one /signal, then the next is refused.
+        for _ in range(2):
+            client = await stack.enter_async_context(
+                yclient(capped.ws_url, sids[0], cookie=viewer.cookie_header())
+            )
+            with anyio.fail_after(10):
+                await client.synced.wait()
+        signal_url = capped.ws_url.replace("/yjs", f"/signal/{sids[0]}")
+        await stack.enter_async_context(
+            connect(signal_url, additional_headers={"cookie": viewer.cookie_header()})
+        )
+        assert not await opened(sids[0], viewer)
+        assert await opened(sids[0], owner)  # the owner still gets in
+        # The owner's node-wide share: 3 + 2 across sessions, then the sixth is refused anywhere.
+        for sid, n in ((sids[1], 3), (sids[2], 2)):
+            for _ in range(n):
+                client = await stack.enter_async_context(
+                    yclient(capped.ws_url, sid, cookie=owner.cookie_header())
+                )
+                with anyio.fail_after(10):
+                    await client.synced.wait()
+        assert not await opened(sids[0], owner)
+    # Closed connections give their share back (as soon as the server has seen them close).
+    with anyio.fail_after(10):
+        while not (await opened(sids[0], viewer) and await opened(sids[0], owner)):
+            await anyio.sleep(0.05)

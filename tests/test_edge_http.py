@@ -113,6 +113,8 @@ def test_a_small_form_still_works_and_a_slow_body_gets_408(noauth: TandemServer)
         ("[::1]:{port}", 200),
         ("LOCALHOST.", 200),
         ("tandem.internal", 200),  # TANDEM_ALLOWED_HOSTS
+        ("192.168.1.5:{port}", 200),  # an IP literal is the server's own origin: not a rebinding
+        ("192.168.1.5.nip.io:{port}", 400),  # a name that resolves to it is
     ],
 )
 def test_http_answers_only_allowed_hosts(noauth: TandemServer, host: str, status: int) -> None:

@@ -3,8 +3,10 @@
 After a DNS rebinding, a page of `evil.example` talks to the loopback server with
 `Host: evil.example:8000` and a matching `Origin`: comparing the two proves nothing. So every
 request and WebSocket, in every mode (`--no-auth` included), must carry a Host from the allowed
-set: `public_url`'s host, the loopback names, the bound address (unless a wildcard) and
-`allowed_hosts`. Ports are ignored (a proxy's `Host $host` drops them; a rebinding attack is
+set: `public_url`'s host, the loopback names, the bound address (unless a wildcard),
+`allowed_hosts`, and any IP address literal (a rebinding needs a name the attacker controls; a
+page whose Host is an IP is that server's own origin, so phones on a LAN can open
+`http://192.168.1.5:8000`). Ports are ignored (a proxy's `Host $host` drops them; a rebinding attack is
 about names). A WebSocket's Origin, when present, must name an allowed host as well; the
 same-site check (`backend.access.origin`) still follows.
 """
@@ -45,6 +47,14 @@ def hostname(value: str) -> str | None:
     return name.rstrip(".") or None
 
 
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def _is_wildcard(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_unspecified
@@ -70,7 +80,7 @@ class AllowedHosts:
         if header_value is None:
             return False
         name = hostname(header_value)
-        return name is not None and (self.any or name in self.names)
+        return name is not None and (self.any or name in self.names or _is_ip(name))
 
     def allows_origin(self, origin: str) -> bool:
         parts = urlsplit(origin.strip())
@@ -107,9 +117,19 @@ class HostGuardMiddleware:
         if problem is None:
             await self.app(scope, receive, send)
             return
-        log.warning("refused %s %s: %s", scope["type"], scope.get("path"), problem)
+        log.warning(
+            "refused %s %s: %s (add the name to TANDEM_ALLOWED_HOSTS or set TANDEM_PUBLIC_URL)",
+            scope["type"],
+            scope.get("path"),
+            problem,
+        )
         if scope["type"] == "http":
-            await send_plain(send, 400, "this server does not answer to that host name")
+            await send_plain(
+                send,
+                400,
+                "this server does not answer to that host name: its operator can allow it with "
+                "TANDEM_ALLOWED_HOSTS or TANDEM_PUBLIC_URL",
+            )
         else:
             await receive()  # websocket.connect
             await send({"type": "websocket.close", "code": closecodes.POLICY_VIOLATION})

@@ -49,7 +49,13 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         ip = self.client[0] if self.client else "local"
         self.slot = self.guard.admit(ip, transport.abort)
         if self.slot is None:
-            log.warning("refused a connection from %s: %d open from it", ip, self.guard.count(ip))
+            if self.guard.refused % 1000 == 1:  # under attack: one line per thousand, not a flood
+                log.warning(
+                    "refused a connection from %s (%d open from it, %d refused so far)",
+                    ip,
+                    self.guard.count(ip),
+                    self.guard.refused,
+                )
             transport.write(REFUSED)
             transport.close()
             return

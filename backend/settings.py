@@ -200,8 +200,9 @@ class Settings(BaseSettings):
     )
     trusted_proxies: list[str] = Field(
         default_factory=list,
-        description="Proxy addresses whose X-Forwarded-For is believed and which are exempt from "
-        "connections_per_ip (the proxy limits its clients)",
+        description="Proxy addresses or CIDRs ('*': any peer) whose X-Forwarded-For is believed and "
+        "which are exempt from connections_per_ip (the proxy limits its clients); unset: "
+        "X-Forwarded-For is ignored",
     )
     login_ip_max_attempts: int = Field(
         20, description="Failed logins per client IP (across usernames) within login_window_seconds"

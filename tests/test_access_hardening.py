@@ -4,6 +4,7 @@ connections ended when their link expires or is used up."""
 
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
 from collections import Counter
@@ -41,16 +42,18 @@ def limited(tmp_path: Path) -> Iterator[TandemServer]:
 
 
 async def _wrong_logins(base: str, usernames: list[str]) -> Counter[int]:
-    """Every attempt at once, from one client (one IP), each with a wrong password."""
+    """Every attempt at once, from one client (one IP), each with a wrong password and a made-up
+    X-Forwarded-For (no proxy is trusted: it must not buy a fresh address)."""
     async with httpx.AsyncClient(base_url=base, timeout=60) as client:
         csrf = (await client.get("/api/auth/csrf")).json()["csrf_token"]
         statuses: Counter[int] = Counter()
+        forged = itertools.count(1)
 
         async def attempt(username: str) -> None:
             r = await client.post(
                 "/api/auth/login",
                 json={"username": username, "password": "wrong password!"},
-                headers={"x-csrf-token": csrf},
+                headers={"x-csrf-token": csrf, "x-forwarded-for": f"203.0.113.{next(forged) % 250}"},
             )
             statuses[r.status_code] += 1
 

@@ -76,7 +76,9 @@ def uvicorn_options(settings: Settings) -> tuple[ConnectionGuard, dict[str, Any]
         "timeout_keep_alive": settings.http_keep_alive_seconds,
         "backlog": 2048,
     }
+    # X-Forwarded-For is believed from the configured proxies only. uvicorn's default believes
+    # loopback, which would let any local client pick its address for the login limits.
+    options["proxy_headers"] = bool(settings.trusted_proxies)
     if settings.trusted_proxies:
-        # X-Forwarded-For from these only; otherwise uvicorn's default (loopback) stands.
         options["forwarded_allow_ips"] = settings.trusted_proxies
     return guard, options

@@ -156,3 +156,21 @@ def test_ids_and_tokens_never_start_like_a_cli_option() -> None:
     assert all(v[0].isalnum() for v in values)
     assert len(set(values)) == len(values)
     assert {len(new_id()), len(new_token())} == {16, 43}
+
+
+def test_accounts_from_before_name_keys_still_block_lookalikes() -> None:
+    from sqlmodel import Session, SQLModel, create_engine
+
+    from backend.access import accounts
+    from backend.access.models import Account
+
+    engine = create_engine("sqlite://")
+    SQLModel.metadata.create_all(engine)
+    with Session(engine) as db:
+        # Two old accounts that fold alike (allowed before): both stay, lookups still work.
+        for account_id, name in (("a1", "alice"), ("a2", "Alice"), ("a3", "bob")):
+            db.add(Account(id=account_id, username=name, password_hash="x"))
+        db.commit()
+        assert accounts.name_taken_by(db, "ALICE") == "alice"
+        assert accounts.name_taken_by(db, "b0b") == "bob"
+        assert accounts.name_taken_by(db, "carol") is None

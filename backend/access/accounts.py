@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -60,17 +60,35 @@ def create_account(
 
 
 def name_taken_by(db: Session, name: str) -> str | None:
-    """The username that `name` would pass for (same skeleton: `Alice`, `aIice`), or None.
-    Accounts made before name keys existed are folded on the fly."""
-    key = fold(name)
-    row = db.get(AccountNameKey, key)
-    if row is not None:
-        account = db.get(Account, row.account_id)
-        return account.username if account is not None else None
-    for username in db.exec(select(Account.username)).all():
-        if fold(username) == key:
-            return username
-    return None
+    """The username that `name` would pass for (same skeleton: `Alice`, `aIice`), or None."""
+    _backfill_name_keys(db)
+    row = db.get(AccountNameKey, fold(name))
+    if row is None:
+        return None
+    account = db.get(Account, row.account_id)
+    return account.username if account is not None else None
+
+
+def _backfill_name_keys(db: Session) -> None:
+    """Accounts made before name keys existed get theirs (once: afterwards the counts match).
+    Two old accounts with one skeleton both stay; the second's key is made unique by its id."""
+    accounts = db.exec(select(func.count()).select_from(Account)).one()
+    keys = db.exec(select(func.count()).select_from(AccountNameKey)).one()
+    if keys >= accounts:
+        return
+    have = set(db.exec(select(AccountNameKey.account_id)).all())
+    taken = set(db.exec(select(AccountNameKey.key)).all())
+    for account_id, username in db.exec(select(Account.id, Account.username)).all():
+        if account_id in have:
+            continue
+        key = fold(username)
+        key = key if key not in taken else f"{key}#{account_id}"
+        taken.add(key)
+        db.add(AccountNameKey(key=key, account_id=account_id))
+    try:
+        db.commit()
+    except IntegrityError:  # another node backfilled at the same moment: theirs stands
+        db.rollback()
 
 
 def _taken_message(wanted: str, taken: str) -> str:

@@ -15,8 +15,10 @@ from pathlib import Path
 import anyio
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed
 
 from tests.access_client import Http, yclient
+from tests.signalclient import SignalClient
 from tests.support import TandemServer, running_server
 
 pytestmark = pytest.mark.anyio
@@ -180,15 +182,22 @@ async def test_an_open_token_connection_ends_when_its_link_expires(
     auth_server: TandemServer, world: tuple[Http, str, str]
 ) -> None:
     owner, sid, _token = world
-    link = owner.post(f"/api/sessions/{sid}/links", json={"role": "editor", "expires_in_seconds": 3}).json()
-    async with yclient(auth_server.ws_url, sid, token=link["token"]) as client:
+    link = owner.post(f"/api/sessions/{sid}/links", json={"role": "editor", "expires_in_seconds": 4}).json()
+    async with (
+        yclient(auth_server.ws_url, sid, token=link["token"]) as client,
+        SignalClient.connect(auth_server.http_url, sid, token=link["token"]) as signal,
+    ):
         with anyio.fail_after(10):
             await client.synced.wait()
         assert not client.closed.is_set()
-        with anyio.fail_after(3 + LIVE_DEADLINE):
+        with anyio.fail_after(4 + LIVE_DEADLINE):
             await client.closed.wait()
         since_expiry = time.time() - _epoch(link["expires_at"])
+        with anyio.fail_after(LIVE_DEADLINE), pytest.raises(ConnectionClosed) as closed:
+            while True:
+                await signal.ws.recv()
     assert client.close_code == 4403
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
     print(f"closed {since_expiry:.2f}s after the link's expiry")
 
 

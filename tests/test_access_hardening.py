@@ -91,23 +91,39 @@ async def test_right_passwords_give_their_attempts_back(limited: TandemServer) -
         assert Http(limited.http_url).login(name, PASSWORD).status_code == 200
 
 
-def test_signups_and_joins_are_throttled_per_ip(limited: TandemServer) -> None:
-    owner = Http(limited.http_url)
-    owner.signup(_name("owner"), PASSWORD)
-    for _ in range(2):
-        Http(limited.http_url).signup(_name("user"), PASSWORD)
-    r = Http(limited.http_url).post("/api/auth/signup", json={"username": _name("x"), "password": PASSWORD})
-    assert r.status_code == 429 and "signups" in r.json()["detail"]
+async def _concurrently(base: str, calls: list[tuple[str, dict[str, str]]]) -> Counter[int]:
+    """POST each (path, json) at once, each from a fresh client of this one IP."""
+    statuses: Counter[int] = Counter()
+
+    async def post(path: str, body: dict[str, str]) -> None:
+        async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+            csrf = (await client.get("/api/auth/csrf")).json()["csrf_token"]
+            r = await client.post(path, json=body, headers={"x-csrf-token": csrf})
+            statuses[r.status_code] += 1
+
+    async with anyio.create_task_group() as tg:
+        for path, body in calls:
+            tg.start_soon(post, path, body)
+    return statuses
+
+
+async def test_concurrent_signups_are_throttled_per_ip(limited: TandemServer) -> None:
+    calls = [("/api/auth/signup", {"username": _name("user"), "password": PASSWORD}) for _ in range(8)]
+    got = await _concurrently(limited.http_url, calls)
+    assert got == Counter({201: 3, 429: 5}), got
     page = Http(limited.http_url).client.post("/signup", data={"username": _name("y"), "password": PASSWORD})
     assert page.status_code == 429  # the form route counts in the same window
+
+
+async def test_concurrent_joins_are_throttled_per_ip(limited: TandemServer) -> None:
+    owner = Http(limited.http_url)
+    owner.signup(_name("owner"), PASSWORD)
     sid = owner.post("/api/sessions", json={"title": "throttle"}).json()["id"]
     token = owner.post(f"/api/sessions/{sid}/links", json={"role": "viewer"}).json()["token"]
-    for i in range(4):
-        assert (
-            Http(limited.http_url).post(f"/api/join/{token}", json={"name": f"guest {i}"}).status_code == 200
-        )
-    r = Http(limited.http_url).post(f"/api/join/{token}", json={"name": "guest 5"})
-    assert r.status_code == 429
+    got = await _concurrently(
+        limited.http_url, [(f"/api/join/{token}", {"name": f"guest {i}"}) for i in range(8)]
+    )
+    assert got == Counter({200: 4, 429: 4}), got
 
 
 # -- names -------------------------------------------------------------------------------------

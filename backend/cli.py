@@ -86,9 +86,15 @@ def serve(
     from backend.edge.server import uvicorn_options
 
     # Guarded protocols (per-IP and per-node connection caps, header timeout): backend/edge.
-    _guard, options = uvicorn_options(settings)
+    guard, options = uvicorn_options(settings)
+    asgi = create_app(settings)
+    registry = asgi.app.state.metrics_registry
+    if registry is not None:
+        from backend.edge.metrics import EdgeCollector
+
+        registry.register(EdgeCollector(guard))
     uvicorn.run(
-        create_app(settings),
+        asgi,
         **options,
         log_level=settings.log_level,
         log_config=None,  # keep ours (configure_logging) instead of uvicorn's default handlers

@@ -161,6 +161,7 @@ def test_half_sent_requests_are_capped_per_ip_and_timed_out(tmp_path: Path) -> N
             for _ in range(5):
                 assert httpx.get(server.http_url + "/healthz", timeout=20).status_code == 200
             assert open_fds(pid) < baseline + 40 + 10
+            assert _metric(server, "tandem_tcp_connections_evicted_total") >= 300 - 40
             # Every half-sent request is closed by the header timeout at the latest.
             wait_until(lambda: all(closed_by_peer(s) for s in attackers), timeout=30, what="all closed")
             wait_until(lambda: open_fds(pid) <= baseline + 2, timeout=10, what="descriptors back")
@@ -184,3 +185,8 @@ def test_websockets_count_toward_the_per_ip_cap(tmp_path: Path) -> None:
             timeout=10,
             what="slots released",
         )
+
+
+def _metric(server: TandemServer, name: str) -> float:
+    text = httpx.get(server.http_url + "/metrics", timeout=20).text
+    return float(next(line.split()[-1] for line in text.splitlines() if line.startswith(name + " ")))

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from backend.access import room_policy
+from backend.access.connlimit import PrincipalConnections
 from backend.access.identity import AccountAuthenticator
 from backend.access.live import AccessListener, AccessWatcher
 from backend.access.ratelimit import LoginRateLimiter
@@ -128,10 +129,16 @@ def create_app(settings: Settings) -> TandemASGI:
             rooms, authenticator = _rooms_and_identity(settings, engine, store, tg, access_listeners)
             rooms.use_bus(bus)
             limiter = LoginRateLimiter(
-                settings.login_max_attempts, settings.login_window_seconds, settings.login_rate_limit_entries
+                settings.login_max_attempts,
+                settings.login_window_seconds,
+                settings.login_rate_limit_entries,
+                ip_max_attempts=settings.login_ip_max_attempts,
             )
             app.state.services = Services(settings, engine, store, rooms, authenticator, limiter)
             app.state.services.access_listeners = access_listeners
+            app.state.services.principal_connections = PrincipalConnections(
+                settings.connections_per_principal_per_room, settings.connections_per_principal
+            )
             app.state.services.bus = bus
             if settings.redis_url:
                 probe = RedisProbe(settings.redis_url, settings.readyz_timeout_seconds)
@@ -186,4 +193,4 @@ def create_app(settings: Settings) -> TandemASGI:
         # Before `pages`: its guard of `/s/{session}` must match first.
         app.include_router(auth_pages.router)
     app.include_router(pages.router)
-    return TandemASGI(app)
+    return TandemASGI(app, settings)

@@ -87,13 +87,19 @@ def serve(
     # Owner-only from here on: whatever the server writes (database, workspaces, backups) is 0600/0700.
     os.umask(0o077)
     private_dir(settings.data)
+    from backend.edge.server import uvicorn_options
+
+    # Guarded protocols (per-IP and per-node connection caps, header timeout): backend/edge.
+    guard, options = uvicorn_options(settings)
+    asgi = create_app(settings)
+    registry = asgi.app.state.metrics_registry
+    if registry is not None:
+        from backend.edge.metrics import EdgeCollector
+
+        registry.register(EdgeCollector(guard))
     uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        ws=settings.ws_impl,
-        ws_max_size=settings.max_frame_bytes,
-        ws_per_message_deflate=False,
+        asgi,
+        **options,
         log_level=settings.log_level,
         log_config=None,  # keep ours (configure_logging) instead of uvicorn's default handlers
         access_log=False,

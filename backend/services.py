@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
+from backend.access.connlimit import PrincipalConnections
 from backend.access.live import AccessListener
 from backend.access.ratelimit import LoginRateLimiter
 from backend.auth.types import Authenticator
@@ -35,6 +36,8 @@ class Services:
     rooms: RoomManager
     authenticator: Authenticator
     login_limiter: LoginRateLimiter | None = None
+    # Open WebSockets per principal, per room and per node (backend.access.connlimit).
+    principal_connections: PrincipalConnections | None = None
     # Called with a session id after the session and its document are deleted: the sandbox
     # registers its container/workspace removal here. A failing hook is logged, not fatal.
     session_deleted_hooks: list[SessionDeletedHook] = field(default_factory=list)

@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     # Accounts, sessions and share links (see backend/access).
     allow_signup: bool = True  # False: after the first (admin) account, only admins create accounts
     password_min_length: int = 8
-    login_max_attempts: int = 5  # failed logins per username + IP within the window
+    login_max_attempts: int = 5  # failed logins per username + IP within the window (per IP: below)
     login_window_seconds: float = 300.0
     login_rate_limit_entries: int = 100_000  # tracked username+IP pairs per node (bounded memory)
     login_ttl_days: float = 30.0
@@ -169,6 +169,67 @@ class Settings(BaseSettings):
             "`workspace_max_bytes` per session (root needed), `auto` does so when it can and logs "
             "when it cannot, `off` leaves plain directories (terminals may fill the host disk)"
         ),
+    )
+
+    # --- HTTP hardening (backend/edge: bodies, Hosts, slow and greedy clients) ---
+    http_max_body_bytes: int = Field(
+        64 * 1024,
+        description="Request body cap, enforced while reading, before parsing (413); forms and JSON",
+    )
+    http_body_limits: dict[str, int] = Field(
+        default_factory=dict,
+        description='Larger body caps by path prefix, e.g. {"/api/upload": 16777216}; longest prefix wins',
+    )
+    http_body_timeout_seconds: float = Field(
+        30.0, description="A request body must arrive within this long after its headers (408)"
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names accepted besides public_url's, loopback names and the bound host "
+        "(DNS rebinding); '*' accepts any (only behind a proxy that checks Host)",
+    )
+    http_header_timeout_seconds: float = Field(
+        10.0, description="A request's headers must arrive within this long, or the connection is closed"
+    )
+    http_max_header_bytes: int = Field(
+        64 * 1024, description="A request's line and headers may not exceed this (431)"
+    )
+    http_keep_alive_seconds: int = Field(5, description="An idle keep-alive connection is closed after this")
+    connections_per_ip: int = Field(
+        500,
+        description="Open TCP connections (HTTP and WebSocket) per client IP; over it, the IP's idle "
+        "or half-sent ones are closed first, else the new one is refused",
+    )
+    max_connections: int | None = Field(
+        None,
+        description="Open connections per node; default: the file descriptor limit minus "
+        "connection_fd_reserve. Idle and half-sent connections are closed first when it is reached",
+    )
+    connection_fd_reserve: int = Field(
+        512, description="File descriptors kept for the database, Docker, Redis and files, never connections"
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Proxy addresses or CIDRs ('*': any peer) whose X-Forwarded-For is believed and "
+        "which are exempt from connections_per_ip (the proxy limits its clients); unset: "
+        "X-Forwarded-For is ignored",
+    )
+    login_ip_max_attempts: int = Field(
+        20, description="Failed logins per client IP (across usernames) within login_window_seconds"
+    )
+    signup_max_per_ip: int = Field(10, description="Signups per client IP within signup_window_seconds")
+    signup_window_seconds: float = Field(3600.0, description="The signup rate limit's window")
+    join_max_per_ip: int = Field(
+        60, description="Joins through a link per client IP within join_window_seconds"
+    )
+    join_window_seconds: float = Field(600.0, description="The join rate limit's window")
+    connections_per_principal_per_room: int = Field(
+        64,
+        description="Open WebSockets (/yjs, /term, /signal together) one principal (account, guest, "
+        "link) may hold to one session on a node; the next is closed 1013",
+    )
+    connections_per_principal: int = Field(
+        256, description="Open WebSockets one principal may hold on a node, all sessions together"
     )
 
     def resolved_database_url(self) -> str:

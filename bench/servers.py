@@ -78,7 +78,8 @@ def start_tandem(database_url: str | None = None) -> Server:
     args = [sys.executable, "-m", "backend", "serve", "--no-auth", "--port", str(port), "--data", tmp.name]
     if database_url:
         args += ["--database-url", database_url]
-    env = {**os.environ, "TANDEM_LOG_LEVEL": "warning"}
+    # Every load-generator client connects from 127.0.0.1: lift the per-IP connection cap.
+    env = {**os.environ, "TANDEM_LOG_LEVEL": "warning", "TANDEM_CONNECTIONS_PER_IP": "1000000"}
     proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _wait_http(port, proc)
     return Server("tandem", proc, f"ws://127.0.0.1:{port}/yjs", tmp)

@@ -9,6 +9,7 @@ from starlette.datastructures import Headers
 from backend.access.authorize import ALLOWED, Action, authorize
 from backend.access.comments_only import comments_only
 from backend.access.durations import parse_duration
+from backend.access.names import fold
 from backend.access.origin import origin_allowed
 from backend.access.passwords import hash_password, verify_password
 from backend.access.ratelimit import LoginRateLimiter
@@ -116,18 +117,30 @@ def test_durations() -> None:
             parse_duration(bad)
 
 
-def test_rate_limiter_window_and_reset() -> None:
-    limiter = LoginRateLimiter(max_attempts=2, window_seconds=60, max_entries=3)
-    limiter.check("k")
-    limiter.failed("k")
-    limiter.failed("k")
+def test_rate_limiter_counts_before_the_check_and_a_success_gives_back() -> None:
+    limiter = LoginRateLimiter(max_attempts=2, window_seconds=60, max_entries=6, ip_max_attempts=3)
+    limiter.attempt("k", "ip1")
+    limiter.attempt("k", "ip1")  # two counted (failed) attempts
     with pytest.raises(RateLimitedError):
-        limiter.check("k")
-    limiter.succeeded("k")
-    limiter.check("k")
+        limiter.attempt("k", "ip1")
+    ticket = limiter.attempt("k", "ip2")  # another address has its own budget for "k"
+    limiter.succeeded(ticket, "k", "ip2")  # ...and a success takes its attempt back
+    limiter.attempt("j", "ip2")
+    limiter.attempt("l", "ip2")
+    limiter.attempt("m", "ip2")
+    with pytest.raises(RateLimitedError, match="from your address"):  # spraying usernames
+        limiter.attempt("n", "ip2")
     for i in range(10):  # bounded memory
-        limiter.failed(f"other-{i}")
-    assert len(limiter._failures) == 3
+        limiter.attempt(f"other-{i}", f"ip-{i}")
+    assert len(limiter.windows) == 6
+
+
+def test_folded_names_catch_lookalikes() -> None:
+    same = ["alice", "Alice", "ALICE", "aIice", "a1ice", "al.ice", "\u0430lice", "ali\u200bce", "\u00c1lice"]
+    assert {fold(n) for n in same} == {fold("alice")}
+    assert fold("\uff21\uff2c\uff29\uff23\uff25") == fold("alice")  # fullwidth, NFKC
+    assert fold("rnallory") == fold("mallory")
+    assert len({fold(n) for n in ["alice", "bob", "carol", "alicia", "Bob Smith"]}) == 5
 
 
 def test_passwords() -> None:
@@ -143,3 +156,21 @@ def test_ids_and_tokens_never_start_like_a_cli_option() -> None:
     assert all(v[0].isalnum() for v in values)
     assert len(set(values)) == len(values)
     assert {len(new_id()), len(new_token())} == {16, 43}
+
+
+def test_accounts_from_before_name_keys_still_block_lookalikes() -> None:
+    from sqlmodel import Session, SQLModel, create_engine
+
+    from backend.access import accounts
+    from backend.access.models import Account
+
+    engine = create_engine("sqlite://")
+    SQLModel.metadata.create_all(engine)
+    with Session(engine) as db:
+        # Two old accounts that fold alike (allowed before): both stay, lookups still work.
+        for account_id, name in (("a1", "alice"), ("a2", "Alice"), ("a3", "bob")):
+            db.add(Account(id=account_id, username=name, password_hash="x"))
+        db.commit()
+        assert accounts.name_taken_by(db, "ALICE") == "alice"
+        assert accounts.name_taken_by(db, "b0b") == "bob"
+        assert accounts.name_taken_by(db, "carol") is None

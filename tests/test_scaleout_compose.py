@@ -91,3 +91,17 @@ def test_prometheus_scrapes_every_node(compose: dict[str, Any]) -> None:
     targets = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text())
     listed = {t for job in targets["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]}
     assert {f"{name}:8000" for name in app_nodes(compose)} <= listed
+
+
+def test_nodes_answer_the_proxys_host_and_trust_only_its_forwarded_for(compose: dict[str, Any]) -> None:
+    """The nodes refuse unknown Hosts (DNS rebinding): the proxy passes the public name through,
+    Prometheus's service names are allowed, and X-Forwarded-For is the proxy's own word."""
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    assert "proxy_set_header Host $host" in conf
+    assert "proxy_set_header X-Forwarded-For $remote_addr" in conf
+    assert re.search(r"limit_conn per_ip \d+", conf) and "client_header_timeout" in conf
+    for name, svc in app_nodes(compose).items():
+        env = svc["environment"]
+        assert set(yaml.safe_load(env["TANDEM_ALLOWED_HOSTS"])) >= set(app_nodes(compose)), name
+        assert env["TANDEM_PUBLIC_URL"]
+        assert yaml.safe_load(env["TANDEM_TRUSTED_PROXIES"]) == ["*"]

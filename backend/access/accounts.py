@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from backend.access.models import Account, AccountPublic, LoginToken, aware
+from backend.access.models import Account, AccountNameKey, AccountPublic, LoginToken, aware
+from backend.access.names import fold
 from backend.access.passwords import hash_password, verify_password
 from backend.access.tokens import hash_token, new_id, new_token
 from backend.errors import AccessDeniedError, AuthenticationError, ConflictError, InvalidInputError
@@ -43,17 +44,57 @@ def create_account(
     first = db.exec(select(Account.id).limit(1)).first() is None
     if not (first or by_admin or settings.allow_signup):
         raise AccessDeniedError("signup is closed: ask an admin for an account")
-    if db.exec(select(Account.id).where(Account.username == username)).first() is not None:
-        raise ConflictError("that username is taken")
+    taken = name_taken_by(db, username)
+    if taken is not None:
+        raise ConflictError(_taken_message(username, taken))
     account = Account(id=new_id(), username=username, password_hash=hash_password(password), is_admin=first)
     db.add(account)
+    db.add(AccountNameKey(key=fold(username), account_id=account.id))
     try:
         db.commit()
-    except IntegrityError as exc:  # a concurrent signup took the name between check and insert
+    except IntegrityError as exc:  # a concurrent signup took the name (or a lookalike) meanwhile
         db.rollback()
         raise ConflictError("that username is taken") from exc
     db.refresh(account)
     return account
+
+
+def name_taken_by(db: Session, name: str) -> str | None:
+    """The username that `name` would pass for (same skeleton: `Alice`, `aIice`), or None."""
+    _backfill_name_keys(db)
+    row = db.get(AccountNameKey, fold(name))
+    if row is None:
+        return None
+    account = db.get(Account, row.account_id)
+    return account.username if account is not None else None
+
+
+def _backfill_name_keys(db: Session) -> None:
+    """Accounts made before name keys existed get theirs (once: afterwards the counts match).
+    Two old accounts with one skeleton both stay; the second's key is made unique by its id."""
+    accounts = db.exec(select(func.count()).select_from(Account)).one()
+    keys = db.exec(select(func.count()).select_from(AccountNameKey)).one()
+    if keys >= accounts:
+        return
+    have = set(db.exec(select(AccountNameKey.account_id)).all())
+    taken = set(db.exec(select(AccountNameKey.key)).all())
+    for account_id, username in db.exec(select(Account.id, Account.username)).all():
+        if account_id in have:
+            continue
+        key = fold(username)
+        key = key if key not in taken else f"{key}#{account_id}"
+        taken.add(key)
+        db.add(AccountNameKey(key=key, account_id=account_id))
+    try:
+        db.commit()
+    except IntegrityError:  # another node backfilled at the same moment: theirs stands
+        db.rollback()
+
+
+def _taken_message(wanted: str, taken: str) -> str:
+    if wanted == taken:
+        return "that username is taken"
+    return f"that username is taken: it looks like the existing {taken!r}"
 
 
 def check_password(db: Session, username: str, password: str) -> Account:

@@ -20,7 +20,7 @@ from starlette.requests import HTTPConnection
 
 from backend.access import audit
 from backend.access.accounts import account_for_login
-from backend.access.links import find_link
+from backend.access.links import check_guest_name, find_link, link_problem
 from backend.access.models import Account, Guest, ShareLink, aware
 from backend.access.sessions import get_session, member_role
 from backend.access.tokens import hash_token
@@ -125,6 +125,8 @@ def resolve(db: Session, creds: Credentials, session_id: str) -> Principal:
         link = find_link(db, creds.link_token)
         if link.session_id != session.id:
             raise AccessDeniedError("this link is for another session")
+        if creds.display_name:
+            check_guest_name(db, session.id, " ".join(creds.display_name.split())[:40])
         return _link(link, creds.display_name)
     account = account_for_login(db, creds.login_token)
     if account is not None:
@@ -161,8 +163,11 @@ def recheck(db: Session, principal: Principal) -> Principal:
         return principal if guest.role == principal.role else _guest(guest)
     if principal.kind == PrincipalKind.LINK:
         link = db.get(ShareLink, principal.ref)
-        if link is None or link.revoked_at is not None:
+        if link is None:
             raise AccessDeniedError("this link was revoked")
+        problem = link_problem(link)  # revoked, expired or used up: a `?token=` connection ends
+        if problem is not None:
+            raise AccessDeniedError(problem)
         return principal
     return principal
 

@@ -15,7 +15,9 @@ from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from backend.access import audit
+from backend.access.accounts import name_taken_by
 from backend.access.models import Account, CodingSession, Guest, Member, ShareLink, aware
+from backend.access.names import fold
 from backend.access.sessions import get_session, record_change
 from backend.access.tokens import hash_token, new_id, new_token
 from backend.auth.types import Principal, Role
@@ -116,6 +118,9 @@ def _use(db: Session, link: ShareLink) -> None:
         query = query.where(col(ShareLink.uses) < link.max_uses)
     if db.execute(query).rowcount != 1:  # type: ignore[attr-defined]
         raise AuthenticationError("this link has been used up")
+    if link.max_uses is not None and link.uses + 1 >= link.max_uses:
+        # The last use: open `?token=` connections of this link end (backend.access.live).
+        record_change(db, link.session_id)
 
 
 def join_as_guest(db: Session, token: str, name: str, settings: Settings) -> tuple[Guest, str]:
@@ -127,6 +132,7 @@ def join_as_guest(db: Session, token: str, name: str, settings: Settings) -> tup
     guests = db.exec(select(func.count()).where(Guest.session_id == link.session_id)).one()
     if guests >= settings.max_guests_per_session:
         raise InvalidInputError("this session has too many guests")
+    check_guest_name(db, link.session_id, name)
     _use(db, link)
     guest_token = new_token()
     guest = Guest(
@@ -151,6 +157,24 @@ def join_as_guest(db: Session, token: str, name: str, settings: Settings) -> tup
     db.commit()
     db.refresh(guest)
     return guest, guest_token
+
+
+def check_guest_name(db: Session, session_id: str, name: str) -> None:
+    """A guest's name may not pass for an account (`?name=alice` next to the account `alice`) or
+    for another guest of the session: same skeleton (backend.access.names), same name."""
+    key = fold(name)
+    account = name_taken_by(db, name)
+    if account is not None:
+        raise InvalidInputError(
+            f"the name {name!r} is too close to the account {account!r}: pick another name "
+            "(or log in, if that account is yours)"
+        )
+    now = utcnow()
+    for other in db.exec(select(Guest.name, Guest.expires_at).where(Guest.session_id == session_id)).all():
+        if fold(other[0]) == key and aware(other[1]) > now:
+            raise InvalidInputError(
+                f"someone in this session is already called {other[0]!r}: pick another name"
+            )
 
 
 def join_as_member(db: Session, token: str, account: Account) -> tuple[CodingSession, Role]:

@@ -6,6 +6,9 @@ reads the rows after the last id it saw (a primary-key range scan: cheap however
 exist) and, for each affected session live on this node, resolves every connection's principal
 again: a changed role replaces the principal (read-only from the next message), lost access
 closes the connection with 4403, a deleted session closes it with 4404 and drops the room.
+Expiry needs no writer: each poll also re-checks the sessions whose share links or guest passes
+expired since the previous poll, so an open `?token=` connection ends within a poll of its
+link's expiry (and of its last use, which records a change).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import anyio
 from pycrdt import create_awareness_message
@@ -22,7 +25,7 @@ from sqlmodel import Session, col, select
 
 from backend import closecodes
 from backend.access.identity import recheck
-from backend.access.models import AccessChange, CodingSession
+from backend.access.models import AccessChange, CodingSession, Guest, ShareLink
 from backend.auth.types import Principal
 from backend.errors import AccessDeniedError, SessionNotFoundError, TandemError
 from backend.rooms.manager import RoomManager
@@ -56,6 +59,9 @@ class AccessWatcher:
         # session id: `backend.access.identity.recheck` (or `Authenticator.recheck`) does it.
         self.listeners = listeners if listeners is not None else []
         self.last_id = 0
+        # Links and guest passes expire without anyone writing a change: each poll also finds
+        # those whose expiry passed since the previous poll (indexed range scans).
+        self.expiry_checked_at = utcnow()
 
     def _latest_id(self) -> int:
         with Session(self.engine) as db:
@@ -71,14 +77,40 @@ class AccessWatcher:
             ).all()
         return [(int(i), s) for i, s in rows if i is not None]
 
+    def _expired_between(self, since: datetime, until: datetime) -> list[str]:
+        """Sessions with a link or guest pass whose expiry falls in (since, until]."""
+        with Session(self.engine) as db:
+            links = db.exec(
+                select(ShareLink.session_id).where(
+                    col(ShareLink.expires_at) > since,
+                    col(ShareLink.expires_at) <= until,
+                    col(ShareLink.revoked_at).is_(None),
+                )
+            ).all()
+            guests = db.exec(
+                select(Guest.session_id).where(col(Guest.expires_at) > since, col(Guest.expires_at) <= until)
+            ).all()
+        return list(dict.fromkeys([*links, *guests]))
+
     def _prune(self) -> None:
         cutoff = utcnow() - timedelta(seconds=self.settings.access_change_retention_seconds)
         with Session(self.engine) as db:
             db.execute(delete(AccessChange).where(col(AccessChange.created_at) < cutoff))
             db.commit()
 
+    def _ensure_expiry_indexes(self) -> None:
+        """Databases made before the expiry indexes existed get them (create_all skips old tables)."""
+        for table in (ShareLink.__table__, Guest.__table__):  # type: ignore[attr-defined]
+            for index in table.indexes:
+                if "expires_at" in index.columns:
+                    index.create(self.engine, checkfirst=True)
+
     async def run(self) -> None:
         self.last_id = await anyio.to_thread.run_sync(self._latest_id)
+        try:
+            await anyio.to_thread.run_sync(self._ensure_expiry_indexes)
+        except Exception:  # a slower poll, not a broken one
+            log.exception("could not create the expiry indexes")
         pruned_at = time.monotonic()
         while True:
             await anyio.sleep(self.settings.access_poll_seconds)
@@ -92,10 +124,12 @@ class AccessWatcher:
 
     async def poll_once(self) -> None:
         rows = await anyio.to_thread.run_sync(self._changes_since, self.last_id)
-        if not rows:
-            return
-        self.last_id = rows[-1][0]
-        for session_id in dict.fromkeys(s for _, s in rows):
+        now = utcnow()
+        expired = await anyio.to_thread.run_sync(self._expired_between, self.expiry_checked_at, now)
+        self.expiry_checked_at = now
+        if rows:
+            self.last_id = rows[-1][0]
+        for session_id in dict.fromkeys([*(s for _, s in rows), *expired]):
             room = self.rooms.rooms.get(session_id)
             if room is not None:
                 await self.recheck_room(room)

@@ -32,6 +32,16 @@ class Account(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class AccountNameKey(SQLModel, table=True):
+    """An account's folded username (backend.access.names.fold): unique, so `Alice` and `aIice`
+    cannot both exist even when signed up at the same moment on two nodes."""
+
+    __tablename__ = "account_name_key"
+
+    key: str = Field(primary_key=True, max_length=256)
+    account_id: str = Field(index=True, max_length=32)
+
+
 class AccountCreate(SQLModel):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024)
@@ -128,7 +138,7 @@ class ShareLink(SQLModel, table=True):
     role: Role = Field(max_length=16)
     created_by: str = Field(max_length=32)
     created_at: datetime = Field(default_factory=utcnow)
-    expires_at: datetime | None = None
+    expires_at: datetime | None = Field(default=None, index=True)  # polled (backend.access.live)
     max_uses: int | None = None
     uses: int = 0
     revoked_at: datetime | None = None
@@ -170,7 +180,7 @@ class Guest(SQLModel, table=True):
     name: str = Field(max_length=64)
     role: Role = Field(max_length=16)
     created_at: datetime = Field(default_factory=utcnow)
-    expires_at: datetime
+    expires_at: datetime = Field(index=True)  # polled (backend.access.live)
 
 
 class JoinRequest(SQLModel):

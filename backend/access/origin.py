@@ -5,6 +5,10 @@ Browsers always send `Origin` on a WebSocket and a page cannot forge it, so:
 - unset: the Origin's host[:port] must equal the request's `Host` (a same-host page);
 - no Origin at all: allowed, since only non-browser clients (scripts, the CLI, tests) omit it,
   and they carry their own credentials (a cookie cannot be ridden without a browser).
+
+Comparing Origin with Host alone proves nothing after a DNS rebinding (both name the attacker's
+domain): before this check, `backend.edge.hosts` has refused any Host, and any Origin, that is
+not an allowed name (public_url's host, loopback, the bound address, TANDEM_ALLOWED_HOSTS).
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request, Response, status
 from backend.access import accounts, csrf
 from backend.access.identity import LOGIN_COOKIE
 from backend.access.models import Account, AccountCreate, AccountPublic
+from backend.access.names import fold
 from backend.routes.deps import AccountDep, CsrfDep, DbDep, ServicesDep, cookie_secure
 from backend.services import Services
 from backend.settings import Settings
@@ -27,27 +28,23 @@ def set_login_cookie(response: Response, token: str, services: Services) -> None
     )
 
 
-def login_key(request: Request, username: str) -> str:
-    ip = request.client.host if request.client else "?"
-    return f"{username.lower()}|{ip}"
+def client_ip(request: Request) -> str:
+    """The client's address (a trusted proxy's X-Forwarded-For already applied by uvicorn)."""
+    return request.client.host if request.client else "?"
 
 
 def log_in(
     request: Request, db: DbDep, services: Services, username: str, password: str
 ) -> tuple[Account, str]:
-    """Check the password under the rate limit; return the account and a new login token."""
+    """Check the password under the rate limit; return the account and a new login token.
+    The attempt is counted before the check (backend.access.ratelimit): concurrent guesses
+    cannot all slip through, and a right password takes its attempt back."""
     limiter = services.login_limiter
-    key = login_key(request, username)
-    if limiter is not None:
-        limiter.check(key)
-    try:
-        account = accounts.check_password(db, username, password)
-    except Exception:
-        if limiter is not None:
-            limiter.failed(key)
-        raise
-    if limiter is not None:
-        limiter.succeeded(key)
+    ip, folded = client_ip(request), fold(username)
+    ticket = limiter.attempt(folded, ip) if limiter is not None else None
+    account = accounts.check_password(db, username, password)
+    if limiter is not None and ticket is not None:
+        limiter.succeeded(ticket, folded, ip)
     return account, accounts.start_login(db, account, services.settings)
 
 

@@ -13,12 +13,15 @@ import logging
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from backend import closecodes
+from backend.access.connlimit import SCOPE_LEASE
 from backend.access.origin import origin_allowed
 from backend.auth.types import SCOPE_PRINCIPAL, Principal
 from backend.errors import (
     AccessDeniedError,
     AuthenticationError,
+    CapacityError,
     CredentialsMissingError,
+    InvalidInputError,
     SessionNotFoundError,
 )
 from backend.routes.errors import CLOSE_CODE
@@ -56,6 +59,20 @@ async def authenticate_websocket(websocket: WebSocket, services: Services, sessi
         code = next(c for cls, c in CLOSE_CODE.items() if isinstance(exc, cls))
         await close_with(websocket, code, str(exc))
         return None
+    except InvalidInputError as exc:  # e.g. a `?name=` that passes for an account
+        await close_with(websocket, closecodes.BAD_REQUEST, str(exc))
+        return None
     if principal is None:
         await close_with(websocket, closecodes.UNAUTHORIZED, "missing or invalid credentials")
+        return None
+    limiter = services.principal_connections
+    if limiter is not None:
+        try:
+            lease = limiter.acquire(principal, session)
+        except CapacityError as exc:
+            log.warning("session=%r %s: %s", session, principal.id, exc)
+            await close_with(websocket, closecodes.TRY_AGAIN_LATER, str(exc))
+            return None
+        if lease is not None:  # released when the connection ends (backend.asgi)
+            websocket.scope[SCOPE_LEASE] = lease
     return principal

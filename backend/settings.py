@@ -161,6 +161,13 @@ class Settings(BaseSettings):
     history_page_max: int = 200
     history_max_file_bytes: int = 1 * MiB  # diffs of larger files are refused (413)
 
+    # --- browser home ---
+    home_guest_sessions_max: int = Field(
+        50,
+        ge=0,
+        description="Guest cookies looked at when a browser without an account lists its sessions on /",
+    )
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             url = self.database_url

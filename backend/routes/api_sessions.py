@@ -13,8 +13,9 @@ from fastapi import APIRouter, Query, Response, status
 from sqlmodel import Session
 
 from backend import closecodes
-from backend.access import audit, sessions
+from backend.access import audit, home, sessions
 from backend.access.authorize import Action, require
+from backend.access.identity import guest_cookie
 from backend.access.models import (
     AuditEventPublic,
     MemberUpdate,
@@ -114,6 +115,14 @@ def remove_participant(session_id: str, participant_id: str, principal: Principa
     """Remove a member or guest; their open connections are closed (4403) within a second."""
     require(principal, session_id, Action.MANAGE)
     sessions.remove_participant(db, session_id, participant_id, principal)
+
+
+@router.delete("/{session_id}/membership", status_code=204, dependencies=[CsrfDep])
+def leave_session(session_id: str, principal: PrincipalDep, db: DbDep, response: Response) -> None:
+    """Give up my own access (a membership or a guest pass); open connections close within a second."""
+    require(principal, session_id, Action.READ)
+    home.leave(db, session_id, principal)
+    response.delete_cookie(guest_cookie(session_id), path="/")
 
 
 @router.get("/{session_id}/audit")

@@ -14,7 +14,6 @@ const ROLES = [
 ]
 
 function linkProblem (l) {
-  if (l.revoked_at) return 'revoked'
   if (l.expires_at && new Date(l.expires_at.endsWith('Z') || /[+-]\d\d:\d\d$/.test(l.expires_at) ? l.expires_at : l.expires_at + 'Z') <= new Date()) return 'expired'
   if (l.max_uses !== null && l.uses >= l.max_uses) return 'used up'
   return null
@@ -68,7 +67,7 @@ export function mountInvite (button, { session, canManage, roomUrl, title, toast
     canManage
       ? h('section.invite-new', {}, h('h3', {}, 'New invite link'), form, created)
       : h('p.muted', {}, 'Only the owner can create invite links. Ask them for one, or share the room link with people who already have access.'),
-    canManage ? h('section', {}, h('h3', {}, 'Active links'), linksList) : null,
+    canManage ? h('section', {}, h('h3', {}, 'Links'), h('p.muted.small', {}, 'Revoking a link also removes everyone who joined with it.'), linksList) : null,
     canManage ? h('section', {}, h('h3', {}, 'People with access'), peopleBox) : null,
     h('section.room-url', {},
       h('h3', {}, 'Room link'),
@@ -81,9 +80,12 @@ export function mountInvite (button, { session, canManage, roomUrl, title, toast
   async function refreshLinks () {
     let links
     try { links = await api('GET', `${base}/links`) } catch (err) { linksList.replaceChildren(h('li.muted', {}, err.message)); return }
-    const active = links.filter(l => !linkProblem(l)).reverse()
-    if (!active.length) { linksList.replaceChildren(h('li.muted.empty-links', {}, 'No active links.')); return }
-    linksList.replaceChildren(...active.map(l => {
+    // Used-up and expired links admit no one new, but whoever they admitted keeps access until
+    // the link is revoked: they stay listed, with their state.
+    const live = links.filter(l => !l.revoked_at).reverse()
+    if (!live.length) { linksList.replaceChildren(h('li.muted.empty-links', {}, 'No links yet.')); return }
+    linksList.replaceChildren(...live.map(l => {
+      const problem = linkProblem(l)
       const revoke = h('button.small.danger.revoke', {
         type: 'button',
         onclick: async () => {
@@ -99,6 +101,7 @@ export function mountInvite (button, { session, canManage, roomUrl, title, toast
       return h('li.invite-link', { dataset: { link: l.id, role: l.role } },
         h('span.role-tag', {}, l.role),
         h('span.uses', {}, `${l.uses}${l.max_uses !== null ? ' / ' + l.max_uses : ''} used`),
+        problem ? h('span.state.muted', {}, problem) : null,
         h('span.expiry.muted', {}, until(l.expires_at)),
         h('span.created.muted', {}, `created ${ago(l.created_at)}`),
         revoke)
@@ -114,7 +117,8 @@ export function mountInvite (button, { session, canManage, roomUrl, title, toast
       onclick: async () => {
         qrBtn.disabled = true
         try {
-          const QR = await import('qrcode')
+          const mod = await import('qrcode')
+          const QR = mod.default ?? mod // a CommonJS package
           qrBox.innerHTML = await QR.toString(link.url, { type: 'svg', margin: 2, errorCorrectionLevel: 'M' })
           qrBox.hidden = false
           qrBtn.hidden = true

@@ -56,7 +56,11 @@ def test_landing_js_fits_the_budget(built_web: Path) -> None:
 def _sign_up(http: httpx.Client, username: str) -> None:
     """Through the sign-up form, as the page posts it (the CSRF cookie comes with the form)."""
     http.get("/signup")
-    form = {"username": username, "password": "correct horse battery", "csrf_token": http.cookies["tandem_csrf"]}
+    form = {
+        "username": username,
+        "password": "correct horse battery",
+        "csrf_token": http.cookies["tandem_csrf"],
+    }
     assert http.post("/signup", data=form).status_code == 303
 
 

@@ -53,7 +53,10 @@ export async function person (browser, base, { name, color, viewport, device, st
   const page = await context.newPage()
   page.on('pageerror', err => console.error(`[${name}] pageerror:`, err.message))
   page.on('console', msg => { if (msg.type() === 'error') console.error(`[${name}] console:`, msg.text()) })
-  page.on('dialog', d => d.accept())
+  // Every page of the context (tabs opened later too) accepts confirm() and reports alert().
+  const dialogs = pg => pg.on('dialog', d => { if (d.type() === 'alert') console.error(`[${name}] alert: ${d.message()}`); d.accept() })
+  dialogs(page)
+  context.on('page', dialogs)
   return { context, page, name }
 }
 

@@ -16,14 +16,19 @@ export function mountTitle (el, { ctx, session, canManage, onError }) {
     document.title = `${title} · Tandem`
   }
   show(stored)
+  // Until the first sync, the doc's title is this device's copy (IndexedDB) or the server's state:
+  // either may be older than the stored title. At the first sync an owner's page writes the stored
+  // title into the doc; after it, every change of `meta.title` is a rename, shown live.
+  let live = false
   ctx.meta.observe(e => {
-    if (!e.keysChanged.has('title')) return
+    if (!live || !e.keysChanged.has('title')) return
     const t = ctx.meta.get('title')
     if (typeof t === 'string' && t && t !== session) show(t)
   })
-  // The stored title is the truth: an owner's page carries a rename made elsewhere into the doc.
   ctx.provider.on('sync', s => {
-    if (s && canManage && ctx.meta.get('title') !== current) ctx.meta.set('title', current)
+    if (!s || live) return
+    live = true
+    if (canManage && ctx.meta.get('title') !== current) ctx.meta.set('title', current)
   })
   if (!canManage) return { title: () => current }
 

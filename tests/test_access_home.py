@@ -84,6 +84,9 @@ async def test_owned_and_joined_sessions_with_who_is_online(auth_server: TandemS
         while sorted(listed(member)[mine]["online"]) != names:
             assert time.monotonic() < deadline, listed(member)[mine]
             await anyio.sleep(0.05)
+        # The plain list of the API says the same.
+        plain = {s["id"]: s for s in owner.get("/api/sessions").json()}
+        assert sorted(plain[mine]["online"]) == names
     # The room unloads once empty: nobody online.
     deadline = time.monotonic() + 10
     while listed(owner)[mine]["online"]:

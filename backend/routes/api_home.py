@@ -8,6 +8,7 @@ from sqlmodel import SQLModel, select
 
 from backend.access import home
 from backend.access.models import Account, SessionPublic
+from backend.routes.api_sessions import with_online
 from backend.routes.deps import DbDep, OptionalAccountDep, ServicesDep
 
 router = APIRouter(prefix="/api", tags=["sessions"])
@@ -22,11 +23,6 @@ class HomePublic(SQLModel):
 @router.get("/home")
 def home_list(request: Request, account: OptionalAccountDep, db: DbDep, services: ServicesDep) -> HomePublic:
     listed = home.my_sessions(db, account, request.cookies, services.settings.home_guest_sessions_max)
-    rooms = services.rooms.rooms
-    out = []
-    for s in listed:
-        room = rooms.get(s.id)
-        names = home.online_names(room.awareness.states()) if room is not None else []
-        out.append(s.model_copy(update={"online": names}))
+    out = with_online(services, listed)
     first = account is None and db.exec(select(Account.id).limit(1)).first() is None
     return HomePublic(account=account.username if account else None, first_run=first, sessions=out)

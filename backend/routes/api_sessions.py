@@ -33,12 +33,26 @@ router = APIRouter(prefix="/api/sessions", tags=["sessions"])
 log = logging.getLogger("tandem.api")
 
 
+def with_online(services: Services, listed: list[SessionPublic]) -> list[SessionPublic]:
+    """Each session with the names in its live room on this node (none when it is not loaded)."""
+    rooms = services.rooms.rooms
+    out = []
+    for s in listed:
+        room = rooms.get(s.id)
+        names = home.online_names(room.awareness.states()) if room is not None else []
+        out.append(s.model_copy(update={"online": names}))
+    return out
+
+
 @router.get("")
 def list_sessions(
-    account: AccountDep, db: DbDep, which: Literal["all", "mine", "shared"] = "all"
+    account: AccountDep,
+    db: DbDep,
+    services: ServicesDep,
+    which: Literal["all", "mine", "shared"] = "all",
 ) -> list[SessionPublic]:
-    """Sessions I own (`mine`), that were shared with me (`shared`), or both."""
-    return sessions.list_sessions(db, account, which)
+    """Sessions I own (`mine`), that were shared with me (`shared`), or both; with who is online."""
+    return with_online(services, sessions.list_sessions(db, account, which))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, dependencies=[CsrfDep])

@@ -66,7 +66,9 @@ export function mountInvite (button, { session, canManage, roomUrl, title, toast
       h('button.ghost.small.close', { type: 'button', 'aria-label': 'Close', onclick: () => dialog.close() }, '✕')),
     canManage
       ? h('section.invite-new', {}, h('h3', {}, 'New invite link'), form, created)
-      : h('p.muted', {}, 'Only the owner can create invite links. Ask them for one, or share the room link with people who already have access.'),
+      : h('p.muted', {}, document.body.dataset.auth === 'off'
+        ? 'This server runs without accounts (--no-auth): anyone with the room link can join.'
+        : 'Only the owner can create invite links. Ask them for one, or share the room link with people who already have access.'),
     canManage ? h('section', {}, h('h3', {}, 'Links'), h('p.muted.small', {}, 'Revoking a link also removes everyone who joined with it.'), linksList) : null,
     canManage ? h('section', {}, h('h3', {}, 'People with access'), peopleBox) : null,
     h('section.room-url', {},

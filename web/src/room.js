@@ -11,7 +11,7 @@ import { createPanels } from './room/panels.js'
 import { createPresenceBar, cursorStyles, people } from './room/presence.js'
 import { createTabs } from './room/tabs.js'
 import { createTree } from './room/tree.js'
-import { watchAccess } from './room/access.js'
+import { watchAccess, watchRole } from './room/access.js'
 import { mountInvite } from './room/invite.js'
 import { mountTitle } from './room/title.js'
 
@@ -41,6 +41,7 @@ awareness.setLocalState({
 })
 bindStatus(ctx, { statusEl: $('#conn'), savedEl: $('#saved'), bannerEl: $('#offline') })
 watchAccess(ctx.provider)
+watchRole(awareness, { initialRole: document.body.dataset.role })
 cursorStyles(awareness)
 
 const loadCss = href => {

@@ -5,17 +5,21 @@ import { api } from '../lib/api.js'
 
 const ROLES = ['editor', 'commenter', 'viewer']
 
-export function mountPeople (box, { session, toast }) {
-  const base = `/api/sessions/${encodeURIComponent(session)}/participants`
+export function mountPeople (box, { session: sessionId, toast }) {
+  const base = `/api/sessions/${encodeURIComponent(sessionId)}/participants`
 
   async function refresh () {
-    let list
-    try { list = await api('GET', base) } catch (err) { box.replaceChildren(h('p.muted', {}, err.message)); return }
+    let list, session
+    try {
+      [list, session] = await Promise.all([api('GET', base), api('GET', `/api/sessions/${encodeURIComponent(sessionId)}`)])
+    } catch (err) { box.replaceChildren(h('p.muted', {}, err.message)); return }
+    const owner = h('li.participant.owner', { dataset: { role: 'owner' } },
+      h('span.pname', {}, session.owner), h('span.kind.muted.small', {}, 'owner (you)'))
     if (!list.length) {
-      box.replaceChildren(h('p.muted.no-people', {}, 'Only you so far. Invite someone with a link above.'))
+      box.replaceChildren(h('ul.people-list', {}, owner), h('p.muted.no-people', {}, 'Only you so far. Invite someone with a link above.'))
       return
     }
-    box.replaceChildren(h('ul.people-list', {}, list.map(p => {
+    box.replaceChildren(h('ul.people-list', {}, owner, list.map(p => {
       const select = h('select.role', { 'aria-label': `Role of ${p.name}` },
         ROLES.map(r => h('option', { value: r, selected: r === p.role }, r)))
       select.addEventListener('change', async () => {

@@ -32,6 +32,7 @@ from backend.rooms.manager import RoomManager
 from backend.routes import (
     api_auth,
     api_history,
+    api_home,
     api_links,
     api_sessions,
     auth_pages,
@@ -188,6 +189,7 @@ def create_app(settings: Settings) -> TandemASGI:
     errors.install(app)
     app.include_router(api_auth.router)
     app.include_router(api_sessions.router)
+    app.include_router(api_home.router)
     app.include_router(api_links.router)
     if not settings.no_auth:
         # Before `pages`: its guard of `/s/{session}` must match first.

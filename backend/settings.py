@@ -232,6 +232,13 @@ class Settings(BaseSettings):
         256, description="Open WebSockets one principal may hold on a node, all sessions together"
     )
 
+    # --- browser home ---
+    home_guest_sessions_max: int = Field(
+        50,
+        ge=0,
+        description="Guest cookies looked at when a browser without an account lists its sessions on /",
+    )
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             url = self.database_url

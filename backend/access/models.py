@@ -95,6 +95,11 @@ class SessionPublic(SQLModel):
     role: Role  # the caller's role in it
     created_at: datetime
     updated_at: datetime
+    # Filled by the home list (`backend.access.home`): who is in the live room now, the last
+    # join, leave or change, and whether the caller holds it as a link guest (no account).
+    online: list[str] = Field(default_factory=list)
+    last_activity: datetime | None = None
+    guest: bool = False
 
 
 class Member(SQLModel, table=True):

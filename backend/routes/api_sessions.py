@@ -13,8 +13,9 @@ from fastapi import APIRouter, Query, Response, status
 from sqlmodel import Session
 
 from backend import closecodes
-from backend.access import audit, sessions
+from backend.access import audit, home, sessions
 from backend.access.authorize import Action, require
+from backend.access.identity import guest_cookie
 from backend.access.models import (
     AuditEventPublic,
     MemberUpdate,
@@ -32,12 +33,26 @@ router = APIRouter(prefix="/api/sessions", tags=["sessions"])
 log = logging.getLogger("tandem.api")
 
 
+def with_online(services: Services, listed: list[SessionPublic]) -> list[SessionPublic]:
+    """Each session with the names in its live room on this node (none when it is not loaded)."""
+    rooms = services.rooms.rooms
+    out = []
+    for s in listed:
+        room = rooms.get(s.id)
+        names = home.online_names(room.awareness.states()) if room is not None else []
+        out.append(s.model_copy(update={"online": names}))
+    return out
+
+
 @router.get("")
 def list_sessions(
-    account: AccountDep, db: DbDep, which: Literal["all", "mine", "shared"] = "all"
+    account: AccountDep,
+    db: DbDep,
+    services: ServicesDep,
+    which: Literal["all", "mine", "shared"] = "all",
 ) -> list[SessionPublic]:
-    """Sessions I own (`mine`), that were shared with me (`shared`), or both."""
-    return sessions.list_sessions(db, account, which)
+    """Sessions I own (`mine`), that were shared with me (`shared`), or both; with who is online."""
+    return with_online(services, sessions.list_sessions(db, account, which))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, dependencies=[CsrfDep])
@@ -114,6 +129,14 @@ def remove_participant(session_id: str, participant_id: str, principal: Principa
     """Remove a member or guest; their open connections are closed (4403) within a second."""
     require(principal, session_id, Action.MANAGE)
     sessions.remove_participant(db, session_id, participant_id, principal)
+
+
+@router.delete("/{session_id}/membership", status_code=204, dependencies=[CsrfDep])
+def leave_session(session_id: str, principal: PrincipalDep, db: DbDep, response: Response) -> None:
+    """Give up my own access (a membership or a guest pass); open connections close within a second."""
+    require(principal, session_id, Action.READ)
+    home.leave(db, session_id, principal)
+    response.delete_cookie(guest_cookie(session_id), path="/")
 
 
 @router.get("/{session_id}/audit")

@@ -188,6 +188,7 @@ def join_page(
         role=link.role,
         account=account.username if account else None,
         name_max=services.settings.display_name_max_length,
+        guest_days=f"{services.settings.guest_ttl_days:g}",
     )
 
 

@@ -1,8 +1,10 @@
-"""HTML pages and the front end's static files: `/` (landing), `/s/{session}` (the room),
-`/sw.js` (the service worker, scope `/`), and `/static` (templates' assets and the built bundle).
+"""HTML pages and the front end's static files: `/` and `/home` (the landing page, which is the
+home list of my sessions once signed in), `/s/{session}` (the room), `/sw.js` (the service worker,
+scope `/`), and `/static` (templates' assets and the built bundle).
 
-Pages only render; identity and roles come from the Identity seam once auth lands. In `--no-auth`
-mode everyone is an editor and the page's `?view=1` makes the editor read-only.
+Pages only render; identity and roles come from the Identity seam (the access guard in
+`auth_pages` resolves the room's caller first). In `--no-auth` mode everyone is an editor and the
+page's `?view=1` makes the editor read-only. Every page sets the CSRF cookie its scripts echo.
 """
 
 from __future__ import annotations
@@ -11,13 +13,19 @@ import mimetypes
 from functools import lru_cache
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from sqlmodel import Session
 from starlette.types import Scope
 
 import web
+from backend.access import csrf
+from backend.access.models import CodingSession
+from backend.routes.deps import OptionalAccountDep, ServicesDep, cookie_secure
+from backend.services import Services
 
 router = APIRouter()
 
@@ -70,15 +78,33 @@ def _templates() -> Jinja2Templates:
 
 
 def _render(request: Request, name: str, context: dict[str, object]) -> Response:
+    token = csrf.token_of(request)
     try:
-        return _templates().TemplateResponse(request, name, context)
+        response = _templates().TemplateResponse(request, name, {"csrf_token": token, **context})
     except web.AssetsMissingError as exc:
         return PlainTextResponse(str(exc), status_code=503)
+    services: Services = request.app.state.services
+    csrf.set_cookie(response, token, cookie_secure(services))
+    return response
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-async def landing(request: Request) -> Response:
-    return _render(request, "landing.html", {})
+@router.get("/home", response_class=HTMLResponse, include_in_schema=False)
+async def landing(request: Request, services: ServicesDep, account: OptionalAccountDep) -> Response:
+    """Signed out: what Tandem is, sign up / log in. Signed in (or holding a guest pass): my
+    sessions (web/src/home.js). `--no-auth`: a name, a colour and New session."""
+    auth = not services.settings.no_auth
+    return _render(
+        request,
+        "landing.html",
+        {"auth": auth, "account": account.username if account is not None else None},
+    )
+
+
+def _title_of(services: Services, session: str) -> str | None:
+    with Session(services.engine) as db:
+        row = db.get(CodingSession, session)
+        return row.title if row is not None else None
 
 
 @router.get("/s/{session}", response_class=HTMLResponse, include_in_schema=False)
@@ -90,7 +116,22 @@ async def room(request: Request, session: SessionName) -> Response:
     # The access guard (backend/routes/auth_pages.py) puts the principal here; `--no-auth`: editor.
     principal = getattr(request.state, "principal", None)
     role = str(principal.role) if principal is not None else "editor"
-    return _render(request, "room.html", {"session": session, "role": role, "assets": assets})
+    services: Services = request.app.state.services
+    title = None
+    if principal is not None:
+        title = await anyio.to_thread.run_sync(_title_of, services, session)
+    return _render(
+        request,
+        "room.html",
+        {
+            "session": session,
+            "title": title or session,
+            "role": role,
+            "auth": principal is not None,
+            "me": principal.name if principal is not None else "",
+            "assets": assets,
+        },
+    )
 
 
 @router.get("/sw.js", include_in_schema=False)

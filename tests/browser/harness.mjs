@@ -38,21 +38,25 @@ export function eq (actual, expected, msg) {
   if (actual !== expected) throw new AssertionError(`${msg}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`)
 }
 
-/** A person in their own browser context (own storage, own IndexedDB). */
-export async function person (browser, base, { name, color, viewport, device, storageState } = {}) {
+/** A person in their own browser context (own storage, own IndexedDB). `seed: false` leaves the
+ * page's local identity alone (a newcomer: the name comes from sign-up or the join page only). */
+export async function person (browser, base, { name, color, viewport, device, storageState, seed = true } = {}) {
   const opts = device ? { ...device } : { viewport: viewport || { width: 1400, height: 900 } }
   const context = await browser.newContext({ ...opts, baseURL: base, storageState })
-  await context.addInitScript(([n, c]) => {
-    if (!localStorage.getItem('tandem.identity')) {
+  await context.addInitScript(([n, c, s]) => {
+    if (s && !localStorage.getItem('tandem.identity')) {
       localStorage.setItem('tandem.identity', JSON.stringify({ id: 'u-' + n.toLowerCase(), name: n, color: c }))
     }
     // What the editor shows (Monaco renders spaces as non-breaking ones).
     window.__screen = () => (document.querySelector('#editor .view-lines')?.textContent || '').replace(/\u00a0/g, ' ')
-  }, [name, color])
+  }, [name, color, seed])
   const page = await context.newPage()
   page.on('pageerror', err => console.error(`[${name}] pageerror:`, err.message))
   page.on('console', msg => { if (msg.type() === 'error') console.error(`[${name}] console:`, msg.text()) })
-  page.on('dialog', d => d.accept())
+  // Every page of the context (tabs opened later too) accepts confirm() and reports alert().
+  const dialogs = pg => pg.on('dialog', d => { if (d.type() === 'alert') console.error(`[${name}] alert: ${d.message()}`); d.accept() })
+  dialogs(page)
+  context.on('page', dialogs)
   return { context, page, name }
 }
 
@@ -105,4 +109,95 @@ export async function run (scenarios, launchOptions = {}) {
   } finally {
     await browser.close()
   }
+}
+
+// ---- the authenticated server, through the UI only (no REST call, no token composed here) ----
+
+export const PASSWORD = 'correct horse battery staple'
+
+/** Sign up through the pages; when the username is taken (an earlier scenario on the same
+ * server), log in instead. Ends on the home page. Returns whether an account was created. */
+export async function signUp (page, username, { password = PASSWORD } = {}) {
+  await page.goto('/signup')
+  await page.fill('#username', username)
+  await page.fill('#password', password)
+  await Promise.all([page.waitForNavigation(), page.click('main button[type=submit]')])
+  const taken = await page.$('.error')
+  if (taken) {
+    const msg = await taken.textContent()
+    if (!/taken/.test(msg)) throw new AssertionError(`sign-up of ${username} failed: ${msg}`)
+    await logIn(page, username, { password })
+    return false
+  }
+  await page.waitForSelector(`#account-name:text-is("${username}")`)
+  return true
+}
+
+/** Log in through the login page; ends on the home page. */
+export async function logIn (page, username, { password = PASSWORD } = {}) {
+  await page.goto('/login')
+  await page.fill('#username', username)
+  await page.fill('#password', password)
+  await Promise.all([page.waitForNavigation(), page.click('main button[type=submit]')])
+  const err = await page.$('.error')
+  if (err) throw new AssertionError(`login of ${username} failed: ${await err.textContent()}`)
+  await page.waitForSelector(`#account-name:text-is("${username}")`)
+}
+
+/** New session from the home page (title → the room); returns the session id once the room is live. */
+export async function newSession (page, title, { editor = true } = {}) {
+  if (!/^\/(home)?$/.test(new URL(page.url()).pathname)) await page.goto('/')
+  const form = page.locator('#new-session-form')
+  if (!(await form.isVisible())) await page.click('#new-session')
+  await page.fill('#new-title', title)
+  await Promise.all([page.waitForURL(/\/s\/[^/?#]+$/), page.click('#new-session-form button[type=submit]')])
+  await page.waitForSelector('#conn[data-state=online]', { timeout: 15000 })
+  if (editor) await page.waitForSelector('body[data-editor=ready]', { timeout: 20000 })
+  return decodeURIComponent(new URL(page.url()).pathname.slice(3))
+}
+
+/** In the room: Invite → a link for `role` (optional expiry seconds as offered, max uses) → its URL. */
+export async function createLink (page, role, { expiry = '', maxUses = null } = {}) {
+  if (!(await page.locator('#invite-dialog[open]').count())) await page.click('#invite')
+  await page.waitForSelector('#invite-dialog[open] #invite-form')
+  await page.selectOption('#invite-role', role)
+  await page.selectOption('#invite-expiry', String(expiry))
+  await page.fill('#invite-uses', maxUses === null ? '' : String(maxUses))
+  const before = await page.$eval('#invite-created', el => el.querySelector('#invite-url')?.value || '')
+  await page.click('#invite-create')
+  const url = await until(page, ([r, prev]) => {
+    const box = document.querySelector('#invite-created')
+    const v = box && !box.hidden && box.dataset.role === r ? box.querySelector('#invite-url')?.value : ''
+    return v && v !== prev ? v : null
+  }, [role, before], { what: `the new ${role} link` })
+  await page.waitForSelector(`#invite-links .invite-link[data-role=${role}]`)
+  return url
+}
+
+export async function closeDialog (page) {
+  await page.click('#invite-dialog .close')
+  await page.waitForSelector('#invite-dialog:not([open])', { state: 'attached' })
+}
+
+/** Open an invite link and join: as a guest under `name`, or as the signed-in account. */
+export async function joinLink (page, url, name, { editor = true } = {}) {
+  await page.goto(url)
+  if (name && await page.locator('#name').count()) await page.fill('#name', name)
+  await Promise.all([page.waitForURL(/\/s\/[^/?#]+$/), page.click('main button[type=submit]')])
+  await page.waitForSelector('#conn[data-state=online]', { timeout: 15000 })
+  if (editor) await page.waitForSelector('body[data-editor=ready]', { timeout: 20000 })
+  return decodeURIComponent(new URL(page.url()).pathname.slice(3))
+}
+
+/** A fresh session owned by `owner` (signed up or logged in through the UI) and, for each guest,
+ * a link of `role` joined under the guest's name. The pages stay in the room. */
+export async function sharedRoom (owner, title, guests = []) {
+  await signUp(owner.page, owner.name)
+  const session = await newSession(owner.page, title)
+  for (const { who, role = 'editor', editor = true } of guests) {
+    const url = await createLink(owner.page, role)
+    await closeDialog(owner.page)
+    await joinLink(who.page, url, who.name, { editor })
+  }
+  return session
 }

@@ -2,7 +2,9 @@
 // Two editors (and a viewer) in one room; the History panel checkpoints, diffs and restores through
 // the REST API, and the restore reaches every open editor as an ordinary document update.
 import path from 'node:path'
-import { ARTIFACTS, assert, caret, docText, eq, openRoom, person, run, until } from './harness.mjs'
+import {
+  ARTIFACTS, assert, caret, closeDialog, createLink, docText, eq, joinLink, newSession, person, run, signUp, until
+} from './harness.mjs'
 
 const HISTORY = '#panels [data-panel-body=history]'
 const room = tag => `${tag}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`
@@ -21,12 +23,16 @@ async function openHistory (page) {
 
 const scenarios = {
   async restore (browser, base) {
-    const name = room('history')
+    // The default server: Alice signs up (or logs in) and starts the session; Bob joins by link.
     const a = await person(browser, base, { name: 'Alice', color: '#e5484d' })
     const b = await person(browser, base, { name: 'Bob', color: '#0090ff' })
-    await openRoom(a.page, name)
+    await signUp(a.page, a.name)
+    await newSession(a.page, room('history'))
     await a.page.waitForSelector('#tabs .tab[data-path="main.py"][aria-selected=true]')
-    await openRoom(b.page, name)
+    const editorLink = await createLink(a.page, 'editor')
+    const viewerLink = await createLink(a.page, 'viewer')
+    await closeDialog(a.page)
+    await joinLink(b.page, editorLink, b.name)
     await b.page.waitForSelector('#tabs .tab[data-path="main.py"][aria-selected=true]')
 
     // A types; once the server has it (the "Saved" indicator), A saves a checkpoint in the panel.
@@ -95,7 +101,7 @@ const scenarios = {
 
     // A viewer reads the same history, without checkpoint or restore buttons.
     const c = await person(browser, base, { name: 'Cleo', color: '#46a758' })
-    await openRoom(c.page, name, { query: '?view=1', editor: false })
+    await joinLink(c.page, viewerLink, c.name, { editor: false })
     await openHistory(c.page)
     await c.page.waitForSelector(restored)
     await c.page.click(`${checkpoint} .hist-pick`)

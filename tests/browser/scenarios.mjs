@@ -1,20 +1,45 @@
 // Browser scenarios against a real Tandem server: `node scenarios.mjs NAME BASE_URL`.
 // Each prints one JSON line on success and exits non-zero with a reason on failure.
+// The server is the default, authenticated one: rooms come from the UI (sign up or log in, New
+// session, Invite, join by link); `landing` alone runs against `--no-auth` (its point).
 import path from 'node:path'
-import { ARTIFACTS, assert, caret, docText, eq, openRoom, person, run, until } from './harness.mjs'
+import {
+  ARTIFACTS, assert, caret, closeDialog, createLink, docText, eq, joinLink, newSession, person, run, signUp, until
+} from './harness.mjs'
 
 const room = tag => `${tag}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`
 const shot = (page, name) => page.screenshot({ path: path.join(ARTIFACTS, name) })
 
-/** Two people in one fresh room; A arrives first (and seeds main.py), then B. */
+/** `#rrggbb` → the `rgb(r, g, b)` getComputedStyle reports. */
+const rgb = hex => `rgb(${[1, 3, 5].map(i => parseInt(hex.slice(i, i + 2), 16)).join(', ')})`
+
+/** The colour the server stamped on `name` (as the page `page` sees them in presence). */
+const stampedColor = (page, name) => until(page, n => [...window.tandem.ctx.awareness.getStates().values()]
+  .find(s => s.user?.name === n)?.user?.color, name, { what: `${name}'s colour in presence` })
+
+/** A fresh session owned by Alice (signed up or logged in through the UI), her page in it. */
+async function ownRoom (a, tag) {
+  await signUp(a.page, a.name)
+  return newSession(a.page, room(tag))
+}
+
+/** Join `who` into the room of `owner` with a new link of `role`, under `who.name`. */
+async function invite (owner, who, role, { editor = true } = {}) {
+  const url = await createLink(owner.page, role)
+  await closeDialog(owner.page)
+  return joinLink(who.page, url, who.name, { editor })
+}
+
+/** Two people in one fresh room; A arrives first (owner; seeds main.py), then B (editor link). */
 async function pair (browser, base, tag) {
-  const name = room(tag)
   const a = await person(browser, base, { name: 'Alice', color: '#e5484d' })
   const b = await person(browser, base, { name: 'Bob', color: '#0090ff' })
-  await openRoom(a.page, name)
+  const name = await ownRoom(a, tag)
   await a.page.waitForSelector('#tabs .tab[data-path="main.py"][aria-selected=true]')
+  const url = await createLink(a.page, 'editor')
+  await closeDialog(a.page)
   const t0 = Date.now()
-  await openRoom(b.page, name, { editor: false })
+  await joinLink(b.page, url, b.name, { editor: false })
   await until(b.page, () => window.__screen().includes('Welcome to Tandem'), null, { what: 'first file visible', timeout: 20000 })
   const firstFileMs = Date.now() - t0
   await b.page.waitForSelector('#tabs .tab[data-path="main.py"][aria-selected=true]')
@@ -92,7 +117,7 @@ const scenarios = {
       const el = document.querySelector(`.yRemoteSelectionHead-${id}`)
       return el ? getComputedStyle(el).borderLeftColor : null
     }, aId, { what: "A's cursor colour on B" })
-    eq(border, 'rgb(229, 72, 77)', 'cursor colour')
+    eq(border, rgb(await stampedColor(b.page, 'Alice')), 'cursor colour')
     // The presence bar lists Alice in main.py; clicking her avatar jumps there.
     await b.page.waitForSelector(`#presence .person[data-name="Alice"] .pfile:text-is("main.py")`)
     // A's edit is durable on the server: the indicator says so.
@@ -274,7 +299,7 @@ const scenarios = {
       const el = document.querySelector(`#panels .term-view[data-term=main] .xterm-decoration.term-author[data-line="${l}"]`)
       return el ? { color: getComputedStyle(el).backgroundColor, author: el.dataset.author, title: el.title, width: el.getBoundingClientRect().width } : null
     }, line, { what: "A's attribution mark on B's command line" })
-    eq(mark.color, 'rgb(229, 72, 77)', 'attribution colour')
+    eq(mark.color, rgb(await stampedColor(b.page, 'Alice')), 'attribution colour')
     eq(mark.author, 'Alice', 'attribution author')
     assert(mark.title.includes('Alice'), 'hover names the author: ' + mark.title)
     const marks = await b.page.evaluate(() => window.tandem.panels.terminals.get('main').marks())
@@ -289,7 +314,7 @@ const scenarios = {
     // A viewer (?view=1) watches but cannot type: no input leaves the page, and the server
     // refuses it too.
     const v = await person(browser, base, { name: 'Vera', color: '#46a758' })
-    await openRoom(v.page, name, { query: '?view=1', editor: false })
+    await invite(a, v, 'viewer', { editor: false })
     await v.page.click('#panels [data-panel=terminal]')
     await v.page.waitForSelector('#panels[data-terminal=running]', { timeout: 30000 })
     await v.page.waitForSelector('#panels .term-ro:not([hidden])')
@@ -299,7 +324,7 @@ const scenarios = {
     await v.page.keyboard.type('echo viewer-$((1+2))')
     await v.page.keyboard.press('Enter')
     const refused = await v.page.evaluate(async room => {
-      const ws = new WebSocket(`ws://${location.host}/term/${encodeURIComponent(room)}/main?view=1&name=Vera`)
+      const ws = new WebSocket(`ws://${location.host}/term/${encodeURIComponent(room)}/main`)
       ws.binaryType = 'arraybuffer'
       return await new Promise(resolve => {
         const timer = setTimeout(() => resolve('timeout'), 10000)
@@ -353,9 +378,8 @@ const scenarios = {
   },
 
   async mobile (browser, base) {
-    const name = room('mobile')
     const a = await person(browser, base, { name: 'Alice', color: '#e5484d' })
-    await openRoom(a.page, name)
+    await ownRoom(a, 'mobile')
     await a.page.waitForSelector('#tabs .tab[data-path="main.py"][aria-selected=true]')
     const phone = await person(browser, base, {
       name: 'Pat',
@@ -363,8 +387,10 @@ const scenarios = {
       device: { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, userAgent: 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Mobile Safari/537.36' }
     })
     const p = phone.page
+    const url = await createLink(a.page, 'viewer')
+    await closeDialog(a.page)
     const t0 = Date.now()
-    await openRoom(p, name, { query: '?view=1' })
+    await joinLink(p, url, phone.name)
     await until(p, () => window.__screen().includes('Welcome to Tandem'), null, { what: 'first file visible on the phone' })
     const firstFileMs = Date.now() - t0
     eq(await p.evaluate(() => document.body.dataset.mode), 'view', 'viewer mode')

@@ -1,11 +1,11 @@
 // Screen-share scenarios in real Chromium against a real Tandem server:
-//   node screenshare.mjs NAME BASE_URL [ROOM]
+//   node screenshare.mjs NAME BASE_URL   (the default, authenticated server; rooms through the UI)
 // Chromium captures a fake screen (fake UI and devices flags); WebRTC stays on 127.0.0.1: pages run
 // with --allow-loopback-in-peer-connection and advertise only their loopback ICE candidates (see
 // loopbackOnly), and the server's relay offers only 127.0.0.1 (TANDEM_SCREENSHARE_HOST_ADDRESSES).
 import path from 'node:path'
 import { createInterface } from 'node:readline'
-import { ARTIFACTS, assert, eq, openRoom, person, run, until } from './harness.mjs'
+import { ARTIFACTS, assert, closeDialog, createLink, eq, joinLink, newSession, person, run, signUp, until } from './harness.mjs'
 
 // getDisplayMedia without a picker, from Chromium's fake capturer (a moving test pattern).
 const FLAGS = ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', '--allow-loopback-in-peer-connection']
@@ -14,6 +14,19 @@ const LIGHT_HEIGHT = 360 // the server's light_height (default)
 const SHARE = '#panels [data-panel-body=share]'
 
 const room = tag => `${tag}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`
+
+// The default, authenticated server: Alice signs up (or logs in) and starts a session through the
+// UI; everyone else joins with an invite link of their role.
+async function ownRoom (a, tag, { editor = false } = {}) {
+  await signUp(a.page, a.name)
+  return newSession(a.page, room(tag), { editor })
+}
+
+async function invite (owner, who, role, { editor = false } = {}) {
+  const url = await createLink(owner.page, role)
+  await closeDialog(owner.page)
+  return joinLink(who.page, url, who.name, { editor })
+}
 
 const ISOLATED = process.env.TANDEM_TEST_LOOPBACK_NETNS === '1' // pytest runs us where only `lo` exists
 
@@ -100,12 +113,14 @@ function fromDriver () {
 const scenarios = {
   // The page's Share button -> /signal -> the relay; the pytest side subscribes an aiortc viewer.
   async relay (browser, base) {
-    const name = process.argv[4] || room('relay')
     const a = await sharePerson(browser, base, { name: 'Alice', color: '#e5484d' })
-    await openRoom(a.page, name, { editor: false })
+    const name = await ownRoom(a, 'relay')
+    // The driver's aiortc viewer connects with a viewer link made here, in the Invite dialog.
+    const token = new URL(await createLink(a.page, 'viewer')).pathname.split('/').pop()
+    await closeDialog(a.page)
     await startSharing(a)
     const id = await peerId(a)
-    console.log(JSON.stringify({ ready: true, room: name, sharer: id }))
+    console.log(JSON.stringify({ ready: true, room: name, sharer: id, token }))
     const line = await fromDriver()
     assert(line === 'done', `driver said ${JSON.stringify(line)}`)
     await a.page.waitForSelector(`${SHARE}[data-mode=relay]`)
@@ -127,17 +142,16 @@ const scenarios = {
   // The server restarts under a share: both pages reconnect by themselves, A shares again (a new
   // signaling id) and B, following A, watches it again.
   async restart (browser, base) {
-    const name = process.argv[4] || room('restart')
     const a = await sharePerson(browser, base, { name: 'Alice', color: '#e5484d' })
     const b = await sharePerson(browser, base, { name: 'Bob', color: '#0090ff' })
-    await openRoom(a.page, name, { editor: false })
-    await openRoom(b.page, name, { editor: false })
+    const name = await ownRoom(a, 'restart')
+    await invite(a, b, 'editor')
     await b.page.click('#presence .person[data-name="Alice"] button.follow')
     await startSharing(a)
     const before = await peerId(a)
     await b.page.waitForSelector(`${SHARE}[data-watching="${before}"]`)
     await playing(b.page, "A's share on B")
-    console.log(JSON.stringify({ ready: true, room: name, sharer: before }))
+    console.log(JSON.stringify({ ready: true, room: name, sharer: before, token: null }))
     const line = await fromDriver()
     assert(line === 'done', `driver said ${JSON.stringify(line)}`)
     const after = await until(a.page, old => {
@@ -153,11 +167,10 @@ const scenarios = {
 
   // Two pages (mesh): presence shows the sharer, follow jumps to the share, video plays, stop ends it.
   async mesh (browser, base) {
-    const name = room('mesh')
     const a = await sharePerson(browser, base, { name: 'Alice', color: '#e5484d' })
     const b = await sharePerson(browser, base, { name: 'Bob', color: '#0090ff' })
-    await openRoom(a.page, name)
-    await openRoom(b.page, name)
+    await ownRoom(a, 'mesh', { editor: true })
+    await invite(a, b, 'editor', { editor: true })
     // B follows A before A shares.
     await b.page.click('#presence .person[data-name="Alice"] button.follow')
     await b.page.waitForSelector('#follow-banner:not([hidden])')
@@ -177,7 +190,7 @@ const scenarios = {
     eq(await a.page.$eval(SHARE, el => el.dataset.mode), 'mesh', "A's share mode")
     const bId = await peerId(b)
     assert(a.sent.some(m => m.type === 'answer' && m.to === bId), 'A answered B directly')
-    // Names come through signaling too (the page names itself on a --no-auth server).
+    // Names come through signaling too (stamped by the server from the account).
     await b.page.waitForSelector(`${SHARE} .share-list button[aria-pressed=true]:text-is("Stop watching Alice")`)
     const pairs = await assertLoopback(b.page, 'Bob (watching)')
     onlyLoopbackSignaled(a)
@@ -195,11 +208,10 @@ const scenarios = {
 
   // Two people share at once and watch each other: two mesh connections between the same pages.
   async mutual (browser, base) {
-    const name = room('mutual')
     const a = await sharePerson(browser, base, { name: 'Alice', color: '#e5484d' })
     const b = await sharePerson(browser, base, { name: 'Bob', color: '#0090ff' })
-    await openRoom(a.page, name, { editor: false })
-    await openRoom(b.page, name, { editor: false })
+    await ownRoom(a, 'mutual')
+    await invite(a, b, 'editor')
     await startSharing(a)
     await startSharing(b)
     for (const [viewer, sharer] of [[a, b], [b, a]]) {
@@ -217,14 +229,15 @@ const scenarios = {
 
   // A phone-sized viewer watches through the relay's light tier, by default.
   async phone (browser, base) {
-    const name = room('phone')
     const a = await sharePerson(browser, base, { name: 'Alice', color: '#e5484d' })
-    await openRoom(a.page, name, { editor: false })
+    await ownRoom(a, 'phone')
+    const viewerLink = await createLink(a.page, 'viewer')
+    await closeDialog(a.page)
     await startSharing(a)
     const aId = await peerId(a)
     const phone = await sharePerson(browser, base, { name: 'Pat', color: '#46a758', device: PHONE })
     const p = phone.page
-    await openRoom(p, name, { query: '?view=1', editor: false })
+    await joinLink(p, viewerLink, phone.name, { editor: false })
     // People pane: Alice is sharing; tapping it opens the Screen pane on her share.
     await p.tap('.phone-nav [data-pane=people]')
     await p.tap('#people .person[data-name="Alice"][data-sharing=true] .pshare')
@@ -253,12 +266,13 @@ const scenarios = {
 
   // A viewer-role page has no Share button, yet watches; the server knows it as a viewer.
   async viewer (browser, base) {
-    const name = room('viewer')
     const a = await sharePerson(browser, base, { name: 'Alice', color: '#e5484d' })
-    await openRoom(a.page, name, { editor: false })
+    await ownRoom(a, 'viewer')
+    const viewerLink = await createLink(a.page, 'viewer')
+    await closeDialog(a.page)
     await startSharing(a)
     const v = await sharePerson(browser, base, { name: 'Vera', color: '#46a758' })
-    await openRoom(v.page, name, { query: '?view=1', editor: false })
+    await joinLink(v.page, viewerLink, v.name, { editor: false })
     await v.page.click('#panels [data-panel=share]')
     await v.page.waitForSelector(`${SHARE} .share-list button:text-is("Watch Alice")`)
     eq(await v.page.isVisible(`${SHARE} .share-toggle`), false, "a Share button on the viewer's page")

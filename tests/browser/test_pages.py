@@ -53,13 +53,34 @@ def test_landing_js_fits_the_budget(built_web: Path) -> None:
     assert size < LANDING_JS_GZIP_BUDGET
 
 
+def _sign_up(http: httpx.Client, username: str) -> None:
+    """Through the sign-up form, as the page posts it (the CSRF cookie comes with the form)."""
+    http.get("/signup")
+    form = {
+        "username": username,
+        "password": "correct horse battery",
+        "csrf_token": http.cookies["tandem_csrf"],
+    }
+    assert http.post("/signup", data=form).status_code == 303
+
+
 def test_pages_and_pwa_files_are_served(web_server: TandemServer) -> None:
     base = web_server.http_url
     with httpx.Client(base_url=base, timeout=10) as http:
+        signed_out = http.get("/")
+        assert signed_out.status_code == 200 and 'id="signup-link"' in signed_out.text
+        assert http.get("/s/some-room").status_code == 303  # to the login page
+        _sign_up(http, "pages-owner")
         landing = http.get("/")
         assert landing.status_code == 200 and 'id="new-session"' in landing.text
-        room = http.get("/s/some-room")
+        assert http.get("/home").text == landing.text
+        created = http.post(
+            "/api/sessions", json={"title": "Pages"}, headers={"x-csrf-token": http.cookies["tandem_csrf"]}
+        )
+        assert created.status_code == 201, created.text
+        room = http.get(f"/s/{created.json()['id']}")
         assert room.status_code == 200 and 'id="tandem-assets"' in room.text
+        assert 'data-title="Pages"' in room.text and "<title>Pages · Tandem</title>" in room.text
         match = _ASSETS.search(room.text)
         assert match is not None
         assets = json.loads(match.group(1))

@@ -1,4 +1,5 @@
-"""Two people (and a phone) in one room, in real Chromium against a real server."""
+"""Two people (and a phone) in one room, in real Chromium against the default (authenticated)
+server; each scenario gets its room through the UI (sign up, New session, Invite, join by link)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from tests.support import TandemServer
 pytestmark = pytest.mark.browser
 
 
-def test_landing_picks_identity_and_starts_a_session(web_server: TandemServer) -> None:
-    run_scenario("landing", web_server.http_url)
+def test_landing_picks_identity_and_starts_a_session(noauth_server: TandemServer) -> None:
+    # `--no-auth` is the point: a name and colour picked on the landing page, any room name a room.
+    run_scenario("landing", noauth_server.http_url)
 
 
 def test_typing_and_remote_cursor_label(web_server: TandemServer) -> None:

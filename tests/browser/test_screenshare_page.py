@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -48,7 +47,7 @@ def isolated(built_web: Path) -> Iterator[bool]:
 @pytest.fixture(scope="module")
 def share_server(isolated: bool, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TandemServer]:
     """The default topology: mesh for up to 3 viewers, the relay beyond or for the light tier."""
-    with running_server(tmp_path_factory.mktemp("share"), None, env=ENV) as srv:
+    with running_server(tmp_path_factory.mktemp("share"), None, auth=True, env=ENV) as srv:
         yield srv
 
 
@@ -56,7 +55,7 @@ def share_server(isolated: bool, tmp_path_factory: pytest.TempPathFactory) -> It
 def relay_server(isolated: bool, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TandemServer]:
     """No mesh at all: a share moves to the relay with its first viewer."""
     env = {**ENV, "TANDEM_SCREENSHARE_MESH_MAX_VIEWERS": "0"}
-    with running_server(tmp_path_factory.mktemp("share-relay"), None, env=env) as srv:
+    with running_server(tmp_path_factory.mktemp("share-relay"), None, auth=True, env=env) as srv:
         yield srv
 
 
@@ -78,10 +77,10 @@ async def _line(out: BufferedByteReceiveStream) -> dict[str, Any]:
 async def _driven(
     name: str, server: TandemServer, log: Path, step: Callable[[dict[str, Any]], Awaitable[None]]
 ) -> dict[str, Any]:
-    """Run scenario `name` in a fresh room; when its page is sharing (a `ready` line), run `step`,
-    then tell the scenario `done` and return its summary."""
-    room = f"{name}-{uuid.uuid4().hex[:8]}"
-    cmd = ["node", str(HERE / SCRIPT), name, server.http_url, room]
+    """Run scenario `name` (it creates its session through the UI); when its page is sharing (a
+    `ready` line with the session and a viewer link's token for the driver), run `step`, then
+    tell the scenario `done` and return its summary."""
+    cmd = ["node", str(HERE / SCRIPT), name, server.http_url]
     with open(log, "wb") as stderr:
         async with await anyio.open_process(cmd, cwd=HERE, stderr=stderr) as proc:
             assert proc.stdout is not None and proc.stdin is not None
@@ -89,7 +88,7 @@ async def _driven(
             try:
                 with anyio.fail_after(90):
                     ready = await _line(out)
-                assert ready == {"ready": True, "room": room, "sharer": ready["sharer"]}, ready
+                assert ready["ready"] is True and ready["room"] and ready["sharer"], ready
                 await step(ready)
                 await proc.stdin.send(b"done\n")
                 await proc.stdin.aclose()
@@ -114,7 +113,7 @@ async def test_page_share_reaches_an_aiortc_viewer_through_the_relay(
     waited: list[float] = []
 
     async def watch_through_the_relay(ready: dict[str, Any]) -> None:
-        async with SignalClient.connect(relay_server.http_url, ready["room"]) as client:
+        async with SignalClient.connect(relay_server.http_url, ready["room"], token=ready["token"]) as client:
             sharer = next(p for p in client.welcome["peers"] if p["id"] == ready["sharer"])
             assert sharer["sharing"] and sharer["name"] == "Alice", sharer
             await client.send(type="watch", to=sharer["id"], on=True)
@@ -142,7 +141,7 @@ async def test_page_share_reaches_an_aiortc_viewer_through_the_relay(
 async def test_pages_reconnect_and_resume_the_share_after_a_server_restart(
     isolated: bool, tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
 ) -> None:
-    with running_server(tmp_path_factory.mktemp("share-restart"), None, env=ENV) as srv:
+    with running_server(tmp_path_factory.mktemp("share-restart"), None, auth=True, env=ENV) as srv:
 
         async def restart(ready: dict[str, Any]) -> None:
             srv.stop()

@@ -8,17 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import run_scenario
+from tests.browser.conftest import authed_sandbox_server, run_scenario
 from tests.support import TandemServer
-from tests.termclient import sandbox_server
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def term_server(built_web: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TandemServer]:
-    # A unique TANDEM_SANDBOX_INSTANCE; its containers are removed afterwards.
-    with sandbox_server(tmp_path_factory.mktemp("browser-term")) as srv:
+    # The default, authenticated server; a unique TANDEM_SANDBOX_INSTANCE, removed afterwards.
+    with authed_sandbox_server(tmp_path_factory.mktemp("browser-term")) as srv:
         yield srv
 
 

@@ -11,6 +11,9 @@ import { createPanels } from './room/panels.js'
 import { createPresenceBar, cursorStyles, people } from './room/presence.js'
 import { createTabs } from './room/tabs.js'
 import { createTree } from './room/tree.js'
+import { watchAccess, watchRole } from './room/access.js'
+import { mountInvite } from './room/invite.js'
+import { mountTitle } from './room/title.js'
 
 const assets = JSON.parse($('#tandem-assets').textContent)
 const session = decodeURIComponent(location.pathname.replace(/^\/s\//, '').split('/')[0] || '')
@@ -21,8 +24,7 @@ const phone = matchMedia('(max-width: 760px)').matches
 const viewer = params.get('view') === '1' || ['viewer', 'commenter'].includes(document.body.dataset.role)
 const readOnly = viewer || (phone && matchMedia('(pointer: coarse)').matches)
 document.body.dataset.mode = readOnly ? 'view' : 'edit'
-$('#title').textContent = session
-document.title = `${session} · Tandem`
+const canManage = document.body.dataset.role === 'owner'
 
 const identity = loadIdentity()
 const ctx = openSession(session, { token, name: identity.name })
@@ -38,6 +40,8 @@ awareness.setLocalState({
   signal: null
 })
 bindStatus(ctx, { statusEl: $('#conn'), savedEl: $('#saved'), bannerEl: $('#offline') })
+watchAccess(ctx.provider)
+watchRole(awareness, { initialRole: document.body.dataset.role })
 cursorStyles(awareness)
 
 const loadCss = href => {
@@ -286,9 +290,14 @@ $('.phone-nav [data-pane=screen]').addEventListener('click', () => panels.select
 const versionHistory = createHistoryPanel($('#panels'), $('[data-panel-body=history]'), {
   session, token, readOnly, ctx, query: { name: identity.name, color: identity.color, view: viewer ? '1' : null }
 })
-$('#share').addEventListener('click', async () => {
-  const url = location.origin + location.pathname + (viewer ? '?view=1' : '')
-  try { await navigator.clipboard.writeText(url); toast('Link copied: ' + url) } catch { toast(url) }
+// The session title (owners rename it in place) and the Invite dialog (links, people, room URL).
+const title = mountTitle($('#title'), { ctx, session, canManage, onError: toast })
+mountInvite($('#invite'), {
+  session,
+  canManage,
+  roomUrl: location.origin + location.pathname + (viewer && document.body.dataset.auth === 'off' ? '?view=1' : ''),
+  title: title.title,
+  toast
 })
 if ('serviceWorker' in navigator && !params.has('nosw')) {
   navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch(err => console.warn('service worker', err))
@@ -299,7 +308,7 @@ ctx.provider.on('sync', s => {
   if (s && !readOnly && ctx.files.size === 0 && !ctx.meta.get('initialized')) {
     ctx.doc.transact(() => {
       ctx.meta.set('initialized', true)
-      if (!ctx.meta.get('title')) ctx.meta.set('title', session)
+      if (!ctx.meta.get('title')) ctx.meta.set('title', title.title())
     })
     try { createFile(ctx, 'main.py', '# Welcome to Tandem. Everyone in this room edits this file together.\n'); ctx.meta.set('main', 'main.py') } catch { /* a peer created it */ }
   }

@@ -1,8 +1,10 @@
-// Tiny DOM helpers: h('button.primary', {onclick}, 'Save').
+// Tiny DOM helpers: h('button.primary', {onclick}, 'Save'), h('input#title.big').
 
 export function h (tag, props = {}, ...children) {
-  const [name, ...classes] = tag.split('.')
+  const id = tag.match(/#([\w-]+)/)
+  const [name, ...classes] = (id ? tag.replace(id[0], '') : tag).split('.')
   const el = document.createElement(name || 'div')
+  if (id) el.id = id[1]
   if (classes.length) el.className = classes.join(' ')
   for (const [k, v] of Object.entries(props || {})) {
     if (v === undefined || v === null || v === false) continue

@@ -52,6 +52,13 @@ async def eventually(
             await anyio.sleep(interval)
 
 
+TEST_THROTTLES = {
+    "TANDEM_SIGNUP_MAX_PER_IP": "10000",
+    "TANDEM_JOIN_MAX_PER_IP": "10000",
+    "TANDEM_LOGIN_IP_MAX_ATTEMPTS": "10000",
+}
+
+
 class TandemServer:
     """`python -m backend serve` in its own process, as a user would run it."""
 
@@ -90,7 +97,9 @@ class TandemServer:
             args += ["--database-url", self.database_url]
         args += self.extra
         # Terminals off unless a test asks for them: "auto" would depend on which images exist here.
-        env = {**os.environ, "TANDEM_SANDBOX": "off", **self.env}
+        # Per-IP throttles sized for one test machine where every client is 127.0.0.1 (a module's
+        # server sees dozens of sign-ups and joins); the throttle tests set their own small values.
+        env = {**os.environ, "TANDEM_SANDBOX": "off", **TEST_THROTTLES, **self.env}
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
         self.proc = subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
         log.close()
@@ -104,7 +113,7 @@ class TandemServer:
             except httpx.HTTPError:
                 return False
 
-        wait_until(up, timeout=30, what="tandem serve to answer /healthz")
+        wait_until(up, timeout=90, what="tandem serve to answer /healthz")
         return self
 
     def log(self) -> str:

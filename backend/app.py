@@ -31,6 +31,7 @@ from backend.rooms.manager import RoomManager
 from backend.routes import (
     api_auth,
     api_history,
+    api_identity,
     api_links,
     api_sessions,
     auth_pages,
@@ -181,6 +182,7 @@ def create_app(settings: Settings) -> TandemASGI:
     errors.install(app)
     app.include_router(api_auth.router)
     app.include_router(api_sessions.router)
+    app.include_router(api_identity.router)
     app.include_router(api_links.router)
     if not settings.no_auth:
         # Before `pages`: its guard of `/s/{session}` must match first.

@@ -90,7 +90,15 @@ async def room(request: Request, session: SessionName) -> Response:
     # The access guard (backend/routes/auth_pages.py) puts the principal here; `--no-auth`: editor.
     principal = getattr(request.state, "principal", None)
     role = str(principal.role) if principal is not None else "editor"
-    return _render(request, "room.html", {"session": session, "role": role, "assets": assets})
+    # Who the page is, as the server stamps it everywhere (presence, comments, terminals): the
+    # page shows this, never a name of its own. None in `--no-auth` mode (the client names itself).
+    identity = (
+        {"id": principal.id, "name": principal.name, "color": principal.color, "role": role}
+        if principal is not None
+        else None
+    )
+    context = {"session": session, "role": role, "assets": assets, "identity": identity}
+    return _render(request, "room.html", context)
 
 
 @router.get("/sw.js", include_in_schema=False)

@@ -9,6 +9,7 @@ import { createFile, movedTo } from './room/files.js'
 import { createHistoryPanel } from './room/history.js'
 import { createPanels } from './room/panels.js'
 import { createPresenceBar, cursorStyles, people } from './room/presence.js'
+import { guardRefused, showRefusedNotice } from './room/refused.js'
 import { createTabs } from './room/tabs.js'
 import { createTree } from './room/tree.js'
 
@@ -17,18 +18,27 @@ const session = decodeURIComponent(location.pathname.replace(/^\/s\//, '').split
 const params = new URLSearchParams(location.search)
 const token = params.get('token')
 const phone = matchMedia('(max-width: 760px)').matches
+// Who this page is: the server renders the principal it stamps on presence, comments and
+// terminal lines (one name and colour everywhere). Only `--no-auth` lets the client name itself.
+const served = JSON.parse($('#tandem-identity')?.textContent || 'null')
+const role = served?.role || (params.get('view') === '1' ? 'viewer' : 'editor')
+const mayEdit = role === 'owner' || role === 'editor'
+const mayComment = mayEdit || role === 'commenter'
 // Viewers and commenters read the code (commenters still comment); the server enforces it too.
-const viewer = params.get('view') === '1' || ['viewer', 'commenter'].includes(document.body.dataset.role)
+const viewer = params.get('view') === '1' || !mayEdit
 const readOnly = viewer || (phone && matchMedia('(pointer: coarse)').matches)
 document.body.dataset.mode = readOnly ? 'view' : 'edit'
+document.body.dataset.role = role
+document.body.dataset.comment = String(mayComment)
+$('.badge.view-only').title = mayComment ? 'You can read, follow and comment' : 'You can read and follow'
 $('#title').textContent = session
 document.title = `${session} · Tandem`
 
-const identity = loadIdentity()
+const identity = served ? { id: served.id, name: served.name, color: served.color } : loadIdentity()
 const ctx = openSession(session, { token, name: identity.name })
 const { awareness } = ctx
 awareness.setLocalState({
-  user: { id: identity.id, name: identity.name, color: identity.color, role: viewer ? 'viewer' : 'editor' },
+  user: { id: identity.id, name: identity.name, color: identity.color, role: viewer && role !== 'commenter' ? 'viewer' : role },
   file: null,
   selection: null,
   viewport: null,
@@ -38,6 +48,8 @@ awareness.setLocalState({
   signal: null
 })
 bindStatus(ctx, { statusEl: $('#conn'), savedEl: $('#saved'), bannerEl: $('#offline') })
+// A change the server refuses (a role that may not make it) never stays on screen as saved.
+if (!mayEdit) guardRefused(ctx, { session, role })
 cursorStyles(awareness)
 
 const loadCss = href => {
@@ -58,12 +70,12 @@ function presenceByFile () {
 
 // ---- errors as a toast
 let toastTimer = 0
-function toast (msg) {
+function toast (msg, ms = 4000) {
   const el = $('#toast')
   el.textContent = msg
   el.hidden = false
   clearTimeout(toastTimer)
-  toastTimer = setTimeout(() => { el.hidden = true }, 4000)
+  toastTimer = setTimeout(() => { el.hidden = true }, ms)
 }
 
 // ---- phone panes
@@ -261,7 +273,9 @@ const lineOf = (file, index) => {
   return line
 }
 const comments = createCommentsPanel($('#comments'), ctx, {
+  // The principal's identity (the server checks it against the connection's principal).
   author: () => ({ id: identity.id, name: identity.name, color: identity.color }),
+  mayComment,
   selection: () => lastSelection,
   currentFile: () => tabs.active(),
   lineOf,
@@ -304,6 +318,8 @@ ctx.provider.on('sync', s => {
     try { createFile(ctx, 'main.py', '# Welcome to Tandem. Everyone in this room edits this file together.\n'); ctx.meta.set('main', 'main.py') } catch { /* a peer created it */ }
   }
 })
+
+showRefusedNotice(session, msg => toast(msg, 12000))
 
 // For tests and debugging.
 window.tandem = { ctx, session, readOnly, editor: () => ed, editorLoaded, following: () => following, activate, panels, history: versionHistory }

@@ -102,8 +102,10 @@ export function createTree (root, ctx, opts) {
       const finish = value => { if (!done) { done = true; resolve(value) } }
       input.addEventListener('keydown', e => {
         e.stopPropagation()
-        if (e.key === 'Enter') { e.preventDefault(); finish(input.value.trim()) }
-        if (e.key === 'Escape') { e.preventDefault(); finish(null) }
+        // Leave the box too: while it has focus, render() defers (it never pulls an input out
+        // from under the person typing), so the new folder would not show.
+        if (e.key === 'Enter') { e.preventDefault(); finish(input.value.trim()); input.blur() }
+        if (e.key === 'Escape') { e.preventDefault(); finish(null); input.blur() }
       })
       input.addEventListener('blur', () => finish(input.value.trim() || null))
       input.addEventListener('focusout', () => queueMicrotask(() => { if (deferred) render() }))

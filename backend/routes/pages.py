@@ -18,6 +18,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.types import Scope
 
 import web
+from backend.access.colors import PALETTE
 
 router = APIRouter()
 
@@ -93,7 +94,7 @@ async def room(request: Request, session: SessionName) -> Response:
     # Who the page is, as the server stamps it everywhere (presence, comments, terminals): the
     # page shows this, never a name of its own. None in `--no-auth` mode (the client names itself).
     identity = (
-        {"id": principal.id, "name": principal.name, "color": principal.color, "role": role}
+        {"id": principal.id, "name": principal.name, "color": principal.color, "role": role, "palette": PALETTE}
         if principal is not None
         else None
     )

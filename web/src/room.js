@@ -181,6 +181,9 @@ let following = null
 const FOLLOW_GRACE_MS = 10000
 let followLost = 0 // timer: the followed person is missing from presence
 const presenceBar = createPresenceBar($('#presence'), awareness, {
+  max: 5, // more people: "+N" with a list (the bar never clips)
+  palette: served?.palette,
+  onPickColor: served ? pickColor : null,
   following: () => following,
   onJump: p => { jumpTo(p.clientID); if (p.terminal) panels.openTerminal(p.terminal) },
   onFollow: p => (p ? startFollowing(p.clientID) : stopFollowing()),
@@ -188,6 +191,8 @@ const presenceBar = createPresenceBar($('#presence'), awareness, {
   onShare: p => panels.share.watchPerson(p)
 })
 const peopleList = createPresenceBar($('#people'), awareness, {
+  palette: served?.palette,
+  onPickColor: served ? pickColor : null,
   following: () => following,
   onJump: p => { jumpTo(p.clientID); showPane('code') },
   onFollow: p => { showPane('code'); p ? startFollowing(p.clientID) : stopFollowing() }, // (a share may open)
@@ -203,6 +208,24 @@ awareness.on('change', () => {
   tabs.render()
   tree.render()
 })
+
+/** My colour in this session: the server stores it and re-stamps me everywhere (accounts keep it). */
+async function pickColor (color) {
+  try {
+    const csrf = (await (await fetch('/api/auth/csrf')).json()).csrf_token
+    const q = token ? `?token=${encodeURIComponent(token)}` : ''
+    const r = await fetch(`/api/sessions/${encodeURIComponent(session)}/me/color${q}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', 'x-csrf-token': csrf },
+      body: JSON.stringify({ color })
+    })
+    if (!r.ok) throw new Error((await r.json().catch(() => null))?.detail || `HTTP ${r.status}`)
+    identity.color = (await r.json()).color
+    awareness.setLocalStateField('user', { ...awareness.getLocalState().user, color: identity.color })
+  } catch (err) {
+    toast('Your colour was not changed: ' + err.message)
+  }
+}
 
 function jumpTo (clientID) {
   const st = awareness.getStates().get(clientID)
@@ -263,6 +286,8 @@ function applyFollow () {
 }
 awareness.on('change', applyFollow)
 $('#stop-follow').addEventListener('click', stopFollowing)
+// Typing stops following only where typing edits (a read-only page has only Esc and the button).
+$('#follow-hint').textContent = readOnly ? ' — press Esc to stop' : ' — type or press Esc to stop'
 addEventListener('keydown', e => { if (e.key === 'Escape') stopFollowing() })
 
 // ---- comments

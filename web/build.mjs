@@ -7,6 +7,7 @@
 // (its own IIFE bundle) and the service worker (served at /sw.js with its precache list).
 import * as esbuild from 'esbuild'
 import { createHash } from 'node:crypto'
+import { realpathSync } from 'node:fs'
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { gzipSync } from 'node:zlib'
 import path from 'node:path'
@@ -15,7 +16,9 @@ import { fileURLToPath } from 'node:url'
 const root = path.dirname(fileURLToPath(import.meta.url))
 const outdir = path.join(root, 'static', 'dist')
 const dev = process.argv.includes('--dev')
-const monacoRoot = path.join(root, 'node_modules', 'monaco-editor')
+// The real path: esbuild resolves monaco's own relative imports through symlinks (a node_modules
+// linked from elsewhere), and one module under two paths registers its commands twice.
+const monacoRoot = realpathSync(path.join(root, 'node_modules', 'monaco-editor'))
 
 // monaco-editor's package "exports" hide its esm/ tree (y-monaco imports
 // monaco-editor/esm/vs/editor/editor.api.js), so resolve those paths to the files directly.

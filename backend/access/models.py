@@ -238,7 +238,7 @@ class ParticipantColor(SQLModel, table=True):
 
 
 class ColorUpdate(SQLModel):
-    color: str = Field(pattern=r"^#[0-9a-fA-F]{6}$")
+    color: str = Field(regex=r"^#[0-9a-fA-F]{6}$")
 
 
 class IdentityPublic(SQLModel):

@@ -55,7 +55,7 @@ export function guardRefused (ctx, { session, role }) {
   provider.on('sync', synced => {
     if (!synced || !serverState) return
     const ahead = []
-    for (const [client, clock] of Y.getStateVector(doc.store)) {
+    for (const [client, clock] of Y.decodeStateVector(Y.encodeStateVector(doc))) {
       if (clock > (serverState.get(client) || 0)) ahead.push([client, clock])
     }
     if (!ahead.length) return

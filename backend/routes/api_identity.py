@@ -7,6 +7,8 @@ node re-stamps my presence and my terminal attribution within `access_poll_secon
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter
 
 from backend.access.authorize import Action, require
@@ -18,6 +20,8 @@ from backend.errors import InvalidInputError
 from backend.routes.deps import CsrfDep, DbDep, PrincipalDep
 
 router = APIRouter(prefix="/api/sessions", tags=["identity"])
+
+_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 
 
 def _public(principal: Principal, color: str | None = None) -> IdentityPublic:
@@ -40,6 +44,8 @@ def me(session_id: str, principal: PrincipalDep) -> IdentityPublic:
 def set_color(session_id: str, body: ColorUpdate, principal: PrincipalDep, db: DbDep) -> IdentityPublic:
     """Pick my colour in this session (an account's pick is also its default in new sessions)."""
     require(principal, session_id, Action.READ)
+    if not _COLOR.fullmatch(body.color):
+        raise InvalidInputError("color: #rrggbb")
     if principal.kind not in (PrincipalKind.USER, PrincipalKind.GUEST):
         raise InvalidInputError(
             "only accounts and guests keep a colour (a ?token= client is a new person each time)"

@@ -94,7 +94,13 @@ async def room(request: Request, session: SessionName) -> Response:
     # Who the page is, as the server stamps it everywhere (presence, comments, terminals): the
     # page shows this, never a name of its own. None in `--no-auth` mode (the client names itself).
     identity = (
-        {"id": principal.id, "name": principal.name, "color": principal.color, "role": role, "palette": PALETTE}
+        {
+            "id": principal.id,
+            "name": principal.name,
+            "color": principal.color,
+            "role": role,
+            "palette": PALETTE,
+        }
         if principal is not None
         else None
     )

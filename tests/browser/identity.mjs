@@ -127,6 +127,26 @@ const scenarios = {
     return {}
   },
 
+  /** A big tree renders only the rows in view, and every row is still reachable by scrolling. */
+  async bigtree (browser, base) {
+    const owner = await ownerWithMainPy(browser, base)
+    await owner.page.evaluate(() => {
+      const { ctx } = window.tandem
+      const Text = ctx.files.get('main.py').constructor
+      ctx.doc.transact(() => { for (let i = 0; i < 1000; i++) ctx.files.set(`big/f${String(i).padStart(4, '0')}.txt`, new Text(String(i))) })
+    })
+    await owner.page.click('#tree li[data-kind=folder][data-path=big] > .row')
+    await owner.page.waitForSelector('#tree.virtual li[data-path="big/f0000.txt"]')
+    const inDom = await owner.page.locator('#tree li').count()
+    assert(inDom < 200, `only the rows in view are in the DOM: ${inDom}`)
+    await owner.page.evaluate(() => { const s = document.querySelector('.sidebar'); s.scrollTop = s.scrollHeight })
+    await owner.page.waitForSelector('#tree li[data-path="big/f0999.txt"]')
+    await owner.page.click('#tree li[data-path="big/f0999.txt"] > .row')
+    await owner.page.waitForSelector('#tabs .tab[data-path="big/f0999.txt"][aria-selected=true]')
+    await shot(owner.page, 'tree-big.png')
+    return { inDom }
+  },
+
   /** Seven people: the presence bar shows some and "+N", with the rest in a list; never clips. */
   async overflow (browser, base) {
     const others = setup.crowd

@@ -35,3 +35,8 @@ def test_presence_overflows_as_plus_n(auth_server: TandemServer) -> None:
     room = Room(auth_server.http_url)
     crowd = [room.guest(n, "viewer") for n in ["Ann", "Ben", "Cai", "Dee", "Eve", "Fay"]]
     run_ui("identity.mjs", "overflow", auth_server.http_url, room.setup(crowd=crowd))
+
+
+def test_big_tree_renders_only_rows_in_view(auth_server: TandemServer) -> None:
+    room = Room(auth_server.http_url)
+    run_ui("identity.mjs", "bigtree", auth_server.http_url, room.setup())

@@ -347,4 +347,4 @@ ctx.provider.on('sync', s => {
 showRefusedNotice(session, msg => toast(msg, 12000))
 
 // For tests and debugging.
-window.tandem = { ctx, session, readOnly, editor: () => ed, editorLoaded, following: () => following, activate, panels, history: versionHistory }
+window.tandem = { ctx, session, readOnly, tree, editor: () => ed, editorLoaded, following: () => following, activate, panels, history: versionHistory }

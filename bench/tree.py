@@ -20,16 +20,12 @@ def main() -> None:
     finally:
         server.stop()
     r = json.loads(out.stdout.strip().splitlines()[-1])
-    print(
-        f"| tree at {r['files']} files ({r['tree']} rows, {r['rows']} in the DOM) | p50 | p99 | budget |\n|---|---|---|---|"
-    )
-    print(
-        f"| one file added: synchronous | {r['add_sync_ms']['p50']} ms | {r['add_sync_ms']['p99']} ms | 16 ms |"
-    )
-    print(f"| tree render alone | {r['render_ms']['p50']} ms | {r['render_ms']['p99']} ms | |")
-    print(
-        f"| one file added: to the next frame | {r['add_frame_ms']['p50']} ms | {r['add_frame_ms']['p99']} ms | |"
-    )
+    row = lambda label, key, budget="": f"| {label} | {r[key]['p50']} ms | {r[key]['p99']} ms | {budget} |"  # noqa: E731
+    print(f"| tree at {r['files']} files ({r['tree']} rows, {r['rows']} in the DOM) | p50 | p99 | budget |")
+    print("|---|---|---|---|")
+    print(row("one file added: synchronous", "add_sync_ms", "16 ms"))
+    print(row("tree render alone", "render_ms"))
+    print(row("one file added: to the next frame", "add_frame_ms"))
 
 
 if __name__ == "__main__":

@@ -93,6 +93,18 @@ const scenarios = {
     // Commenter: comments yes.
     assert(await commenter.page.locator('#comments .add-comment').count() === 1, 'commenter: Comment button')
     assert(await commenter.page.locator('#comments .thread .reply textarea').count() > 0, 'commenter: Reply')
+    // A commenter's own comment is kept (the server confirms it durable; nothing is dropped).
+    await commenter.page.evaluate(() => {
+      const ed = window.tandem.editor().editor
+      ed.setSelection({ startLineNumber: 1, startColumn: 1, endLineNumber: 1, endColumn: 4 })
+    })
+    await commenter.page.click('#comments .add-comment')
+    await commenter.page.fill('#comments form.new-comment textarea', 'A question')
+    await commenter.page.click('#comments form.new-comment button[type=submit]')
+    eq(await commenter.page.getAttribute('body', 'data-unconfirmed'), '1', 'the comment awaits the server')
+    await commenter.page.waitForSelector('body[data-unconfirmed="0"] #saved[data-state=saved]', { timeout: 20000 })
+    await until(viewer.page, () => window.tandem.ctx.comments.toArray().some(c => c.get('body') === 'A question'), null, { what: "the commenter's comment reaches others" })
+    assert(await commenter.page.evaluate(() => !document.body.dataset.refused), 'a comment is not refused')
     await shot(viewer.page, 'roles-viewer.png')
     // A change the server refuses (a viewer's reply, made anyway) is dropped with a reason.
     await viewer.page.evaluate(() => window.tandem.ctx.comments.get(0).set('resolved', true))

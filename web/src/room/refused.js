@@ -69,15 +69,18 @@ export function guardRefused (ctx, { session, role }) {
     if (role !== 'commenter' || outside) return restore()
     const clock = Y.getState(doc.store, doc.clientID)
     if (clock > 0) pending.set(doc.clientID, { clock, since: pending.get(doc.clientID)?.since ?? Date.now() })
+    document.body.dataset.unconfirmed = String(pending.size)
   })
 
   setInterval(() => {
+    document.body.dataset.unconfirmed = String(pending.size) // changes the server has not kept yet
     if (!pending.size || restoring || !provider.wsconnected || !provider.synced) return
     const durable = durableStateVector(ctx.awareness)
     for (const [client, { clock, since }] of pending) {
       if (durable && (durable.get(client) || 0) >= clock) pending.delete(client)
       else if (Date.now() - since > STUCK_MS) return restore()
     }
+    document.body.dataset.unconfirmed = String(pending.size)
   }, 1000)
 }
 

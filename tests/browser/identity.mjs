@@ -120,6 +120,17 @@ const scenarios = {
     await commenter.page.waitForSelector('body[data-refused=true]', { timeout: 20000 })
     await commenter.page.waitForSelector('#conn[data-state=online]', { timeout: 15000 })
     await until(commenter.page, () => window.tandem.ctx.files.get('main.py') && !window.tandem.ctx.files.get('main.py').toString().startsWith('HACK'), null, { what: 'server copy of main.py' })
+    // The owner makes the viewer an editor: her page follows, live, with the editing controls.
+    await owner.page.evaluate(async ([session, name]) => {
+      const csrf = (await (await fetch('/api/auth/csrf')).json()).csrf_token
+      const people = await (await fetch(`/api/sessions/${session}/participants`)).json()
+      const who = people.find(p => p.name === name)
+      const r = await fetch(`/api/sessions/${session}/participants/${who.id}`, { method: 'PATCH', headers: { 'content-type': 'application/json', 'x-csrf-token': csrf }, body: JSON.stringify({ role: 'editor' }) })
+      if (!r.ok) throw new Error(`role change: HTTP ${r.status}`)
+    }, [setup.session, 'Vera'])
+    await viewer.page.waitForSelector('body[data-role-changed=editor][data-role=editor]', { timeout: 20000 })
+    await viewer.page.waitForSelector('#new-file', { state: 'visible' })
+    assert(await viewer.page.locator('#comments .add-comment').count() === 1, 'an editor comments')
     return {}
   },
 

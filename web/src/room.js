@@ -346,5 +346,21 @@ ctx.provider.on('sync', s => {
 
 showRefusedNotice(session, msg => toast(msg, 12000))
 
+// My role changed while the page is open (the owner changed it): the server re-stamps my presence
+// and sends it back; the page reloads so that every control matches the new role.
+const ROLE_KEY = 'tandem.role.' + session
+awareness.on('change', ({ updated }) => {
+  if (!served || !updated.includes(awareness.clientID)) return
+  const now = awareness.getLocalState()?.user?.role
+  if (!now || now === role) return
+  try { sessionStorage.setItem(ROLE_KEY, now) } catch { /* the reload still fixes the controls */ }
+  location.reload()
+})
+try {
+  const changed = sessionStorage.getItem(ROLE_KEY)
+  sessionStorage.removeItem(ROLE_KEY)
+  if (changed) { document.body.dataset.roleChanged = changed; toast(`Your role in this session is now ${changed}.`, 8000) }
+} catch { /* no storage */ }
+
 // For tests and debugging.
 window.tandem = { ctx, session, readOnly, tree, editor: () => ed, editorLoaded, following: () => following, activate, panels, history: versionHistory }

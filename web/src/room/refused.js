@@ -32,6 +32,9 @@ export function guardRefused (ctx, { session, role }) {
   const because = `Changes made here were not saved: as a ${role} you cannot ${what} in this session. This page now shows the server's copy.`
   let serverState = null // Map<client, clock> from the server's last sync step 1
   const pending = new Map() // client -> {clock, since}
+  // What this page holds that did not come from the server: the IndexedDB copy and local
+  // changes (others' updates relayed meanwhile are the server's, whatever its step 1 said).
+  const notFromServer = new Map() // client -> clock
   let restoring = false
 
   async function restore () {
@@ -55,7 +58,7 @@ export function guardRefused (ctx, { session, role }) {
   provider.on('sync', synced => {
     if (!synced || !serverState) return
     const ahead = []
-    for (const [client, clock] of Y.decodeStateVector(Y.encodeStateVector(doc))) {
+    for (const [client, clock] of notFromServer) {
       if (clock > (serverState.get(client) || 0)) ahead.push([client, clock])
     }
     if (!ahead.length) return
@@ -64,6 +67,11 @@ export function guardRefused (ctx, { session, role }) {
   })
 
   doc.on('afterTransaction', tr => {
+    if (tr.origin !== provider) {
+      for (const [client, clock] of tr.afterState) {
+        if (clock > (tr.beforeState.get(client) || 0)) notFromServer.set(client, Math.max(clock, notFromServer.get(client) || 0))
+      }
+    }
     if (!tr.local || restoring) return
     const outside = [...tr.changed.keys()].some(t => rootOf(t) !== ctx.comments)
     if (role !== 'commenter' || outside) return restore()

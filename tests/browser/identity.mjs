@@ -120,6 +120,27 @@ const scenarios = {
     await commenter.page.waitForSelector('body[data-refused=true]', { timeout: 20000 })
     await commenter.page.waitForSelector('#conn[data-state=online]', { timeout: 15000 })
     await until(commenter.page, () => window.tandem.ctx.files.get('main.py') && !window.tandem.ctx.files.get('main.py').toString().startsWith('HACK'), null, { what: 'server copy of main.py' })
+    // A refused change kept in the page's IndexedDB copy (written there directly, as an earlier
+    // session of this browser would have) is dropped on the next load, with the reason.
+    await viewer.page.evaluate(async () => {
+      const { ctx } = window.tandem
+      const scratch = new ctx.doc.constructor()
+      const updates = []
+      scratch.on('update', u => updates.push(u))
+      const YMap = ctx.comments.get(0).constructor
+      const thread = new YMap()
+      scratch.getArray('comments').push([thread])
+      thread.set('body', 'INJECTED')
+      await new Promise((resolve, reject) => {
+        const tx = ctx.idb.db.transaction(['updates'], 'readwrite')
+        for (const u of updates) tx.objectStore('updates').add(u)
+        tx.oncomplete = resolve
+        tx.onerror = () => reject(tx.error)
+      })
+    })
+    await viewer.page.reload()
+    await until(viewer.page, () => document.body.dataset.refused === 'true' && document.body.dataset.connection === 'online' &&
+      !window.tandem.ctx.comments.toArray().some(c => c.get('body') === 'INJECTED'), null, { what: 'the stored refused change dropped', timeout: 30000 })
     // The owner makes the viewer an editor: her page follows, live, with the editing controls.
     await owner.page.evaluate(async ([session, name]) => {
       const csrf = (await (await fetch('/api/auth/csrf')).json()).csrf_token

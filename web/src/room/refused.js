@@ -55,16 +55,19 @@ export function guardRefused (ctx, { session, role }) {
     return handleSync(encoder, decoder, ...rest)
   }
 
-  provider.on('sync', synced => {
-    if (!synced || !serverState) return
+  // After the server's state is in and the IndexedDB copy loaded (either may come first).
+  function checkAhead () {
+    if (!provider.synced || !serverState || restoring) return
     const ahead = []
     for (const [client, clock] of notFromServer) {
       if (clock > (serverState.get(client) || 0)) ahead.push([client, clock])
     }
     if (!ahead.length) return
     if (role !== 'commenter') return restore() // a viewer writes nothing the server keeps
-    for (const [client, clock] of ahead) pending.set(client, { clock, since: Date.now() })
-  })
+    for (const [client, clock] of ahead) pending.set(client, { clock, since: pending.get(client)?.since ?? Date.now() })
+  }
+  provider.on('sync', synced => { if (synced) checkAhead() })
+  ctx.idb.on('synced', checkAhead)
 
   doc.on('afterTransaction', tr => {
     if (tr.origin !== provider) {

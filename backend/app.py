@@ -33,6 +33,7 @@ from backend.routes import (
     api_auth,
     api_history,
     api_home,
+    api_identity,
     api_links,
     api_sessions,
     auth_pages,
@@ -190,6 +191,7 @@ def create_app(settings: Settings) -> TandemASGI:
     app.include_router(api_auth.router)
     app.include_router(api_sessions.router)
     app.include_router(api_home.router)
+    app.include_router(api_identity.router)
     app.include_router(api_links.router)
     if not settings.no_auth:
         # Before `pages`: its guard of `/s/{session}` must match first.

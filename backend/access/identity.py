@@ -8,7 +8,6 @@ the session's access changes.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from starlette.requests import HTTPConnection
 
 from backend.access import audit
 from backend.access.accounts import account_for_login
+from backend.access.colors import color_in_session
 from backend.access.links import check_guest_name, find_link, link_problem
 from backend.access.models import Account, Guest, ShareLink, aware
 from backend.access.sessions import get_session, member_role
@@ -33,15 +33,9 @@ log = logging.getLogger("tandem.access")
 LOGIN_COOKIE = "tandem_login"
 GUEST_COOKIE_PREFIX = "tandem_guest_"  # + session id: a guest identity holds for one session only
 
-COLORS = ["#ef4444", "#f59e0b", "#10b981", "#3b82f6", "#8b5cf6", "#ec4899", "#14b8a6", "#84cc16"]
-
 
 def guest_cookie(session_id: str) -> str:
     return GUEST_COOKIE_PREFIX + session_id
-
-
-def color_for(principal_id: str) -> str:
-    return COLORS[hashlib.sha256(principal_id.encode()).digest()[0] % len(COLORS)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,32 +60,32 @@ def credentials_of(connection: HTTPConnection, session_id: str) -> Credentials:
     )
 
 
-def _user(account: Account, session_id: str, role: Role) -> Principal:
+def _user(db: Session, account: Account, session_id: str, role: Role) -> Principal:
     return Principal(
         id=account.id,
         name=account.username,
         role=role,
-        color=color_for(account.id),
+        color=color_in_session(db, session_id, account.id),
         session=session_id,
         kind=PrincipalKind.USER,
         ref=account.id,
     )
 
 
-def _guest(guest: Guest) -> Principal:
+def _guest(db: Session, guest: Guest) -> Principal:
     pid = f"guest-{guest.id}"
     return Principal(
         id=pid,
         name=guest.name,
         role=guest.role,
-        color=color_for(pid),
+        color=color_in_session(db, guest.session_id, pid),
         session=guest.session_id,
         kind=PrincipalKind.GUEST,
         ref=guest.id,
     )
 
 
-def _link(link: ShareLink, name: str | None) -> Principal:
+def _link(db: Session, link: ShareLink, name: str | None) -> Principal:
     # Every `?token=` connection is its own participant in presence.
     pid = f"link-{link.id}-{secrets.token_hex(3)}"
     clean = " ".join((name or "").split())[:40] or "Guest"
@@ -99,7 +93,8 @@ def _link(link: ShareLink, name: str | None) -> Principal:
         id=pid,
         name=clean,
         role=link.role,
-        color=color_for(pid),
+        # Not stored: every `?token=` connection is a new id (scripts, mostly).
+        color=color_in_session(db, link.session_id, pid, remember=False),
         session=link.session_id,
         kind=PrincipalKind.LINK,
         ref=link.id,
@@ -127,17 +122,17 @@ def resolve(db: Session, creds: Credentials, session_id: str) -> Principal:
             raise AccessDeniedError("this link is for another session")
         if creds.display_name:
             check_guest_name(db, session.id, " ".join(creds.display_name.split())[:40])
-        return _link(link, creds.display_name)
+        return _link(db, link, creds.display_name)
     account = account_for_login(db, creds.login_token)
     if account is not None:
         role = member_role(db, account.id, session)
         if role is not None:
-            return _user(account, session.id, role)
+            return _user(db, account, session.id, role)
     if creds.guest_token:
         guest = db.exec(select(Guest).where(Guest.token_hash == hash_token(creds.guest_token))).first()
         live = _live_guest(db, guest, session.id)
         if live is not None:
-            return _guest(live)
+            return _guest(db, live)
         if account is None:
             raise AuthenticationError("this guest pass is no longer valid")
     if account is None:
@@ -155,12 +150,14 @@ def recheck(db: Session, principal: Principal) -> Principal:
         role = member_role(db, principal.ref, session) if account is not None else None
         if account is None or role is None:
             raise AccessDeniedError("your access to this session was removed")
-        return principal if role == principal.role else _user(account, session.id, role)
+        fresh = _user(db, account, session.id, role)  # a new role or a colour picked since
+        return principal if fresh == principal else fresh
     if principal.kind == PrincipalKind.GUEST:
         guest = _live_guest(db, db.get(Guest, principal.ref), session.id)
         if guest is None:
             raise AccessDeniedError("you were removed from this session")
-        return principal if guest.role == principal.role else _guest(guest)
+        fresh = _guest(db, guest)
+        return principal if fresh == principal else fresh
     if principal.kind == PrincipalKind.LINK:
         link = db.get(ShareLink, principal.ref)
         if link is None:

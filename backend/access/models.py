@@ -233,3 +233,34 @@ class AuditEventPublic(SQLModel):
     actor_id: str
     actor_name: str
     detail: str
+
+
+# -- colours -----------------------------------------------------------------------------------
+
+
+class ParticipantColor(SQLModel, table=True):
+    """The colour a person has in one session: allocated once (the least-used palette colour when
+    they first arrive), or picked by them (`chosen`), so the same person is the same colour on
+    every channel and after reconnects, and people in one session differ."""
+
+    __tablename__ = "participant_color"
+
+    session_id: str = Field(primary_key=True, max_length=32)
+    principal_id: str = Field(primary_key=True, index=True, max_length=64)
+    color: str = Field(max_length=7)
+    chosen: bool = False
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ColorUpdate(SQLModel):
+    color: str = Field(max_length=7)  # "#rrggbb" (checked by the route)
+
+
+class IdentityPublic(SQLModel):
+    """Who the caller is in a session, as everyone there sees them."""
+
+    id: str
+    name: str
+    color: str
+    role: Role
+    palette: list[str]

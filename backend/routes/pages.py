@@ -23,6 +23,7 @@ from starlette.types import Scope
 
 import web
 from backend.access import csrf
+from backend.access.colors import PALETTE
 from backend.access.models import CodingSession
 from backend.routes.deps import OptionalAccountDep, ServicesDep, cookie_secure
 from backend.services import Services
@@ -120,18 +121,29 @@ async def room(request: Request, session: SessionName) -> Response:
     title = None
     if principal is not None:
         title = await anyio.to_thread.run_sync(_title_of, services, session)
-    return _render(
-        request,
-        "room.html",
+    # Who the page is, as the server stamps it everywhere (presence, comments, terminals): the
+    # page shows this, never a name of its own. None in `--no-auth` mode (the client names itself).
+    identity = (
         {
-            "session": session,
-            "title": title or session,
+            "id": principal.id,
+            "name": principal.name,
+            "color": principal.color,
             "role": role,
-            "auth": principal is not None,
-            "me": principal.name if principal is not None else "",
-            "assets": assets,
-        },
+            "palette": PALETTE,
+        }
+        if principal is not None
+        else None
     )
+    context = {
+        "session": session,
+        "title": title or session,
+        "role": role,
+        "auth": principal is not None,
+        "me": principal.name if principal is not None else "",
+        "assets": assets,
+        "identity": identity,
+    }
+    return _render(request, "room.html", context)
 
 
 @router.get("/sw.js", include_in_schema=False)

@@ -87,6 +87,10 @@ class SafeRoot:
             raise
         return fd
 
+    def make_dirs(self, rel: str) -> None:
+        """Create the folder `rel` and its parents (no-op when they exist), never through a symlink."""
+        os.close(self._open_parent((*split_path(rel), "."), create=True))
+
     def read(self, rel: str, max_bytes: int) -> ReadResult:
         parts = split_path(rel)
         try:

@@ -52,6 +52,7 @@ class WorkspaceSync:
         self._doc = doc
         self._files: Map[Any] = doc.get("files", type=Map)
         self._blobs: Map[Any] = doc.get("blobs", type=Map)
+        self._meta: Map[Any] = doc.get("meta", type=Map)
         self.root = root.resolve()
         self._fs = SafeRoot(self.root, owner=owner)
         self._debounce = debounce
@@ -65,6 +66,7 @@ class WorkspaceSync:
         self._sizes: dict[str, int] = {}  # bytes on disk of every file seen (the size check)
         self._blocked: set[str] = set()  # binary, oversized or not a regular file on disk
         self._dirty: set[str] = set()
+        self._folders_dirty = True  # meta.folders -> mkdir, at start and on change
         self._dirty_event = anyio.Event()
         # Disk reads and writes, and the doc changes they lead to, take turns: a read taken
         # before a write must not be applied after it (it would undo the write in the doc).
@@ -85,6 +87,7 @@ class WorkspaceSync:
         try:
             await self._initial_sync()
             subscription = self._files.observe_deep(self._on_doc_events)
+            folders_subscription = self._meta.observe(self._on_meta_event)
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._watch_loop, watcher, stop)
                 tg.start_soon(self._flush_loop)
@@ -93,6 +96,7 @@ class WorkspaceSync:
             stop.set()
             if subscription is not None:
                 self._files.unobserve(subscription)
+                self._meta.unobserve(folders_subscription)
             with anyio.CancelScope(shield=True), anyio.move_on_after(10):
                 await self.flush()
             watcher.close()
@@ -110,6 +114,27 @@ class WorkspaceSync:
         if self._dirty:
             self._dirty_event.set()
 
+    def _on_meta_event(self, event: Any) -> None:
+        # Empty folders live in meta.folders (a folder with files exists through their paths).
+        if "folders" in getattr(event, "keys", {}):
+            self._folders_dirty = True
+            self._dirty_event.set()
+
+    def _folders(self) -> list[str]:
+        value = self._meta.get("folders")
+        return [f for f in value if isinstance(f, str) and f] if isinstance(value, list) else []
+
+    async def _make_folders(self) -> None:
+        """mkdir every folder of meta.folders (removing one is up to the person: it may hold files)."""
+        self._folders_dirty = False
+        for rel in self._folders():
+            if not self._syncable(rel):
+                continue
+            try:
+                await anyio.to_thread.run_sync(self._fs.make_dirs, rel)
+            except (UnsafePathError, OSError) as exc:
+                logger.warning("workspace %s: not creating folder %r: %s", self.root, rel, exc)
+
     async def _flush_loop(self) -> None:
         while True:
             await self._dirty_event.wait()
@@ -118,7 +143,9 @@ class WorkspaceSync:
             await self.flush()
 
     async def flush(self) -> None:
-        """Write every dirty file now."""
+        """Write every dirty file (and new empty folder) now."""
+        if self._folders_dirty:
+            await self._make_folders()
         paths, self._dirty = self._dirty, set()
         for rel in sorted(paths):
             try:

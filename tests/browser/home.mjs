@@ -112,8 +112,9 @@ const scenarios = {
     // The server re-checks Pia's connection (within the access poll) and restamps her presence.
     await until(a.page, () => [...window.tandem.ctx.awareness.getStates().values()].some(s => s.user?.name === 'Pia' && s.user.role === 'viewer'),
       null, { what: "Pia's presence restamped as a viewer" })
-    // Pia's page hears of it and offers a reload for the matching controls.
-    await b.page.waitForSelector('.banner.role-changed:has-text("made you a viewer")', { timeout: 5000 })
+    // Pia's page hears of it and reloads with the matching controls (and says why).
+    await b.page.waitForSelector('body[data-role-changed=viewer][data-role=viewer]', { timeout: 20000 })
+    await until(b.page, () => Boolean(window.tandem?.ctx.files.get('main.py')), null, { what: "Pia's reloaded page synced" })
     // Pia's next edit is refused by the server: it never reaches Alice's document.
     const before = await docText(a.page, 'main.py')
     await closeDialog(a.page)

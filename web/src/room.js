@@ -9,9 +9,10 @@ import { createFile, movedTo } from './room/files.js'
 import { createHistoryPanel } from './room/history.js'
 import { createPanels } from './room/panels.js'
 import { createPresenceBar, cursorStyles, people } from './room/presence.js'
+import { guardRefused, showRefusedNotice } from './room/refused.js'
 import { createTabs } from './room/tabs.js'
 import { createTree } from './room/tree.js'
-import { watchAccess, watchRole } from './room/access.js'
+import { watchAccess } from './room/access.js'
 import { mountInvite } from './room/invite.js'
 import { mountTitle } from './room/title.js'
 
@@ -20,17 +21,26 @@ const session = decodeURIComponent(location.pathname.replace(/^\/s\//, '').split
 const params = new URLSearchParams(location.search)
 const token = params.get('token')
 const phone = matchMedia('(max-width: 760px)').matches
+// Who this page is: the server renders the principal it stamps on presence, comments and
+// terminal lines (one name and colour everywhere). Only `--no-auth` lets the client name itself.
+const served = JSON.parse($('#tandem-identity')?.textContent || 'null')
+const role = served?.role || (params.get('view') === '1' ? 'viewer' : 'editor')
+const mayEdit = role === 'owner' || role === 'editor'
+const mayComment = mayEdit || role === 'commenter'
 // Viewers and commenters read the code (commenters still comment); the server enforces it too.
-const viewer = params.get('view') === '1' || ['viewer', 'commenter'].includes(document.body.dataset.role)
+const viewer = params.get('view') === '1' || !mayEdit
 const readOnly = viewer || (phone && matchMedia('(pointer: coarse)').matches)
 document.body.dataset.mode = readOnly ? 'view' : 'edit'
-const canManage = document.body.dataset.role === 'owner'
+const canManage = role === 'owner'
+document.body.dataset.role = role
+document.body.dataset.comment = String(mayComment)
+$('.badge.view-only').title = mayComment ? 'You can read, follow and comment' : 'You can read and follow'
 
-const identity = loadIdentity()
+const identity = served ? { id: served.id, name: served.name, color: served.color } : loadIdentity()
 const ctx = openSession(session, { token, name: identity.name })
 const { awareness } = ctx
 awareness.setLocalState({
-  user: { id: identity.id, name: identity.name, color: identity.color, role: viewer ? 'viewer' : 'editor' },
+  user: { id: identity.id, name: identity.name, color: identity.color, role: viewer && role !== 'commenter' ? 'viewer' : role },
   file: null,
   selection: null,
   viewport: null,
@@ -41,7 +51,8 @@ awareness.setLocalState({
 })
 bindStatus(ctx, { statusEl: $('#conn'), savedEl: $('#saved'), bannerEl: $('#offline') })
 watchAccess(ctx.provider)
-watchRole(awareness, { initialRole: document.body.dataset.role })
+// A change the server refuses (a role that may not make it) never stays on screen as saved.
+if (!mayEdit) guardRefused(ctx, { session, role })
 cursorStyles(awareness)
 
 const loadCss = href => {
@@ -62,12 +73,12 @@ function presenceByFile () {
 
 // ---- errors as a toast
 let toastTimer = 0
-function toast (msg) {
+function toast (msg, ms = 4000) {
   const el = $('#toast')
   el.textContent = msg
   el.hidden = false
   clearTimeout(toastTimer)
-  toastTimer = setTimeout(() => { el.hidden = true }, 4000)
+  toastTimer = setTimeout(() => { el.hidden = true }, ms)
 }
 
 // ---- phone panes
@@ -173,6 +184,9 @@ let following = null
 const FOLLOW_GRACE_MS = 10000
 let followLost = 0 // timer: the followed person is missing from presence
 const presenceBar = createPresenceBar($('#presence'), awareness, {
+  max: 5, // more people: "+N" with a list (the bar never clips)
+  palette: served?.palette,
+  onPickColor: served ? pickColor : null,
   following: () => following,
   onJump: p => { jumpTo(p.clientID); if (p.terminal) panels.openTerminal(p.terminal) },
   onFollow: p => (p ? startFollowing(p.clientID) : stopFollowing()),
@@ -180,6 +194,8 @@ const presenceBar = createPresenceBar($('#presence'), awareness, {
   onShare: p => panels.share.watchPerson(p)
 })
 const peopleList = createPresenceBar($('#people'), awareness, {
+  palette: served?.palette,
+  onPickColor: served ? pickColor : null,
   following: () => following,
   onJump: p => { jumpTo(p.clientID); showPane('code') },
   onFollow: p => { showPane('code'); p ? startFollowing(p.clientID) : stopFollowing() }, // (a share may open)
@@ -195,6 +211,24 @@ awareness.on('change', () => {
   tabs.render()
   tree.render()
 })
+
+/** My colour in this session: the server stores it and re-stamps me everywhere (accounts keep it). */
+async function pickColor (color) {
+  try {
+    const csrf = (await (await fetch('/api/auth/csrf')).json()).csrf_token
+    const q = token ? `?token=${encodeURIComponent(token)}` : ''
+    const r = await fetch(`/api/sessions/${encodeURIComponent(session)}/me/color${q}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', 'x-csrf-token': csrf },
+      body: JSON.stringify({ color })
+    })
+    if (!r.ok) throw new Error((await r.json().catch(() => null))?.detail || `HTTP ${r.status}`)
+    identity.color = (await r.json()).color
+    awareness.setLocalStateField('user', { ...awareness.getLocalState().user, color: identity.color })
+  } catch (err) {
+    toast('Your colour was not changed: ' + err.message)
+  }
+}
 
 function jumpTo (clientID) {
   const st = awareness.getStates().get(clientID)
@@ -255,6 +289,8 @@ function applyFollow () {
 }
 awareness.on('change', applyFollow)
 $('#stop-follow').addEventListener('click', stopFollowing)
+// Typing stops following only where typing edits (a read-only page has only Esc and the button).
+$('#follow-hint').textContent = readOnly ? ' — press Esc to stop' : ' — type or press Esc to stop'
 addEventListener('keydown', e => { if (e.key === 'Escape') stopFollowing() })
 
 // ---- comments
@@ -265,7 +301,9 @@ const lineOf = (file, index) => {
   return line
 }
 const comments = createCommentsPanel($('#comments'), ctx, {
+  // The principal's identity (the server checks it against the connection's principal).
   author: () => ({ id: identity.id, name: identity.name, color: identity.color }),
+  mayComment,
   selection: () => lastSelection,
   currentFile: () => tabs.active(),
   lineOf,
@@ -314,5 +352,23 @@ ctx.provider.on('sync', s => {
   }
 })
 
+showRefusedNotice(session, msg => toast(msg, 12000))
+
+// My role changed while the page is open (the owner changed it): the server re-stamps my presence
+// and sends it back; the page reloads so that every control matches the new role.
+const ROLE_KEY = 'tandem.role.' + session
+awareness.on('change', ({ updated }) => {
+  if (!served || !updated.includes(awareness.clientID)) return
+  const now = awareness.getLocalState()?.user?.role
+  if (!now || now === role) return
+  try { sessionStorage.setItem(ROLE_KEY, now) } catch { /* the reload still fixes the controls */ }
+  location.reload()
+})
+try {
+  const changed = sessionStorage.getItem(ROLE_KEY)
+  sessionStorage.removeItem(ROLE_KEY)
+  if (changed) { document.body.dataset.roleChanged = changed; toast(`Your role in this session is now ${changed}.`, 8000) }
+} catch { /* no storage */ }
+
 // For tests and debugging.
-window.tandem = { ctx, session, readOnly, editor: () => ed, editorLoaded, following: () => following, activate, panels, history: versionHistory }
+window.tandem = { ctx, session, readOnly, tree, editor: () => ed, editorLoaded, following: () => following, activate, panels, history: versionHistory }

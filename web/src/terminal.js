@@ -19,12 +19,14 @@ const MAX_MARKS = 2000
  *          onState: (state: string, info: object) => void, onReadOnly?: () => void,
  *          onTyping: (b: boolean) => void, onFocus?: (b: boolean) => void}} opts
  */
+const FONT_SIZE = 13
+
 export function openTerminal (container, opts) {
   let readOnly = Boolean(opts.readOnly)
   const term = new Terminal({
     convertEol: false,
     cursorBlink: true,
-    fontSize: 13,
+    fontSize: FONT_SIZE,
     disableStdin: readOnly,
     scrollback: 5000,
     allowProposedApi: true, // registerDecoration (attribution marks) is still "proposed" in xterm 6
@@ -61,8 +63,19 @@ export function openTerminal (container, opts) {
   }
   const serverSize = (cols, rows) => {
     if (cols > 0 && rows > 0 && (cols !== term.cols || rows !== term.rows)) term.resize(cols, rows)
+    scaleToFit()
   }
-  const ro = new ResizeObserver(() => fit())
+  // A watcher renders the terminal at the size its editors chose: on a narrower screen (a phone)
+  // the font shrinks until every column and row fits, instead of cutting off the right edge.
+  const scaleToFit = () => {
+    const cell = cellSize()
+    if (!readOnly || !cell?.width || !container.clientWidth || !container.clientHeight) return
+    const size = term.options.fontSize
+    const scale = Math.min(container.clientWidth / (term.cols * cell.width), container.clientHeight / (term.rows * cell.height))
+    const next = Math.max(5, Math.min(FONT_SIZE, Math.floor(size * scale * 4) / 4))
+    if (next !== size) term.options.fontSize = next
+  }
+  const ro = new ResizeObserver(() => { fit(); scaleToFit() })
   ro.observe(container)
 
   // ---- input and typing presence

@@ -28,34 +28,3 @@ export function watchAccess (provider) {
     document.body.append(box)
   })
 }
-
-const ROLE_WORDS = { owner: 'owner', editor: 'an editor', commenter: 'a commenter', viewer: 'a viewer' }
-
-/**
- * The owner changed this person's role while the page is open: the server restamps the page's own
- * presence (a remote update of our own client id). The server enforces the new role from then on;
- * the page offers a reload so its controls match it.
- */
-export function watchRole (awareness, { initialRole }) {
-  let shown = initialRole
-  awareness.on('change', ({ updated }, origin) => {
-    if (origin === 'local' || !updated.includes(awareness.clientID)) return
-    const role = awareness.getLocalState()?.user?.role
-    if (!ROLE_WORDS[role] || role === shown) return
-    shown = role
-    document.body.dataset.roleNow = role
-    let bar = document.querySelector('.role-changed')
-    if (!bar) {
-      bar = document.createElement('div')
-      bar.className = 'banner role-changed'
-      bar.setAttribute('role', 'alert')
-      document.querySelector('.topbar')?.after(bar)
-    }
-    const reload = document.createElement('button')
-    reload.type = 'button'
-    reload.className = 'small'
-    reload.textContent = 'Reload'
-    reload.addEventListener('click', () => location.reload())
-    bar.replaceChildren(`The owner made you ${ROLE_WORDS[role]}. Reload to get the matching controls. `, reload)
-  })
-}

@@ -41,7 +41,7 @@ export function addThread (ctx, { file, start, end, body, author }) {
 
 /**
  * @param {HTMLElement} root  the comments panel
- * @param {{author: () => object, selection: () => ({file, start, end}|null), currentFile: () => string|null,
+ * @param {{author: () => object, mayComment?: boolean, selection: () => ({file, start, end}|null), currentFile: () => string|null,
  *          reveal: (file, start, end) => void, lineOf: (file, index) => number|null}} opts
  */
 export function createCommentsPanel (root, ctx, opts) {
@@ -52,6 +52,9 @@ export function createCommentsPanel (root, ctx, opts) {
   const showAll = root.querySelector('input.show-all')
   const showResolved = root.querySelector('input.show-resolved')
   let draft = null // the selection a new comment is for
+  // Viewers read threads; they get no control that writes one (the server would refuse it).
+  const mayComment = opts.mayComment !== false
+  if (!mayComment) { addButton.remove(); form.remove() }
 
   addButton.addEventListener('click', () => {
     draft = opts.selection()
@@ -79,7 +82,7 @@ export function createCommentsPanel (root, ctx, opts) {
   }
 
   function selectionChanged () {
-    addButton.disabled = !opts.selection()
+    if (mayComment) addButton.disabled = !opts.selection()
   }
 
   const drafts = new Map() // thread id → unsent reply text, kept across re-renders
@@ -104,7 +107,8 @@ export function createCommentsPanel (root, ctx, opts) {
     for (const f of new Set(visible.map(c => c.get('file')))) for (const r of commentRanges(ctx, f)) ranges.set(r.id, r)
     visible.sort((a, b) => (ranges.get(a.get('id'))?.start ?? 1e12) - (ranges.get(b.get('id'))?.start ?? 1e12))
     list.replaceChildren(...visible.map(c => thread(c, ranges.get(c.get('id')))))
-    if (!visible.length) list.append(h('p.muted', {}, file ? 'No comments on this file. Select code and press “Comment”.' : 'Open a file to see its comments.'))
+    const hint = mayComment ? 'No comments on this file. Select code and press “Comment”.' : 'No comments on this file.'
+    if (!visible.length) list.append(h('p.muted', {}, file ? hint : 'Open a file to see its comments.'))
     root.dataset.count = String(threads.filter(c => !c.get('resolved')).length)
     document.querySelectorAll('[data-comment-count]').forEach(el => { el.textContent = root.dataset.count === '0' ? '' : root.dataset.count })
   }
@@ -139,13 +143,15 @@ export function createCommentsPanel (root, ctx, opts) {
     },
     h('header', {},
       h('span.where', {}, `${file}${lines ? ' : ' + lines : ''}`),
-      h('button.resolve', {
-        onclick: () => ctx.doc.transact(() => c.set('resolved', !resolved), ORIGIN_COMMENTS)
-      }, resolved ? 'Reopen' : 'Resolve')),
+      mayComment
+        ? h('button.resolve', {
+          onclick: () => ctx.doc.transact(() => c.set('resolved', !resolved), ORIGIN_COMMENTS)
+        }, resolved ? 'Reopen' : 'Resolve')
+        : null),
     h('blockquote.quote', {}, range ? excerpt(file, range.start, range.end) : '(the commented code was deleted)'),
     message(author, c.get('body'), c.get('createdAt')),
     replies instanceof Y.Array ? replies.toArray().map(r => message(r.get('author') || {}, r.get('body'), r.get('createdAt'))) : null,
-    h('div.reply', {}, replyInput, h('button', { onclick: sendReply }, 'Reply')))
+    mayComment ? h('div.reply', {}, replyInput, h('button', { onclick: sendReply }, 'Reply')) : null)
   }
 
   function message (author, body, at) {

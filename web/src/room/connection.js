@@ -32,7 +32,7 @@ export function openSession (session, { token = null, name = null } = {}) {
  * The durable state vector the server publishes in its awareness entry ({tandem: {durable}}).
  * @returns {Map<number, number>|null}
  */
-function durableStateVector (awareness) {
+export function durableStateVector (awareness) {
   for (const state of awareness.getStates().values()) {
     const durable = state?.tandem?.durable
     if (typeof durable === 'string') {

@@ -21,7 +21,10 @@ export function createPanels (root, opts) {
     if (name === 'terminal') terminals.show(term)
     else terminals.hidden()
   }
-  for (const t of tabs) t.addEventListener('click', () => (selected === t.dataset.panel && root.dataset.open === 'true') ? collapse() : select(t.dataset.panel))
+  // A second click on the open tab folds the panel away, except on a phone, where the panel is
+  // the whole screen: folded, it would leave that screen blank.
+  const phone = () => matchMedia('(max-width: 760px)').matches
+  for (const t of tabs) t.addEventListener('click', () => (selected === t.dataset.panel && root.dataset.open === 'true' && !phone()) ? collapse() : select(t.dataset.panel))
   const collapse = () => { root.dataset.open = 'false'; selected = null; terminals.hidden(); for (const t of tabs) t.setAttribute('aria-selected', 'false') }
 
   const share = createSharePanel(root, $('[data-panel-body=share]', root), {

@@ -66,7 +66,8 @@ export function connectScreenShare (opts) {
   for (const [k, v] of Object.entries(opts.query || {})) if (v !== undefined && v !== null && v !== '') q.set(k, String(v))
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:'
   const url = `${proto}//${location.host}/signal/${encodeURIComponent(opts.session)}` + (q.toString() ? `?${q}` : '')
-  const state = { me: null, peers: new Map(), iceServers: [], error: null, sharing: false, mode: null, watching: null, remote: null, closed: false }
+  // `viewers`: who watches my share (the server tells a sharer); `preview`: my shared stream.
+  const state = { me: null, peers: new Map(), iceServers: [], error: null, sharing: false, mode: null, watching: null, remote: null, closed: false, viewers: new Set(), preview: null }
   // One connection per (other side, share): `${peer id or relay}:${sharer id}`. Two people can share
   // and watch each other, so every message names its share (`stream`), in the mesh too.
   const peers = new Map()
@@ -74,7 +75,10 @@ export function connectScreenShare (opts) {
   let attempt = 0
   let local = null // the MediaStream being shared
   let watchPeer = null
-  const changed = () => opts.onChange({ ...state, peers: [...state.peers.values()] })
+  // The person (user id) whose share this page watched when the connection dropped: after a
+  // server restart their share comes back under a new peer id, and watching resumes.
+  let resumeUser = null
+  const changed = () => opts.onChange({ ...state, peers: [...state.peers.values()], viewers: [...state.viewers] })
   const signal = msg => { if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg)) }
   const keyOf = (from, stream) => `${from}:${stream}`
 
@@ -143,18 +147,24 @@ export function connectScreenShare (opts) {
         if (local) signal({ type: 'share', on: true })
         const sharer = state.watching && state.peers.get(state.watching)
         if (sharer?.sharing) signal({ type: 'watch', to: sharer.id, on: true, light: opts.light })
-        else endWatch(false)
+        else {
+          endWatch(false)
+          const again = resumeUser && [...state.peers.values()].find(p => p.sharing && p.userId === resumeUser)
+          if (again) resumeWatch(again.id)
+        }
         break
       }
       case 'join': state.peers.set(m.from, m.peer); break
       case 'leave':
         state.peers.delete(m.from)
+        state.viewers.delete(m.from)
         if (state.watching === m.from) endWatch(false)
         closePeer(keyOf(m.from, state.me))
         break
       case 'sharing': {
         const p = state.peers.get(m.from)
         if (p) { p.sharing = m.on; p.mode = m.on ? m.mode : null }
+        if (m.on && resumeUser && !state.watching && p?.userId === resumeUser) { resumeWatch(m.from); break }
         if (m.from === state.me) {
           if (m.on && m.mode === 'relay' && state.mode !== 'relay' && local) {
             closeAll({ keepWatch: true }) // the mesh moves to the relay
@@ -167,7 +177,10 @@ export function connectScreenShare (opts) {
         }
         break
       }
-      case 'watch': if (!m.on) closePeer(keyOf(m.from, state.me)); break
+      case 'watch':
+        if (m.on) state.viewers.add(m.from)
+        else { state.viewers.delete(m.from); closePeer(keyOf(m.from, state.me)) }
+        break
       case 'offer': case 'answer': {
         // (Without `stream`: an offer is a viewer's of our share, an answer the sharer's.)
         const stream = m.stream || (m.type === 'offer' ? state.me : m.from)
@@ -196,6 +209,8 @@ export function connectScreenShare (opts) {
     }
     sock.onclose = ev => {
       if (ws !== sock) return
+      if (state.watching) resumeUser = state.peers.get(state.watching)?.userId || resumeUser
+      state.viewers.clear()
       closeAll()
       state.peers = new Map()
       state.me = null
@@ -221,6 +236,7 @@ export function connectScreenShare (opts) {
     local = stream
     local.getVideoTracks()[0].addEventListener('ended', stop) // the browser's own "Stop sharing"
     state.sharing = true
+    state.preview = local
     state.error = null
     signal({ type: 'share', on: true })
     changed()
@@ -232,13 +248,23 @@ export function connectScreenShare (opts) {
     for (const t of local.getTracks()) t.stop()
     local = null
     closeAll({ keepWatch: true })
+    state.viewers.clear()
+    state.preview = null
     state.sharing = false
     state.mode = null
     signal({ type: 'share', on: false })
     changed()
   }
 
+  function resumeWatch (sharer) {
+    resumeUser = null
+    state.watching = sharer
+    state.error = null
+    signal({ type: 'watch', to: sharer, on: true, light: opts.light })
+  }
+
   function watch (sharer) {
+    resumeUser = null
     if (state.watching === sharer) return
     if (state.watching) endWatch(true)
     state.watching = sharer
@@ -248,6 +274,7 @@ export function connectScreenShare (opts) {
   }
 
   function stopWatching () {
+    resumeUser = null
     if (!state.watching) return
     endWatch(true)
     changed()

@@ -15,7 +15,11 @@ export function createSharePanel (root, body, opts) {
   const video = $('#screen', body)
   const button = h('button.share-toggle', { type: 'button', hidden: opts.readOnly }, 'Share your screen')
   const list = h('div.share-list')
-  body.prepend(h('div.share-bar', {}, button, list))
+  // The sharer sees what they share (a small muted preview) and who is watching it.
+  const viewers = h('span.share-viewers', { role: 'status' })
+  const preview = h('video.share-preview', { muted: true, autoplay: true, playsInline: true, hidden: true, 'aria-label': 'Your shared screen' })
+  body.prepend(h('div.share-bar', {}, button, list, viewers))
+  body.append(preview)
   const tab = root.querySelector('[data-panel=share]')
   const aw = opts.ctx.awareness
   let current = null
@@ -48,6 +52,12 @@ export function createSharePanel (root, body, opts) {
     note.hidden = Boolean(st.remote) && !st.error
     video.hidden = !st.remote
     if (video.srcObject !== st.remote) video.srcObject = st.remote
+    preview.hidden = !st.preview
+    if (preview.srcObject !== st.preview) preview.srcObject = st.preview
+    const names = st.viewers.map(id => st.peers.find(p => p.id === id)?.name || 'someone')
+    viewers.hidden = !st.sharing
+    viewers.textContent = names.length ? `Watching you: ${names.join(', ')}` : 'Nobody is watching yet'
+    viewers.dataset.count = String(names.length)
     Object.assign(body.dataset, { sharing: String(st.sharing), mode: st.mode || '', watching: st.watching || '', light: String(opts.light) })
     tab.dataset.live = String(sharers.length > 0)
     document.body.dataset.shareLive = String(sharers.length > 0)

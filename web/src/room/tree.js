@@ -1,5 +1,6 @@
 // The file tree: nested folders and files from the `files` map, presence dots of who is in each
-// file, inline create/rename, drag-and-drop moves, delete.
+// file, inline create/rename, drag-and-drop moves, delete. A big tree (VIRTUAL_MIN rows and more)
+// is virtualized: only the rows in view exist, so a change costs the same at 20 or 20,000 files.
 import { h } from '../lib/dom.js'
 import { basename, createFile, createFolder, deletePath, dirname, listFolders, movePath } from './files.js'
 
@@ -9,6 +10,9 @@ import { basename, createFile, createFolder, deletePath, dirname, listFolders, m
  * @param {{onOpen: (path: string) => void, readOnly: boolean, activePath: () => string|null,
  *          presence: () => Map<string, Array<{name: string, color: string}>>, onError: (msg: string) => void}} opts
  */
+const VIRTUAL_MIN = 400 // rows; below this every row is rendered (nested lists, simplest DOM)
+const OVERSCAN = 10 // rows rendered above and below the visible ones
+
 export function createTree (root, ctx, opts) {
   const expanded = new Set(JSON.parse(sessionStorage.getItem('tandem.expanded') || '[]'))
   let pending = null // {kind: 'file'|'folder', parent: string} while an inline create is open
@@ -34,6 +38,10 @@ export function createTree (root, ctx, opts) {
     const tree = nodes()
     const active = opts.activePath()
     const presence = opts.presence()
+    const flat = flatten(tree)
+    if (flat.length >= VIRTUAL_MIN) return renderWindow(flat, active, presence)
+    root.classList.remove('virtual')
+    root.style.height = ''
     const build = (folder, depth) => {
       const { folders, files } = tree.get(folder)
       const items = []
@@ -54,6 +62,60 @@ export function createTree (root, ctx, opts) {
     const items = build('', 0)
     root.replaceChildren(...items)
     if (!items.length) root.append(h('li.tree-empty', {}, opts.readOnly ? 'No files yet.' : 'No files yet — create one with “+ File”.'))
+  }
+
+  /** The visible rows in order: [{kind: 'create'|'folder'|'file', path, depth, open}]. */
+  function flatten (tree) {
+    const out = []
+    const walk = (folder, depth) => {
+      const { folders, files } = tree.get(folder)
+      if (pending && pending.parent === folder) out.push({ kind: 'create', path: folder, depth })
+      for (const f of folders.sort()) {
+        const open = expanded.has(f)
+        out.push({ kind: 'folder', path: f, depth, open })
+        if (open) walk(f, depth + 1)
+      }
+      for (const p of files) out.push({ kind: 'file', path: p, depth })
+    }
+    walk('', 0)
+    return out
+  }
+
+  let windowed = null // the rows of the last virtual render (scrolling renders another window)
+  // The row height (CSS --tree-row), read once per layout: getComputedStyle on every render
+  // would force a style pass over the whole page.
+  let rowHeight = 0
+  const rowHeightPx = () => (rowHeight ||= parseFloat(getComputedStyle(root).getPropertyValue('--tree-row')) || 26)
+  addEventListener('resize', () => { rowHeight = 0 })
+  function renderWindow (flat, active, presence) {
+    windowed = flat
+    root.classList.add('virtual')
+    const height = rowHeightPx()
+    root.style.height = `${flat.length * height}px`
+    const scroller = root.closest('.sidebar') || root.parentElement
+    const top = scroller.scrollTop - root.offsetTop
+    const first = Math.max(0, Math.floor(top / height) - OVERSCAN)
+    const last = Math.min(flat.length, Math.ceil((top + scroller.clientHeight) / height) + OVERSCAN)
+    const items = []
+    for (let i = first; i < last; i++) {
+      const r = flat[i]
+      const style = { top: `${i * height}px` }
+      if (r.kind === 'create') { const li = inlineCreate(r.depth); li.style.top = style.top; items.push(li); continue }
+      items.push(r.kind === 'folder'
+        ? h('li', { role: 'treeitem', 'aria-expanded': String(r.open), 'aria-level': String(r.depth + 1), dataset: { path: r.path, kind: 'folder' }, style }, row(r.path, r.depth, 'folder', r.open))
+        : h('li', { role: 'treeitem', 'aria-selected': String(r.path === active), 'aria-level': String(r.depth + 1), dataset: { path: r.path, kind: 'file' }, style }, row(r.path, r.depth, 'file', false, presence.get(r.path) || [])))
+    }
+    root.replaceChildren(...items)
+  }
+
+  /** Scroll a big tree so that `path`'s row is in view. */
+  function scrollTo (path) {
+    const i = windowed?.findIndex(r => r.path === path && r.kind !== 'create') ?? -1
+    if (i < 0 || !root.classList.contains('virtual')) return
+    const height = rowHeightPx()
+    const scroller = root.closest('.sidebar') || root.parentElement
+    const y = root.offsetTop + i * height
+    if (y < scroller.scrollTop || y + height > scroller.scrollTop + scroller.clientHeight) scroller.scrollTop = y - scroller.clientHeight / 2
   }
 
   function row (path, depth, kind, open, here = []) {
@@ -102,8 +164,10 @@ export function createTree (root, ctx, opts) {
       const finish = value => { if (!done) { done = true; resolve(value) } }
       input.addEventListener('keydown', e => {
         e.stopPropagation()
-        if (e.key === 'Enter') { e.preventDefault(); finish(input.value.trim()) }
-        if (e.key === 'Escape') { e.preventDefault(); finish(null) }
+        // Leave the box too: while it has focus, render() defers (it never pulls an input out
+        // from under the person typing), so the new folder would not show.
+        if (e.key === 'Enter') { e.preventDefault(); finish(input.value.trim()); input.blur() }
+        if (e.key === 'Escape') { e.preventDefault(); finish(null); input.blur() }
       })
       input.addEventListener('blur', () => finish(input.value.trim() || null))
       input.addEventListener('focusout', () => queueMicrotask(() => { if (deferred) render() }))
@@ -165,9 +229,16 @@ export function createTree (root, ctx, opts) {
     for (let d = dirname(path); d; d = dirname(d)) if (!expanded.has(d)) { expanded.add(d); changed = true }
     if (changed) persist()
     render()
+    scrollTo(path)
   }
 
   ctx.files.observe(render)
+  // A virtualized tree renders the window of rows in view as it scrolls.
+  let scrollFrame = 0
+  ;(root.closest('.sidebar') || root.parentElement)?.addEventListener('scroll', () => {
+    if (!root.classList.contains('virtual') || scrollFrame) return
+    scrollFrame = requestAnimationFrame(() => { scrollFrame = 0; render() })
+  }, { passive: true })
   ctx.meta.observe(e => { if (e.keysChanged.has('folders')) render() })
   root.addEventListener('dragover', e => { if (e.target === root) e.preventDefault() })
   root.addEventListener('drop', e => { if (e.target === root) drop(e, '') })

@@ -202,7 +202,7 @@ const scenarios = {
     assert(/^\+\d+$/.test(more), `a +N button: ${more}`)
     const fits = await owner.page.evaluate(() => { const el = document.querySelector('#presence'); return el.scrollWidth <= el.clientWidth + 1 })
     assert(fits, 'the presence bar does not clip')
-    const bar = await owner.page.evaluate(() => { const r = document.querySelector('#share').getBoundingClientRect(); return r.right <= innerWidth })
+    const bar = await owner.page.evaluate(() => { const r = document.querySelector('.topbar > :last-child').getBoundingClientRect(); return r.right <= innerWidth })
     assert(bar, 'the top bar keeps its last control on screen')
     await owner.page.click('#presence .more')
     await owner.page.waitForSelector('.presence-more .person')

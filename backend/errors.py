@@ -9,6 +9,14 @@ class ProtocolError(TandemError):
     """A client sent a frame that is not valid y-websocket protocol."""
 
 
+class LimitExceededError(ProtocolError):
+    """A client passed a per-connection bound (presence size, ids, rate); closed with `close_code`."""
+
+    def __init__(self, message: str, close_code: int) -> None:
+        super().__init__(message)
+        self.close_code = close_code
+
+
 class RoomNameError(TandemError):
     """A room path is not a single valid segment."""
 

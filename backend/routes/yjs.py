@@ -92,7 +92,7 @@ async def yjs_endpoint(websocket: WebSocket, services: Services, send: Send) -> 
                 room.handle(client, data)
             except ProtocolError as exc:
                 log.warning("room=%r principal=%s: protocol error: %s", name, principal, exc)
-                client.close(closecodes.BAD_REQUEST, str(exc))
+                client.close(getattr(exc, "close_code", closecodes.BAD_REQUEST), str(exc))
                 return
 
     try:

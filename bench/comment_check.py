@@ -48,47 +48,45 @@ def _old_filter(update: bytes, doc: Doc) -> None:
     scratch.apply_update(update)
 
 
-def _timed(fn: Callable[[], object]) -> float:
+def _timed(fn: Callable[..., object], *args: object) -> float:
     t0 = time.perf_counter()
-    fn()
+    fn(*args)
     return time.perf_counter() - t0
+
+
+def _measure(mb: int, rounds: int) -> str:
+    doc = _doc(mb, comments=200)
+    size = len(doc.get_update()) / 1e6
+    t0 = time.perf_counter()
+    guard = CommentGuard(doc, ClientIdRegistry(60))
+    build_s = time.perf_counter() - t0
+    doc.observe(lambda e: guard.applied(e.update))
+    client: Doc = Doc()
+    client.apply_update(doc.get_update())
+    checks, feeds, olds = [], [], []
+    for n in range(rounds):
+        before = client.get_state()
+        client.get("comments", type=Array).append(_thread(f"new {n}"))
+        update = client.get_update(before)
+        checks.append(_timed(guard.check, update, CAROL, ("guest", "c")))
+        if n < 5:
+            olds.append(_timed(_old_filter, update, doc))
+        doc.apply_update(update)
+        editor: Doc = Doc()
+        editor.apply_update(doc.get_update(editor.get_state()))
+        before = editor.get_state()
+        editor.get("files", type=Map)["f0.py"].insert(n, "z")
+        feeds.append(_timed(guard.applied, editor.get_update(before)))
+    return (
+        f"{size:7.1f} {build_s * 1e3:15.1f} {statistics.median(checks) * 1e6:9.0f} "
+        f"{statistics.median(feeds) * 1e6:14.0f} {statistics.median(olds) * 1e3:14.1f}"
+    )
 
 
 def run(sizes: list[int], rounds: int) -> None:
     print(f"{'doc MB':>7} {'index build ms':>15} {'check µs':>9} {'index feed µs':>14} {'old filter ms':>14}")
     for mb in sizes:
-        doc = _doc(mb, comments=200)
-        size = len(doc.get_update()) / 1e6
-        guard: CommentGuard | None = None
-
-        def build() -> None:
-            nonlocal guard
-            guard = CommentGuard(doc, ClientIdRegistry(60))
-
-        build_s = _timed(build)
-        assert guard is not None
-        doc.observe(lambda e: guard.applied(e.update))  # type: ignore[union-attr]
-        client: Doc = Doc()
-        client.apply_update(doc.get_update())
-        checks, feeds, olds = [], [], []
-        for n in range(rounds):
-            before = client.get_state()
-            client.get("comments", type=Array).append(_thread(f"new {n}"))
-            update = client.get_update(before)
-            checks.append(_timed(lambda: guard.check(update, CAROL, ("guest", "c"))))  # type: ignore[union-attr]
-            if n < 5:
-                olds.append(_timed(lambda: _old_filter(update, doc)))
-            doc.apply_update(update)
-            editor: Doc = Doc()
-            editor.apply_update(doc.get_update(editor.get_state()))
-            before = editor.get_state()
-            editor.get("files", type=Map)["f0.py"].insert(n, "z")
-            edit = editor.get_update(before)
-            feeds.append(_timed(lambda: guard.applied(edit)))  # type: ignore[union-attr]
-        print(
-            f"{size:7.1f} {build_s * 1e3:15.1f} {statistics.median(checks) * 1e6:9.0f} "
-            f"{statistics.median(feeds) * 1e6:14.0f} {statistics.median(olds) * 1e3:14.1f}"
-        )
+        print(_measure(mb, rounds))
 
 
 if __name__ == "__main__":

@@ -8,9 +8,9 @@ the room page, `/yjs`, and `authorize()` for the terminal and screen-share check
 from __future__ import annotations
 
 import uuid
-from functools import partial
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 
 import pytest
 from sqlmodel import Session

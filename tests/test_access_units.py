@@ -20,7 +20,6 @@ from backend.auth.types import Principal, Role
 from backend.errors import InvalidInputError, RateLimitedError
 from backend.rooms.clientids import ClientIdRegistry
 
-
 COMMENTER = Actor("guest-c", "Carol", "#123456", moderator=False, comments_only=True)
 
 

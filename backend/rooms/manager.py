@@ -121,7 +121,7 @@ class RoomManager:
             room.writer = RoomWriter(
                 name,
                 self.store,
-                state_vector=doc.get_state,
+                state_vector=room.durable_point,  # the state vector and a delete-set digest
                 snapshot=doc.get_update,
                 on_durable=room.on_durable,
                 last_seq=stored.last_seq,
@@ -130,7 +130,7 @@ class RoomManager:
                 max_pending=s.store_max_pending_updates,
                 retry_max_seconds=s.store_retry_max_seconds,
             )
-            room.on_durable(doc.get_state())
+            room.on_durable(room.durable_point())
             room.fanout_histogram = self.stats.fanout
             if self.bus is not None:
                 # After the store load: the channel's retained history, then live messages, then

@@ -30,6 +30,7 @@ from backend.ops.counters import SampledHistogram
 from backend.rooms.awareness import PresenceLimits, RoomAwareness, StateStamp
 from backend.rooms.clientids import ClientIdRegistry
 from backend.rooms.connection import ClientConnection
+from backend.rooms.durability import delete_set_of, digest, has_deletions
 from backend.rooms.protocol import (
     EMPTY_UPDATE,
     AwarenessUpdate,
@@ -120,6 +121,8 @@ class Room:
         self._announce_at = 0.0
         self._announce_handle: asyncio.TimerHandle | None = None
         self._durable: bytes = b""
+        self._durable_deletes = ""
+        self._deletes_digest: str | None = None  # of the doc's delete set now (None: recompute)
         self._subscription = doc.observe(self._on_doc_update)
 
     # -- clients ---------------------------------------------------------------------------
@@ -223,6 +226,8 @@ class Room:
             return
         if self._guard is not None:
             self._guard.applied(update)
+        if has_deletions(update):
+            self._deletes_digest = None
         self.updates_applied += 1
         if self._origin is REMOTE:  # another node's: it persists and published it
             self.remote_updates_applied += 1
@@ -262,9 +267,15 @@ class Room:
 
     # -- durability ------------------------------------------------------------------------
 
-    def on_durable(self, state_vector: bytes) -> None:
+    def durable_point(self) -> tuple[bytes, str]:
+        """The doc's state vector and delete-set digest now (the writer takes it with each batch)."""
+        if self._deletes_digest is None:
+            self._deletes_digest = digest(delete_set_of(self.doc.get_update(self.doc.get_state())))
+        return self.doc.get_state(), self._deletes_digest
+
+    def on_durable(self, point: tuple[bytes, str]) -> None:
         """Called by the writer: tell clients (throttled) what is persisted, via awareness."""
-        self._durable = state_vector
+        self._durable, self._durable_deletes = point
         now = self._loop.time()
         if self._announce_handle is not None:
             return
@@ -282,6 +293,7 @@ class Room:
         state: dict[str, Any] = {
             "tandem": {
                 "durable": base64.b64encode(self._durable).decode(),
+                "deletes": self._durable_deletes,
                 "node": self.node_id,
             }
         }

@@ -12,6 +12,7 @@ items costs a dictionary and bisect lookup per item, whatever the size of the do
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -179,13 +180,22 @@ def locate(update: Update, index: CommentIndex, known: dict[int, int] | None) ->
     return [r if r is not None else MISSING for r in result]
 
 
-def _place_of(item, refs, own, result, outside_ref, index, items) -> Located:  # type: ignore[no-untyped-def]
+def _place_of(
+    item: Item,
+    refs: list[ID],
+    own: _Items,
+    result: list[Located | None],
+    outside_ref: Callable[[ID], Located],
+    index: CommentIndex,
+    items: list[Item],
+) -> Located:
     if item.parent_root is not None:
         return Place(None, item.parent_sub, 0) if item.parent_root == COMMENTS else OUTSIDE
     places: list[Located] = []
     for r in refs:
         j = own.find(r)
-        places.append(result[j] if j is not None else outside_ref(r))
+        found = result[j] if j is not None else outside_ref(r)
+        places.append(found if found is not None else MISSING)
     if not places:
         return MISSING
     if MISSING in places:

@@ -26,7 +26,6 @@ from pycrdt import Doc
 from backend.access.comment_index import COMMENTS, MISSING, CommentIndex, locate
 from backend.access.comment_policy import Actor, CommentLimits, CommentRefusedError, check
 from backend.access.yupdate import decode_state_vector, decode_update
-from backend.errors import ProtocolError
 from backend.rooms.clientids import ClientIdRegistry
 
 log = logging.getLogger("tandem.comments")
@@ -60,9 +59,10 @@ class CommentGuard:
             return  # nothing can be inside comments yet
         try:
             self.index.applied(decode_update(update))
-        except ProtocolError:
-            # The doc's own encoding: cannot happen unless yrs and this decoder disagree.
-            log.exception("comments index: cannot decode an integrated update (%d bytes)", len(update))
+        except Exception:
+            # The doc's own encoding: cannot fail unless yrs and this decoder disagree. Called from
+            # the doc observer, so it never raises into the update being applied.
+            log.exception("comments index: cannot index an integrated update (%d bytes)", len(update))
 
     def check(self, update: bytes, actor: Actor, key: Hashable) -> None:
         """Raise `CommentRefusedError` (or `ProtocolError` for bytes that are no update) unless

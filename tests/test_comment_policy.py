@@ -203,3 +203,12 @@ def test_checking_a_comment_never_reads_the_whole_document() -> None:
         doc.apply_update(update)
     assert counting.full_reads == 1
     assert len(comments(doc)) == 20
+
+
+def test_edit_ids_are_their_writers_in_a_room_without_comments() -> None:
+    """The editors' fast path (no comments yet) still keeps one person's ids theirs."""
+    room = Room()
+    assert room.send(EDITOR, lambda d: d.get("files", type=Map)["a.py"].insert(0, "#"), client_id=99)
+    assert not room.send(OWNER, lambda d: d.get("files", type=Map)["a.py"].insert(0, "!"), client_id=99)
+    assert room.send(OWNER, lambda d: d.get("files", type=Map)["a.py"].insert(0, "!"))
+    assert len(room.guard.index) == 0

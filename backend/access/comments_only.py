@@ -66,10 +66,29 @@ class CommentGuard:
 
     def check(self, update: bytes, actor: Actor, key: Hashable) -> None:
         """Raise `CommentRefusedError` (or `ProtocolError` for bytes that are no update) unless
-        `actor` (whose principal key is `key`) may apply `update`."""
-        decoded = decode_update(update)
+        `actor` (whose principal key is `key`) may apply `update`; if it may, its new client ids
+        are this principal's from here on (the room applies it right after)."""
         known = decode_state_vector(self.doc.get_state())
-        for client, (_start, end) in decoded.ranges.items():
+        decoded = decode_update(update)
+        ends = {client: end for client, (_start, end) in decoded.ranges.items()}
+        self._refuse_foreign_ids(ends, known, actor, key)
+        if not actor.comments_only and not len(self.index) and _ROOT_BYTES not in update:
+            # An editor's update in a room without comments: nothing of it can land inside
+            # `comments`, only its ids matter (the fast path of every keystroke).
+            self._note_ids(ends, known, key)
+            return
+        # Items the doc already has change nothing: only the new ones are judged.
+        decoded.items = [i for i in decoded.items if i.end > known.get(i.client, 0)]
+        located = locate(decoded, self.index, known)
+        if actor.comments_only and (decoded.skipped or MISSING in located):
+            raise CommentRefusedError("update with missing dependencies")
+        check(decoded, located, self.index, actor, self._clock() * 1000, self.limits, self._deleted_in_doc())
+        self._note_ids(ends, known, key)
+
+    def _refuse_foreign_ids(
+        self, ends: dict[int, int], known: dict[int, int], actor: Actor, key: Hashable
+    ) -> None:
+        for client, end in ends.items():
             have = known.get(client, 0)
             if end <= have:
                 continue  # nothing new under this id (an echo)
@@ -77,14 +96,9 @@ class CommentGuard:
                 raise CommentRefusedError(f"client id {client} is another person's")
             if actor.comments_only and have and self.client_ids.owner(client) != key:
                 raise CommentRefusedError(f"client id {client} has edits this connection did not make")
-        # Items the doc already has change nothing: only the new ones are judged.
-        decoded.items = [i for i in decoded.items if i.end > known.get(i.client, 0)]
-        located = locate(decoded, self.index, known)
-        if actor.comments_only and (decoded.skipped or MISSING in located):
-            raise CommentRefusedError("update with missing dependencies")
-        check(decoded, located, self.index, actor, self._clock() * 1000, self.limits, self._deleted_in_doc())
-        # Allowed: the room applies it now, and its new ids are this principal's from here on.
-        for client, (_start, end) in decoded.ranges.items():
+
+    def _note_ids(self, ends: dict[int, int], known: dict[int, int], key: Hashable) -> None:
+        for client, end in ends.items():
             if end > known.get(client, 0):
                 self.client_ids.note_author(client, key)
 

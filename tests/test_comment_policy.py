@@ -205,10 +205,10 @@ def test_checking_a_comment_never_reads_the_whole_document() -> None:
     assert len(comments(doc)) == 20
 
 
-def test_edit_ids_are_their_writers_in_a_room_without_comments() -> None:
-    """The editors' fast path (no comments yet) still keeps one person's ids theirs."""
+def test_an_editor_may_resend_someone_elses_edits() -> None:
+    """After a crash lost unpersisted updates, a page's sync re-sends everyone's: editors may."""
     room = Room()
     assert room.send(EDITOR, lambda d: d.get("files", type=Map)["a.py"].insert(0, "#"), client_id=99)
-    assert not room.send(OWNER, lambda d: d.get("files", type=Map)["a.py"].insert(0, "!"), client_id=99)
-    assert room.send(OWNER, lambda d: d.get("files", type=Map)["a.py"].insert(0, "!"))
+    assert room.send(OWNER, lambda d: d.get("files", type=Map)["a.py"].insert(0, "!"), client_id=99)
+    assert not room.send(CAROL, lambda d: comments(d).append(thread(CAROL, "x")), client_id=99)
     assert len(room.guard.index) == 0

@@ -4,10 +4,11 @@ Every client update is decoded (`yupdate`) and located against the room's `Comme
 before the room applies it, so the check costs in proportion to the update, never to the
 document (the old filter replayed each commenter update on a scratch copy of the whole doc):
 
-- a client id whose items are someone else's (their edits, or their presence) is refused for
-  everyone; a commenter may moreover only write under ids it introduced (new to the doc);
-- a commenter writes only inside `comments`, with no missing dependencies (nothing is held back
-  as "pending" to integrate later, elsewhere), and deletes only comment items;
+- a commenter may only write under client ids it introduced: new to the doc, and no one else's
+  presence (an editor may write anything anyway, and re-sends everyone's edits a crashed server
+  lost; the ids it introduces are noted as its own all the same);
+- no update may leave structs "pending" (missing dependencies): they would integrate later,
+  unchecked; a commenter writes only inside `comments` and deletes only comment items;
 - every role's writes inside `comments` follow `comment_policy` (authors, times, who may edit,
   resolve and delete).
 
@@ -72,15 +73,12 @@ class CommentGuard:
         decoded = decode_update(update)
         ends = {client: end for client, (_start, end) in decoded.ranges.items()}
         self._refuse_foreign_ids(ends, known, actor, key)
-        if not actor.comments_only and not len(self.index) and _ROOT_BYTES not in update:
-            # An editor's update in a room without comments: nothing of it can land inside
-            # `comments`, only its ids matter (the fast path of every keystroke).
-            self._note_ids(ends, known, key)
-            return
         # Items the doc already has change nothing: only the new ones are judged.
         decoded.items = [i for i in decoded.items if i.end > known.get(i.client, 0)]
         located = locate(decoded, self.index, known)
-        if actor.comments_only and (decoded.skipped or MISSING in located):
+        if decoded.skipped or MISSING in located:
+            # yrs would hold such structs back and integrate them, unchecked, when the missing
+            # ones arrive; a y-websocket client never sends them (its updates are causal).
             raise CommentRefusedError("update with missing dependencies")
         check(decoded, located, self.index, actor, self._clock() * 1000, self.limits, self._deleted_in_doc())
         self._note_ids(ends, known, key)
@@ -88,13 +86,17 @@ class CommentGuard:
     def _refuse_foreign_ids(
         self, ends: dict[int, int], known: dict[int, int], actor: Actor, key: Hashable
     ) -> None:
+        if not actor.comments_only:
+            # An editor may write anything anyway, and after a crash lost unpersisted updates its
+            # page re-sends everyone's (its sync step 2 carries every struct the server lacks).
+            return
         for client, end in ends.items():
             have = known.get(client, 0)
             if end <= have:
                 continue  # nothing new under this id (an echo)
             if not self.client_ids.may_use(client, key):
                 raise CommentRefusedError(f"client id {client} is another person's")
-            if actor.comments_only and have and self.client_ids.owner(client) != key:
+            if have and self.client_ids.owner(client) != key:
                 raise CommentRefusedError(f"client id {client} has edits this connection did not make")
 
     def _note_ids(self, ends: dict[int, int], known: dict[int, int], key: Hashable) -> None:

@@ -212,3 +212,20 @@ def test_an_editor_may_resend_someone_elses_edits() -> None:
     assert room.send(OWNER, lambda d: d.get("files", type=Map)["a.py"].insert(0, "!"), client_id=99)
     assert not room.send(CAROL, lambda d: comments(d).append(thread(CAROL, "x")), client_id=99)
     assert len(room.guard.index) == 0
+
+
+def test_a_commenters_own_id_is_recognised_after_a_reload() -> None:
+    """A server restart forgets who wrote what; the page keeps its client id. Its comments say it."""
+    room = Room()
+    assert room.send(CAROL, lambda d: comments(d).append(thread(CAROL, "before")), client_id=555)
+    assert room.send(EDITOR, lambda d: d.get("files", type=Map)["a.py"].insert(0, "#"), client_id=556)
+    reloaded = Room.__new__(Room)
+    reloaded.doc = Doc()
+    reloaded.doc.apply_update(room.doc.get_update())
+    reloaded.ids = ClientIdRegistry(hold_seconds=60)
+    reloaded.guard = CommentGuard(reloaded.doc, reloaded.ids)
+    reloaded.doc.observe(lambda event: reloaded.guard.applied(event.update))
+    assert reloaded.send(CAROL, lambda d: comments(d).append(thread(CAROL, "after")), client_id=555)
+    assert not reloaded.send(DAVE, lambda d: comments(d).append(thread(DAVE, "not mine")), client_id=555)
+    assert not reloaded.send(CAROL, lambda d: comments(d).append(thread(CAROL, "editor's")), client_id=556)
+    assert [c["body"] for c in reloaded.comments()] == ["before", "after"]

@@ -64,6 +64,22 @@ class CommentIndex:
         node = self._nodes[client][i]
         return node if clock < node.end else None
 
+    def only_comments_by(self, client: int, end: int, author: str) -> bool:
+        """Everything under `client` up to `end` is inside `comments`, and it created at least one
+        thread or reply, every one of them authored by `author` (a commenter's id, recognised
+        after the room was reloaded)."""
+        clock = 0
+        maps = 0
+        for node in self._nodes.get(client, ()):
+            if node.start > clock or clock >= end:
+                break
+            clock = node.end
+            if node.type_ref is not None and node.place.key is None:  # a thread or reply map
+                if node.author != author:
+                    return False
+                maps += 1
+        return clock >= end and maps > 0
+
     def overlapping(self, client: int, clock: int, end: int) -> list[Node]:
         """The nodes of `client` that overlap the clock range [clock, end)."""
         starts = self._starts.get(client)

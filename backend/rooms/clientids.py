@@ -53,6 +53,10 @@ class ClientIdRegistry:
             del self._held[client_id]
         return None
 
+    def author(self, client_id: int) -> Hashable | None:
+        """Whose edits the id carries, when this room saw them arrive (None: unknown)."""
+        return self._authors.get(client_id)
+
     def may_use(self, client_id: int, key: Hashable) -> bool:
         owner = self.owner(client_id)
         return owner is None or owner == key

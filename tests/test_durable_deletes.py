@@ -44,6 +44,26 @@ def test_page_and_server_digests_agree() -> None:
     assert doc_digest(Doc()) != result["a"]
 
 
+def test_the_pages_saved_rule() -> None:
+    """`saveState` (in Node): trusts one server announcement only, and holds "saving" after a
+    deletion until the announced delete-set digest matches."""
+    out = subprocess.run(
+        ["node", str(ROOT / "tests/node/saved_state.mjs")],
+        cwd=ROOT / "web",
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    assert json.loads(out.stdout) == {
+        "covered": "saved",
+        "behind": "saving",
+        "twoAnnouncements": "unknown",  # a forged second entry: no "Saved" at all
+        "none": "unknown",
+        "deletionNotYetDurable": "saving",
+        "deletionDurable": "saved",
+    }
+
+
 def announced(provider: object) -> tuple[dict[int, int], str | None]:
     for state in provider.channel.awareness.values():  # type: ignore[attr-defined]
         tandem = state.get("tandem")

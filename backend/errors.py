@@ -17,6 +17,11 @@ class LimitExceededError(ProtocolError):
         self.close_code = close_code
 
 
+class CommentRefusedError(TandemError):
+    """A client update breaks the comments policy or takes someone's client id (the reason says
+    how); the room drops it whole."""
+
+
 class RoomNameError(TandemError):
     """A room path is not a single valid segment."""
 

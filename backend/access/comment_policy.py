@@ -21,6 +21,7 @@ from typing import Any
 
 from backend.access.comment_index import CommentIndex, Located, Place, author_id
 from backend.access.yupdate import ANY, DELETED, ID, JSON_, TYPE, Y_ARRAY, Y_MAP, Item, Update
+from backend.errors import CommentRefusedError
 
 THREAD_KEYS = {"id", "file", "anchorStart", "anchorEnd", "author", "body", "createdAt", "resolved", "replies"}
 REPLY_KEYS = {"id", "author", "body", "createdAt"}
@@ -42,10 +43,6 @@ class CommentLimits:
     future_ms: float = 300_000
     max_age_ms: float = 7 * 86_400_000
     max_body_chars: int = 20_000
-
-
-class CommentRefusedError(Exception):
-    """The update breaks the comments policy (the reason says how)."""
 
 
 def check(

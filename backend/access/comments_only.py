@@ -50,7 +50,6 @@ class CommentGuard:
         self.limits = limits or CommentLimits()
         self._clock = clock
         self.index = CommentIndex()
-        self.refused = 0
         # Once per room load: the doc's existing comment items (skipped when it has none).
         self.applied(doc.get_update())
 

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from backend.access import room_policy
+from backend.access.comment_policy import CommentLimits
 from backend.access.connlimit import PrincipalConnections
 from backend.access.identity import AccountAuthenticator
 from backend.access.live import AccessListener, AccessWatcher
@@ -73,7 +74,13 @@ def _rooms_and_identity(
         tg,
         can_write=room_policy.can_write,
         stamp=room_policy.stamp,
-        write_filter=room_policy.write_filter,
+        guard=room_policy.guard_factory(
+            CommentLimits(
+                future_ms=settings.comment_future_seconds * 1000,
+                max_age_ms=settings.comment_max_age_seconds * 1000,
+                max_body_chars=settings.comment_max_body_chars,
+            )
+        ),
     )
     tg.start_soon(AccessWatcher(engine, rooms, store, settings, access_listeners).run)
     return rooms, AccountAuthenticator(engine)

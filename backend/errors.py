@@ -9,6 +9,19 @@ class ProtocolError(TandemError):
     """A client sent a frame that is not valid y-websocket protocol."""
 
 
+class LimitExceededError(ProtocolError):
+    """A client passed a per-connection bound (presence size, ids, rate); closed with `close_code`."""
+
+    def __init__(self, message: str, close_code: int) -> None:
+        super().__init__(message)
+        self.close_code = close_code
+
+
+class CommentRefusedError(TandemError):
+    """A client update breaks the comments policy or takes someone's client id (the reason says
+    how); the room drops it whole."""
+
+
 class RoomNameError(TandemError):
     """A room path is not a single valid segment."""
 

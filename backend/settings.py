@@ -238,6 +238,31 @@ class Settings(BaseSettings):
         ge=0,
         description="Guest cookies looked at when a browser without an account lists its sessions on /",
     )
+    # --- presence and comments (harden-yjs) ---
+    awareness_max_state_bytes: int = Field(
+        16 * 1024,
+        description="One awareness state's JSON; larger closes the connection (1009), nothing stored",
+    )
+    awareness_max_client_ids: int = Field(
+        4, description="Awareness client ids one connection may hold; more closes it (1009)"
+    )
+    awareness_rate_per_second: float = Field(
+        20.0,
+        description="Awareness messages per connection per second (token bucket); faster closes it (4429)",
+    )
+    awareness_burst: int = Field(
+        60, description="Awareness messages a connection may send at once (bucket size)"
+    )
+    client_id_hold_seconds: float = Field(
+        600.0, description="A disconnected principal's presence client id stays theirs this long"
+    )
+    comment_future_seconds: float = Field(
+        300.0, description="A comment's createdAt may be at most this far ahead of server time"
+    )
+    comment_max_age_seconds: float = Field(
+        7 * 86400.0, description="A comment's createdAt may be at most this old (comments written offline)"
+    )
+    comment_max_body_chars: int = Field(20_000, description="Longest comment or reply body")
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -4,6 +4,7 @@ carry a cookie, a `?token=` or an Origin, and reports the close code it got."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -140,6 +141,15 @@ class YClient:
 
         return len(self.doc.get("comments", type=Array))
 
+    async def whoami(self) -> dict[str, Any]:
+        """This connection's identity as the server stamps it ({id, name, color}): a comment's author."""
+        await self.set_awareness({})
+        with anyio.fail_after(10):
+            while "user" not in self.awareness.get(self.doc.client_id, {}):
+                await anyio.sleep(0.02)
+        user = self.awareness[self.doc.client_id]["user"]
+        return {"id": user["id"], "name": user["name"], "color": user["color"]}
+
     def users(self) -> list[dict[str, Any]]:
         return [s["user"] for s in self.awareness.values() if "user" in s]
 
@@ -174,10 +184,14 @@ def insert_file(path: str, text: str) -> Callable[[Doc], None]:
     return change
 
 
-def add_comment(body: str) -> Callable[[Doc], None]:
+def add_comment(body: str, author: dict[str, Any] | None = None) -> Callable[[Doc], None]:
+    """A thread as the page writes it (`author`: the writer's stamped identity, see `whoami`)."""
+
     def change(doc: Doc) -> None:
         from pycrdt import Array
 
-        doc.get("comments", type=Array).append(Map({"body": body, "resolved": False}))
+        fields: dict[str, Any] = {"id": body[:16], "file": "main.py", "body": body, "resolved": False}
+        fields |= {"author": author or {}, "createdAt": time.time() * 1000, "replies": Array()}
+        doc.get("comments", type=Array).append(Map(fields))
 
     return change

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 
 import pytest
 from sqlmodel import Session
@@ -157,14 +158,15 @@ def test_page(world: World, who: str) -> None:
 YJS_REFUSED = {"none": 403, "expired": 4401, "revoked": 4401}
 
 
-async def _applied(w: World, who: str, change, probe) -> bool:  # type: ignore[no-untyped-def]
-    """Send `change` as `who`, then report whether the room applied it (a fresh probe's view)."""
+async def _applied(w: World, who: str, change, probe, as_author: bool = False) -> bool:  # type: ignore[no-untyped-def]
+    """Send `change` as `who`, then report whether the room applied it (a fresh probe's view).
+    `as_author`: `change` is a factory taking the connection's stamped identity."""
     base = w.server.ws_url
     async with yclient(base, w.sid, cookie=w.cookie("owner")) as watcher:
         await until(lambda: watcher.synced.is_set())
         async with yclient(base, w.sid, cookie=w.cookie(who)) as client:
             await until(lambda: client.synced.is_set())
-            await client.edit(change)
+            await client.edit(change(await client.whoami()) if as_author else change)
             # Frames of one connection are handled in order: once its awareness is relayed, the
             # edit before it was applied or dropped.
             await client.set_awareness({"marker": who})
@@ -192,7 +194,8 @@ async def test_yjs_comment(world: World, who: str) -> None:
 
         return any(dict(m).get("body") == body for m in c.doc.get("comments", type=Array))
 
-    assert await _applied(world, who, add_comment(body), has_comment) == (who != "viewer")
+    make = partial(add_comment, body)
+    assert await _applied(world, who, make, has_comment, as_author=True) == (who != "viewer")
 
 
 @pytest.mark.anyio

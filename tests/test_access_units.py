@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from pycrdt import Array, Doc, Map, Text
 from starlette.datastructures import Headers
 
 from backend.access.authorize import ALLOWED, Action, authorize
-from backend.access.comments_only import comments_only
+from backend.access.comment_policy import Actor, CommentRefusedError
+from backend.access.comments_only import CommentGuard
 from backend.access.durations import parse_duration
 from backend.access.names import fold
 from backend.access.origin import origin_allowed
@@ -16,12 +19,20 @@ from backend.access.ratelimit import LoginRateLimiter
 from backend.access.tokens import new_id, new_token
 from backend.auth.types import Principal, Role
 from backend.errors import InvalidInputError, RateLimitedError
+from backend.rooms.clientids import ClientIdRegistry
+
+COMMENTER = Actor("guest-c", "Carol", "#123456", moderator=False, comments_only=True)
+
+
+def _comment(body: str, who: Actor = COMMENTER) -> Map:
+    author = {"id": who.id, "name": who.name, "color": who.color}
+    return Map({"body": body, "author": author, "createdAt": time.time() * 1000, "resolved": False})
 
 
 def _room() -> Doc:
     doc: Doc = Doc()
     doc.get("files", type=Map)["a.py"] = Text("print(1)\n")
-    doc.get("comments", type=Array).append(Map({"body": "first"}))
+    doc.get("comments", type=Array).append(_comment("first", Actor("u1", "Ann", "#000000", True, False)))
     return doc
 
 
@@ -33,9 +44,19 @@ def _update_from(room: Doc, change) -> bytes:  # type: ignore[no-untyped-def]
     return client.get_update(before)
 
 
+def comments_only(update: bytes, room: Doc, guard: CommentGuard | None = None) -> bytes | None:
+    """The update if a commenter may apply it, else None (the room's guard, in process)."""
+    guard = guard or CommentGuard(room, ClientIdRegistry(hold_seconds=60))
+    try:
+        guard.check(update, COMMENTER, ("guest", "c"))
+    except CommentRefusedError:
+        return None
+    return update
+
+
 def test_comments_only_accepts_comment_edits_and_rejects_the_rest() -> None:
     room = _room()
-    add = _update_from(room, lambda d: d.get("comments", type=Array).append(Map({"body": "second"})))
+    add = _update_from(room, lambda d: d.get("comments", type=Array).append(_comment("second")))
     part = comments_only(add, room)
     assert part is not None
     room.apply_update(part)
@@ -49,7 +70,7 @@ def test_comments_only_accepts_comment_edits_and_rejects_the_rest() -> None:
     assert comments_only(new_root, room) is None
 
     def both(d: Doc) -> None:
-        d.get("comments", type=Array).append(Map({"body": "sneaky"}))
+        d.get("comments", type=Array).append(_comment("sneaky"))
         d.get("files", type=Map)["a.py"].insert(0, "#")
 
     assert comments_only(_update_from(room, both), room) is None
@@ -61,7 +82,7 @@ def test_comments_only_drops_pending_structs() -> None:
     client: Doc = Doc()
     client.apply_update(room.get_update())
     s0 = client.get_state()
-    client.get("comments", type=Array).append(Map({"body": "one"}))
+    client.get("comments", type=Array).append(_comment("one"))
     s1 = client.get_state()
     first = client.get_update(s0)
     client.get("files", type=Map)["a.py"].insert(0, "#")

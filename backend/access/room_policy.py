@@ -6,25 +6,53 @@ read at every message: a role changed on an open connection applies from its nex
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+import logging
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from pycrdt import Doc
 
 from backend.access.authorize import Action, authorize
-from backend.access.comments_only import comments_only
+from backend.access.comment_policy import Actor, CommentLimits, CommentRefusedError
+from backend.access.comments_only import CommentGuard
+from backend.rooms.clientids import ClientIdRegistry, owner_key
 from backend.rooms.connection import ClientConnection
+
+log = logging.getLogger("tandem.access")
 
 
 def can_write(client: ClientConnection) -> bool:
     return authorize(client.principal, client.room, Action.EDIT_DOC)
 
 
-def write_filter(client: ClientConnection, update: bytes, doc: Doc) -> bytes | None:
-    """A non-editor's update: the comments-only part for a commenter, nothing for a viewer."""
-    if authorize(client.principal, client.room, Action.COMMENT):
-        return comments_only(update, doc)
-    return None
+class RoomGuard:
+    """Per room: which client updates are applied (see `comments_only` for the rules)."""
+
+    def __init__(self, doc: Doc, client_ids: ClientIdRegistry, limits: CommentLimits) -> None:
+        self.comments = CommentGuard(doc, client_ids, limits)
+
+    def admit(self, client: ClientConnection, update: bytes) -> bytes | None:
+        """The update to apply, or None to drop it (a viewer's, or one the policy refuses)."""
+        principal = client.principal
+        if not authorize(principal, client.room, Action.COMMENT):
+            return None
+        editor = authorize(principal, client.room, Action.EDIT_DOC)
+        actor = Actor(
+            principal.id, principal.name, principal.color, moderator=editor, comments_only=not editor
+        )
+        try:
+            self.comments.check(update, actor, owner_key(client))
+        except CommentRefusedError as exc:
+            log.warning("room=%r principal=%s: update refused: %s", client.room, principal.id, exc)
+            return None
+        return update
+
+    def applied(self, update: bytes) -> None:
+        self.comments.applied(update)
+
+
+def guard_factory(limits: CommentLimits) -> Callable[[Doc, ClientIdRegistry], RoomGuard]:
+    return lambda doc, client_ids: RoomGuard(doc, client_ids, limits)
 
 
 def stamp(owner: Hashable, state: dict[str, Any]) -> dict[str, Any]:

@@ -20,9 +20,9 @@ from pycrdt import Doc, merge_updates
 from backend.bus.types import Bus
 from backend.errors import CapacityError
 from backend.ops.counters import NodeStats, SampledHistogram
-from backend.rooms.awareness import StateStamp
+from backend.rooms.awareness import PresenceLimits, StateStamp
 from backend.rooms.replication import RoomLink
-from backend.rooms.room import CanWrite, Room, WriteFilter, _always
+from backend.rooms.room import CanWrite, GuardFactory, Room, _always
 from backend.settings import Settings
 from backend.store.types import DocumentStore
 from backend.store.writer import RoomWriter
@@ -46,7 +46,7 @@ class RoomManager:
         *,
         can_write: CanWrite = _always,
         stamp: StateStamp | None = None,
-        write_filter: WriteFilter | None = None,
+        guard: GuardFactory | None = None,
         bus: Bus | None = None,
     ) -> None:
         self.settings = settings
@@ -55,7 +55,13 @@ class RoomManager:
         self._tg = task_group
         self._can_write = can_write
         self._stamp = stamp
-        self._write_filter = write_filter
+        self._guard = guard
+        self._presence = PresenceLimits(
+            max_state_bytes=settings.awareness_max_state_bytes,
+            max_client_ids=settings.awareness_max_client_ids,
+            rate_per_second=settings.awareness_rate_per_second,
+            burst=settings.awareness_burst,
+        )
         self.rooms: dict[str, Room] = {}
         self._loading: dict[str, _Load] = {}
         self._unloading: dict[str, anyio.Event] = {}
@@ -107,13 +113,15 @@ class RoomManager:
                 durable_announce_seconds=self.settings.durable_announce_ms / 1000,
                 can_write=self._can_write,
                 stamp=self._stamp,
-                write_filter=self._write_filter,
+                guard=self._guard,
+                presence=self._presence,
+                client_id_hold_seconds=self.settings.client_id_hold_seconds,
             )
             s = self.settings
             room.writer = RoomWriter(
                 name,
                 self.store,
-                state_vector=doc.get_state,
+                state_vector=room.durable_point,  # the state vector and a delete-set digest
                 snapshot=doc.get_update,
                 on_durable=room.on_durable,
                 last_seq=stored.last_seq,
@@ -122,7 +130,7 @@ class RoomManager:
                 max_pending=s.store_max_pending_updates,
                 retry_max_seconds=s.store_retry_max_seconds,
             )
-            room.on_durable(doc.get_state())
+            room.on_durable(room.durable_point())
             room.fanout_histogram = self.stats.fanout
             if self.bus is not None:
                 # After the store load: the channel's retained history, then live messages, then

@@ -12,7 +12,7 @@ import base64
 import logging
 import time
 from collections.abc import Callable, Hashable
-from typing import Any
+from typing import Any, Protocol
 
 from pycrdt import (
     Doc,
@@ -27,8 +27,10 @@ from pycrdt._sync import create_message
 
 from backend.errors import ProtocolError
 from backend.ops.counters import SampledHistogram
-from backend.rooms.awareness import RoomAwareness, StateStamp
+from backend.rooms.awareness import PresenceLimits, RoomAwareness, StateStamp
+from backend.rooms.clientids import ClientIdRegistry
 from backend.rooms.connection import ClientConnection
+from backend.rooms.durability import delete_set_of, digest, has_deletions
 from backend.rooms.protocol import (
     EMPTY_UPDATE,
     AwarenessUpdate,
@@ -50,9 +52,19 @@ MERGE_MAX_BYTES = 256 * 1024
 
 # Decides whether a client's document updates are applied (viewers' are not).
 CanWrite = Callable[[ClientConnection], bool]
-# For a client that may not write everything: the part of its update to apply (a commenter's
-# `comments` edits), or None to drop it. Only called when `can_write` said no.
-WriteFilter = Callable[[ClientConnection, bytes, Doc], bytes | None]
+
+
+class UpdateGuard(Protocol):
+    """Per room, when set: decides every client update, and hears of every update the doc integrates."""
+
+    def admit(self, client: ClientConnection, update: bytes) -> bytes | None:
+        """The update to apply, or None to drop it."""
+        ...
+
+    def applied(self, update: bytes) -> None: ...
+
+
+GuardFactory = Callable[[Doc, ClientIdRegistry], UpdateGuard]
 
 
 def _always(_client: ClientConnection) -> bool:
@@ -69,13 +81,17 @@ class Room:
         durable_announce_seconds: float,
         can_write: CanWrite = _always,
         stamp: StateStamp | None = None,
-        write_filter: WriteFilter | None = None,
+        guard: GuardFactory | None = None,
+        presence: PresenceLimits | None = None,
+        client_id_hold_seconds: float = 600.0,
     ) -> None:
         self.name = name
         self.doc = doc
         self.node_id = node_id
         self.clients: set[ClientConnection] = set()
-        self.awareness = RoomAwareness(doc.client_id, stamp)
+        # Who each Yjs client id belongs to (presence slots, edit ids): see `clientids`.
+        self.client_ids = ClientIdRegistry(client_id_hold_seconds)
+        self.awareness = RoomAwareness(doc.client_id, stamp, limits=presence, client_ids=self.client_ids)
         self.writer: RoomWriter | None = None
         # Other nodes (multi-node only): where this node's own updates and presence are published.
         self.link: RoomLink | None = None
@@ -87,7 +103,7 @@ class Room:
         self.updates_applied = 0
         self.remote_updates_applied = 0  # of which from other nodes (history names no one for them)
         self._can_write = can_write
-        self._write_filter = write_filter
+        self._guard = None if guard is None else guard(doc, self.client_ids)
         self.updates_refused = 0  # updates dropped for the sender's role (a metric)
         # Metrics: plain integers, read at scrape time (backend.ops.metrics); never a call per message.
         self.messages_in = 0
@@ -105,6 +121,8 @@ class Room:
         self._announce_at = 0.0
         self._announce_handle: asyncio.TimerHandle | None = None
         self._durable: bytes = b""
+        self._durable_deletes = ""
+        self._deletes_digest: str | None = None  # of the doc's delete set now (None: recompute)
         self._subscription = doc.observe(self._on_doc_update)
 
     # -- clients ---------------------------------------------------------------------------
@@ -145,13 +163,15 @@ class Room:
             if message.update == EMPTY_UPDATE:
                 return
             update = message.update
-            if not self._can_write(client):
-                write_filter = self._write_filter
-                allowed = None if write_filter is None else write_filter(client, update, self.doc)
+            if self._guard is not None:
+                allowed = self._guard.admit(client, update)
                 if allowed is None:
                     self.updates_refused += 1
                     return
                 update = allowed
+            elif not self._can_write(client):
+                self.updates_refused += 1
+                return
             applied = self.updates_applied
             self.apply(update, origin=client)
             if self.updates_applied != applied:  # an echo of known updates changes nothing: no author
@@ -204,6 +224,10 @@ class Room:
         update = event.update
         if update == EMPTY_UPDATE:
             return
+        if self._guard is not None:
+            self._guard.applied(update)
+        if has_deletions(update):
+            self._deletes_digest = None
         self.updates_applied += 1
         if self._origin is REMOTE:  # another node's: it persists and published it
             self.remote_updates_applied += 1
@@ -243,9 +267,15 @@ class Room:
 
     # -- durability ------------------------------------------------------------------------
 
-    def on_durable(self, state_vector: bytes) -> None:
+    def durable_point(self) -> tuple[bytes, str]:
+        """The doc's state vector and delete-set digest now (the writer takes it with each batch)."""
+        if self._deletes_digest is None:
+            self._deletes_digest = digest(delete_set_of(self.doc.get_update(self.doc.get_state())))
+        return self.doc.get_state(), self._deletes_digest
+
+    def on_durable(self, point: tuple[bytes, str]) -> None:
         """Called by the writer: tell clients (throttled) what is persisted, via awareness."""
-        self._durable = state_vector
+        self._durable, self._durable_deletes = point
         now = self._loop.time()
         if self._announce_handle is not None:
             return
@@ -263,6 +293,7 @@ class Room:
         state: dict[str, Any] = {
             "tandem": {
                 "durable": base64.b64encode(self._durable).decode(),
+                "deletes": self._durable_deletes,
                 "node": self.node_id,
             }
         }

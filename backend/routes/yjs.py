@@ -11,6 +11,7 @@ from starlette.websockets import WebSocket
 from backend import closecodes
 from backend.errors import (
     CapacityError,
+    LimitExceededError,
     ProtocolError,
     RoomNameError,
 )
@@ -68,6 +69,7 @@ async def yjs_endpoint(websocket: WebSocket, services: Services, send: Send) -> 
     stats = services.rooms.stats
     stats.connections_opened["yjs"] += 1
     peer_code = [closecodes.NORMAL]  # the code the peer closed with, for the closes metric
+    over_limit = [False]  # closed for a presence bound, not as a slow reader
     await services.authenticator.joined(principal, name)
 
     async def receive_loop() -> None:
@@ -92,7 +94,8 @@ async def yjs_endpoint(websocket: WebSocket, services: Services, send: Send) -> 
                 room.handle(client, data)
             except ProtocolError as exc:
                 log.warning("room=%r principal=%s: protocol error: %s", name, principal, exc)
-                client.close(closecodes.BAD_REQUEST, str(exc))
+                over_limit[0] = isinstance(exc, LimitExceededError)
+                client.close(getattr(exc, "close_code", closecodes.BAD_REQUEST), str(exc))
                 return
 
     try:
@@ -101,7 +104,7 @@ async def yjs_endpoint(websocket: WebSocket, services: Services, send: Send) -> 
         room.leave(client)
         code = client.close_code
         stats.closes[code if code is not None else peer_code[0]] += 1
-        if code == closecodes.MESSAGE_TOO_BIG:
-            stats.slow_clients_dropped += 1  # the server closes 1009 only for a send backlog overflow
+        if code == closecodes.MESSAGE_TOO_BIG and not over_limit[0]:
+            stats.slow_clients_dropped += 1  # a send backlog overflow
         with anyio.CancelScope(shield=True):
             await services.authenticator.left(client.principal, name)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 import anyio
 
@@ -25,9 +26,11 @@ class RoomWriter:
         room: str,
         store: DocumentStore,
         *,
-        state_vector: Callable[[], bytes],
+        # What is durable once a batch is persisted (the room's state vector and delete-set
+        # digest): taken with the batch, handed to `on_durable` after; opaque to the writer.
+        state_vector: Callable[[], object],
         snapshot: Callable[[], bytes],
-        on_durable: Callable[[bytes], None],
+        on_durable: Callable[[Any], None],
         last_seq: int,
         group_commit_seconds: float,
         compact_every: int,

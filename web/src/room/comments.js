@@ -101,13 +101,15 @@ export function createCommentsPanel (root, ctx, opts) {
   function renderList () {
     const file = opts.currentFile()
     const threads = []
-    ctx.comments.forEach(c => { if (c instanceof Y.Map) threads.push(c) })
+    let malformed = 0 // entries no client should have written: skipped, with a note, never fatal
+    ctx.comments.forEach(c => { if (wellFormed(c)) threads.push(c); else malformed++ })
     const visible = threads.filter(c => (showAll.checked || c.get('file') === file) && (showResolved.checked || !c.get('resolved')))
     const ranges = new Map()
     for (const f of new Set(visible.map(c => c.get('file')))) for (const r of commentRanges(ctx, f)) ranges.set(r.id, r)
     visible.sort((a, b) => (ranges.get(a.get('id'))?.start ?? 1e12) - (ranges.get(b.get('id'))?.start ?? 1e12))
     list.replaceChildren(...visible.map(c => thread(c, ranges.get(c.get('id')))))
     const hint = mayComment ? 'No comments on this file. Select code and press “Comment”.' : 'No comments on this file.'
+    if (malformed) list.append(h('p.muted.malformed', {}, `${malformed} malformed comment${malformed > 1 ? 's were' : ' was'} skipped.`))
     if (!visible.length) list.append(h('p.muted', {}, file ? hint : 'Open a file to see its comments.'))
     root.dataset.count = String(threads.filter(c => !c.get('resolved')).length)
     document.querySelectorAll('[data-comment-count]').forEach(el => { el.textContent = root.dataset.count === '0' ? '' : root.dataset.count })
@@ -150,15 +152,25 @@ export function createCommentsPanel (root, ctx, opts) {
         : null),
     h('blockquote.quote', {}, range ? excerpt(file, range.start, range.end) : '(the commented code was deleted)'),
     message(author, c.get('body'), c.get('createdAt')),
-    replies instanceof Y.Array ? replies.toArray().map(r => message(r.get('author') || {}, r.get('body'), r.get('createdAt'))) : null,
+    replies instanceof Y.Array ? replies.toArray().filter(wellFormed).map(r => message(r.get('author') || {}, r.get('body'), r.get('createdAt'))) : null,
     mayComment ? h('div.reply', {}, replyInput, h('button', { onclick: sendReply }, 'Reply')) : null)
   }
 
   function message (author, body, at) {
-    return h('div.message', { style: { '--user-color': author.color || '#888' } },
-      h('span.author', {}, author.name || 'Someone'),
-      h('time', { datetime: new Date(at || 0).toISOString() }, new Date(at || 0).toLocaleString([], { dateStyle: 'short', timeStyle: 'short' })),
-      h('p.body', {}, body || ''))
+    const when = new Date(Number.isFinite(at) ? at : 0)
+    return h('div.message', { style: { '--user-color': typeof author.color === 'string' ? author.color : '#888' } },
+      h('span.author', {}, typeof author.name === 'string' && author.name ? author.name : 'Someone'),
+      h('time', { datetime: when.toISOString() }, when.toLocaleString([], { dateStyle: 'short', timeStyle: 'short' })),
+      h('p.body', {}, typeof body === 'string' ? body : ''))
+  }
+
+  /** A thread or reply the panel can render: a map with a string body and a valid time, if any. */
+  function wellFormed (c) {
+    if (!(c instanceof Y.Map)) return false
+    const at = c.get('createdAt')
+    const author = c.get('author')
+    return (at === undefined || (Number.isFinite(at) && Math.abs(at) <= 8.64e15)) && typeof c.get('body') === 'string' &&
+      (author === undefined || (typeof author === 'object' && author !== null))
   }
 
   let scheduled = false

@@ -29,29 +29,85 @@ export function openSession (session, { token = null, name = null } = {}) {
 }
 
 /**
- * The durable state vector the server publishes in its awareness entry ({tandem: {durable}}).
- * @returns {Map<number, number>|null}
+ * The server's own announcement ({tandem: {durable, deletes, node}}). The server strips `tandem`
+ * from every client's state, so only its entry carries it; should two entries ever carry it, none
+ * is trusted (the page then says "Synced", never a "Saved" someone else could fake).
+ * @returns {{durable: Map<number, number>, deletes: string|null}|null}
  */
-export function durableStateVector (awareness) {
+function serverAnnouncement (awareness) {
+  let found = null
+  let count = 0
   for (const state of awareness.getStates().values()) {
-    const durable = state?.tandem?.durable
-    if (typeof durable === 'string') {
-      try { return Y.decodeStateVector(fromBase64(durable)) } catch { return null }
-    }
+    const tandem = state?.tandem
+    if (tandem && typeof tandem === 'object') { count++; found = tandem }
   }
-  return null
+  if (count !== 1 || typeof found.durable !== 'string') return null
+  try {
+    return { durable: Y.decodeStateVector(fromBase64(found.durable)), deletes: typeof found.deletes === 'string' ? found.deletes : null }
+  } catch { return null }
+}
+
+/** The durable state vector of the server's announcement, or null. */
+export function durableStateVector (awareness) {
+  return serverAnnouncement(awareness)?.durable ?? null
 }
 
 /**
- * Saved when everything this client wrote is in the server's durable state vector.
+ * A digest of a doc's delete set, computed the same way as the server's
+ * (backend/rooms/durability.py): clients in ascending order, each one's ranges sorted and merged,
+ * written as `client:clock+len,...;` and hashed with 32-bit FNV-1a, in hex.
+ */
+export function deleteSetDigest (doc) {
+  const ds = Y.createDeleteSetFromStructStore(doc.store)
+  const clients = [...ds.clients.keys()].sort((a, b) => a - b)
+  let text = ''
+  for (const client of clients) {
+    const ranges = ds.clients.get(client).map(r => [r.clock, r.len]).sort((a, b) => a[0] - b[0])
+    const merged = []
+    for (const [clock, len] of ranges) {
+      const last = merged[merged.length - 1]
+      if (last && clock <= last[0] + last[1]) last[1] = Math.max(last[1], clock + len - last[0])
+      else merged.push([clock, len])
+    }
+    if (!merged.length) continue
+    text += client + ':' + merged.map(([clock, len]) => clock + '+' + len).join(',') + ';'
+  }
+  let hash = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i)
+    hash = Math.imul(hash, 0x01000193) >>> 0
+  }
+  return hash.toString(16).padStart(8, '0')
+}
+
+// Docs with local deletions the server has not yet announced as durable: a pure deletion never
+// moves the state vector, so the delete-set digest is what shows it persisted.
+const pendingDeletes = new WeakSet()
+
+/** Note this doc's own deletions (call once per doc). */
+export function trackDeletions (doc) {
+  doc.on('afterTransaction', tr => {
+    if (tr.local && tr.deleteSet.clients.size > 0) pendingDeletes.add(doc)
+  })
+}
+
+/**
+ * Saved when everything this client wrote is in the server's durable state: its inserts (the
+ * durable state vector) and its deletions (the durable delete-set digest equals this doc's).
  * @returns {'saved'|'saving'|'unknown'}
  */
 export function saveState (doc, awareness) {
   const local = Y.getState(doc.store, doc.clientID)
-  if (local === 0) return 'saved'
-  const durable = durableStateVector(awareness)
-  if (durable === null) return 'unknown'
-  return (durable.get(doc.clientID) || 0) >= local ? 'saved' : 'saving'
+  const deleting = pendingDeletes.has(doc)
+  if (local === 0 && !deleting) return 'saved'
+  const server = serverAnnouncement(awareness)
+  if (server === null) return 'unknown'
+  if ((server.durable.get(doc.clientID) || 0) < local) return 'saving'
+  if (deleting) {
+    if (server.deletes === null || server.deletes !== deleteSetDigest(doc)) return 'saving'
+    pendingDeletes.delete(doc)
+  }
+  return 'saved'
 }
 
 /** Wire the topbar status, the saved indicator and the offline banner. */
@@ -64,7 +120,7 @@ export function bindStatus ({ doc, provider, awareness, idb }, { statusEl, saved
     statusEl.textContent = online ? (synced ? 'Live' : 'Syncing…') : (status === 'connecting' ? 'Connecting…' : 'Offline')
     statusEl.title = online ? 'Connected to the room' : 'Not connected: edits are kept on this device and sync when the connection returns'
     bannerEl.hidden = online || status === 'connecting'
-    const saved = online ? saveState(doc, awareness) : (Y.getState(doc.store, doc.clientID) === 0 ? 'saved' : 'local')
+    const saved = online ? saveState(doc, awareness) : (Y.getState(doc.store, doc.clientID) === 0 && !pendingDeletes.has(doc) ? 'saved' : 'local')
     savedEl.dataset.state = saved
     savedEl.textContent = { saved: 'Saved', saving: 'Saving…', unknown: 'Synced', local: 'Kept on this device' }[saved]
     document.body.dataset.connection = statusEl.dataset.state
@@ -76,6 +132,7 @@ export function bindStatus ({ doc, provider, awareness, idb }, { statusEl, saved
     bannerEl.textContent = `The room closed the connection (${e.code}${e.reason ? ': ' + e.reason : ''}).`
     render()
   })
+  trackDeletions(doc)
   doc.on('update', render)
   awareness.on('change', render)
   idb.on('synced', render)

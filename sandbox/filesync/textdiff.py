@@ -9,13 +9,17 @@ wins there, and the next write-back puts its version on disk).
 
 from __future__ import annotations
 
-import difflib
 from typing import NamedTuple
 
+import fast_diff_match_patch as dmp
 from pycrdt import Text
 
-# Character-level diffing is quadratic in the worst case: above this, diff lines first.
-CHAR_DIFF_LIMIT = 4000
+# Myers' diff (google diff-match-patch in C++, line mode first) gives up after this long and
+# returns a coarser diff: a pathological pair of texts never holds the sync for long.
+DIFF_TIME_LIMIT = 0.1
+# When less than this share of the changed span stays equal, the file was rewritten (a checkout,
+# a generator): one replacement is cheaper for every client than many scattered edits.
+REWRITE_EQUAL_SHARE = 0.2
 
 
 class Edit(NamedTuple):
@@ -36,51 +40,69 @@ def decode_text(data: bytes) -> str | None:
         return None
 
 
+def common_prefix(a: str, b: str) -> int:
+    """Length of the common prefix, by comparing halving slices (C speed, not a char loop)."""
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[lo:mid] == b[lo:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def common_suffix(a: str, b: str, limit: int) -> int:
+    """Length of the common suffix, at most `limit` characters."""
+    lo, hi = 0, min(len(a), len(b), limit)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[len(a) - mid : len(a) - lo] == b[len(b) - mid : len(b) - lo]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
 def diff(old: str, new: str) -> list[Edit]:
-    """Edits turning `old` into `new`, ascending and non-overlapping."""
+    """Edits turning `old` into `new`, ascending and non-overlapping.
+
+    CPU-bound on large files: callers on an event loop run it in a worker thread."""
     if old == new:
         return []
-    # A common prefix and suffix cover the usual single edit (sed -i, a formatter) in O(n).
-    prefix = 0
-    limit = min(len(old), len(new))
-    while prefix < limit and old[prefix] == new[prefix]:
-        prefix += 1
-    suffix = 0
-    while suffix < limit - prefix and old[len(old) - 1 - suffix] == new[len(new) - 1 - suffix]:
-        suffix += 1
+    # A common prefix and suffix cover the usual single edit (sed -i, a formatter) cheaply.
+    prefix = common_prefix(old, new)
+    suffix = common_suffix(old, new, min(len(old), len(new)) - prefix)
     a, b = old[prefix : len(old) - suffix], new[prefix : len(new) - suffix]
-    return [Edit(prefix + e.start, prefix + e.end, e.text) for e in _diff_middle(a, b)]
-
-
-def _diff_middle(a: str, b: str) -> list[Edit]:
-    if not a or not b or len(a) + len(b) <= CHAR_DIFF_LIMIT:
-        return _opcodes(a, b)
-    a_lines, b_lines = a.splitlines(keepends=True), b.splitlines(keepends=True)
-    a_off = _offsets(a_lines)
-    b_off = _offsets(b_lines)
+    if not a or not b:
+        return [Edit(prefix, prefix + len(a), b)]
     edits: list[Edit] = []
-    matcher = difflib.SequenceMatcher(None, a_lines, b_lines, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
-            continue
-        sa, sb = a[a_off[i1] : a_off[i2]], b[b_off[j1] : b_off[j2]]
-        if tag == "replace" and len(sa) + len(sb) <= CHAR_DIFF_LIMIT:
-            edits += [Edit(a_off[i1] + e.start, a_off[i1] + e.end, e.text) for e in _opcodes(sa, sb)]
+    pos = 0  # offset into a
+    taken = 0  # offset into b
+    equal = 0
+    for op, length in dmp.diff(a, b, counts_only=True, timelimit=DIFF_TIME_LIMIT, checklines=True):
+        if op == "=":
+            pos += length
+            taken += length
+            equal += length
+        elif op == "-":
+            if edits and edits[-1].end == prefix + pos:  # merge with an adjacent insert/delete
+                last = edits.pop()
+                edits.append(Edit(last.start, prefix + pos + length, last.text))
+            else:
+                edits.append(Edit(prefix + pos, prefix + pos + length, ""))
+            pos += length
         else:
-            edits.append(Edit(a_off[i1], a_off[i2], sb))
+            text = b[taken : taken + length]
+            if edits and edits[-1].end == prefix + pos:
+                last = edits.pop()
+                edits.append(Edit(last.start, last.end, last.text + text))
+            else:
+                edits.append(Edit(prefix + pos, prefix + pos, text))
+            taken += length
+    if equal < REWRITE_EQUAL_SHARE * max(len(a), len(b)):
+        return [Edit(prefix, prefix + len(a), b)]
     return edits
-
-
-def _opcodes(a: str, b: str) -> list[Edit]:
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    return [Edit(i1, i2, b[j1:j2]) for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal"]
-
-
-def _offsets(lines: list[str]) -> list[int]:
-    out = [0]
-    for line in lines:
-        out.append(out[-1] + len(line))
-    return out
 
 
 def rebase(theirs: list[Edit], ours: list[Edit]) -> tuple[list[Edit], int]:
@@ -114,13 +136,19 @@ def apply_edits(ytext: Text, current: str, edits: list[Edit]) -> None:
     transaction, last first so earlier offsets stay valid. pycrdt counts UTF-8 bytes (a Yjs
     client in the browser counts UTF-16 units); the unit is read off the text's length."""
     unit = _unit(ytext, current)
-    for edit in reversed(edits):
-        start = unit(current[: edit.start])
+    spans: list[tuple[int, int, str]] = []  # (start, length) in the text's unit, one forward pass
+    offset = last = 0
+    for edit in edits:
+        offset += unit(current[last : edit.start])
         length = unit(current[edit.start : edit.end])
+        spans.append((offset, length, edit.text))
+        offset += length
+        last = edit.end
+    for start, length, text in reversed(spans):
         if length:
             del ytext[start : start + length]
-        if edit.text:
-            ytext.insert(start, edit.text)
+        if text:
+            ytext.insert(start, text)
 
 
 def _unit(ytext: Text, current: str):  # type: ignore[no-untyped-def]

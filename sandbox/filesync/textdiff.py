@@ -16,7 +16,7 @@ from pycrdt import Text
 
 # Myers' diff (google diff-match-patch in C++, line mode first) gives up after this long and
 # returns a coarser diff: a pathological pair of texts never holds the sync for long.
-DIFF_TIME_LIMIT = 0.1
+DIFF_TIME_LIMIT = 0.05
 # When less than this share of the changed span stays equal, the file was rewritten (a checkout,
 # a generator): one replacement is cheaper for every client than many scattered edits.
 REWRITE_EQUAL_SHARE = 0.2
@@ -74,7 +74,7 @@ def diff(old: str, new: str) -> list[Edit]:
     prefix = common_prefix(old, new)
     suffix = common_suffix(old, new, min(len(old), len(new)) - prefix)
     a, b = old[prefix : len(old) - suffix], new[prefix : len(new) - suffix]
-    if not a or not b:
+    if not a or not b or _mostly_rewritten(a, b):
         return [Edit(prefix, prefix + len(a), b)]
     edits: list[Edit] = []
     pos = 0  # offset into a
@@ -103,6 +103,17 @@ def diff(old: str, new: str) -> list[Edit]:
     if equal < REWRITE_EQUAL_SHARE * max(len(a), len(b)):
         return [Edit(prefix, prefix + len(a), b)]
     return edits
+
+
+def _mostly_rewritten(a: str, b: str) -> bool:
+    """Whether few lines of the changed span survive (by line set, linear time): then a diff
+    would search long for nothing (Myers is O(N*D)), and one replacement is the answer."""
+    a_lines, b_lines = a.splitlines(), b.splitlines()
+    if len(a_lines) + len(b_lines) < 20:
+        return False
+    kept = set(a_lines)
+    common = sum(len(line) + 1 for line in b_lines if line in kept)
+    return common < REWRITE_EQUAL_SHARE * max(len(a), len(b))
 
 
 def rebase(theirs: list[Edit], ours: list[Edit]) -> tuple[list[Edit], int]:

@@ -169,14 +169,12 @@ class WorkspaceSync:
                 self._last[rel] = text
                 self._sizes[rel] = len(data)
                 self._set_text_size(rel, len(data))
-                self.writes += 1
         elif ytext is None and rel in self._last:
             result = await anyio.to_thread.run_sync(self._delete_if_unchanged, rel, self._last[rel])
             if result == "written":
                 self._last.pop(rel, None)
                 self._sizes.pop(rel, None)
                 self._set_text_size(rel, None)
-                self.writes += 1
         else:
             return False
         return result == "conflict"
@@ -197,12 +195,14 @@ class WorkspaceSync:
     def _write_if_unchanged(self, rel: str, data: bytes, expected: str | None) -> str:
         if not self._disk_is(rel, expected):
             return "conflict"
+        self.writes += 1  # counted before the file shows: whoever sees it sees the count
         self._fs.write_atomic(rel, data)
         return "written"
 
     def _delete_if_unchanged(self, rel: str, expected: str) -> str:
         if not self._disk_is(rel, expected):
             return "conflict"
+        self.writes += 1
         self._fs.delete(rel)
         return "written"
 

@@ -3,6 +3,7 @@ symlink-proof file operations, echo-free round trips, ignore rules and limits.""
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 from collections.abc import AsyncIterator
@@ -45,6 +46,34 @@ def test_diff_applied_to_a_ytext_gives_the_new_text() -> None:
         with doc.transaction():
             apply_edits(text, old, diff(old, new))
         assert str(text) == new
+
+
+def test_diff_of_large_texts_by_lines_and_characters_gives_the_new_text() -> None:
+    rng = random.Random(11)
+    words = ["alpha", "beta", "é🎉", "", "    return x", "def f():", "# note"]
+    for _ in range(60):
+        lines = [" ".join(rng.choice(words) for _ in range(rng.randint(0, 6))) + "\n" for _ in range(400)]
+        old = "".join(lines)
+        for _ in range(rng.randint(1, 40)):
+            k = rng.randrange(len(lines))
+            op = rng.random()
+            if op < 0.4:
+                lines[k] = _mutate(rng, lines[k])
+            elif op < 0.7:
+                del lines[k]
+            else:
+                lines.insert(k, rng.choice(words) + " inserted\n")
+        new = "".join(lines) if rng.random() < 0.9 else "".join(reversed(lines))
+        edits = diff(old, new)
+        assert _apply(old, edits) == new
+        assert all(e.start <= e.end for e in edits)
+        assert all(x.end <= y.start for x, y in itertools.pairwise(edits))
+
+
+def test_a_rewritten_file_is_one_replacement() -> None:
+    old = "".join(f"line {i}\n" for i in range(3000))
+    new = "".join(reversed(old.splitlines(keepends=True)))
+    assert len(diff(old, new)) == 1
 
 
 def test_diff_of_a_one_line_change_in_a_big_file_is_small() -> None:

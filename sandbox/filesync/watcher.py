@@ -62,6 +62,7 @@ MASK = (
 _EVENT = struct.Struct("iIII")
 BURST_QUIET = 0.05  # a burst ends after this long without events...
 BURST_MAX = 0.5  # ...or after this long in all (a long checkout is taken in slices)
+MAX_WRITING = 4096  # files remembered as open for writing
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 _libc.inotify_init1.argtypes = [ctypes.c_int]
@@ -83,6 +84,7 @@ class TreeWatcher:
             raise OSError(err, f"inotify_init1: {os.strerror(err)}")
         self._fd = fd
         self._dirs: dict[int, str] = {}  # watch descriptor -> relative directory ("" = root)
+        self._writing: set[str] = set()  # modified and not closed since
         self.add_tree("")
 
     @property
@@ -154,11 +156,16 @@ class TreeWatcher:
         started = time.monotonic()
         while True:
             self._drain(out)
-            left = min(BURST_QUIET, BURST_MAX - (time.monotonic() - started))
+            # A file modified but not closed yet is mid-write (truncated, half written): wait
+            # for its close, within the burst's bound, rather than read a transient state.
+            left = BURST_MAX - (time.monotonic() - started)
+            if not self._writing:
+                left = min(BURST_QUIET, left)
             if left <= 0:
+                self._writing.clear()  # held open (a log): the next write names it again
                 return out
             ready, _, _ = select.select([self._fd], [], [], left)
-            if not ready:
+            if not ready and not self._writing:
                 return out
 
     def _drain(self, out: set[str]) -> None:
@@ -191,6 +198,11 @@ class TreeWatcher:
         except UnsafePathError:
             return
         out.add(rel)
+        if mask & IN_MODIFY:
+            if len(self._writing) < MAX_WRITING:
+                self._writing.add(rel)
+        elif mask & (IN_CLOSE_WRITE | IN_DELETE | IN_MOVED_FROM):
+            self._writing.discard(rel)
         if mask & IN_ISDIR:
             if mask & (IN_MOVED_FROM | IN_DELETE):
                 self._forget_tree(rel)

@@ -149,6 +149,7 @@ def create_app(settings: Settings) -> TandemASGI:
             terminals = await stack.enter_async_context(TerminalService.open(settings, rooms, syncs))
             app.state.services.terminals = terminals
             app.state.services.session_deleted_hooks.append(terminals.delete_session)
+            app.state.services.session_deleted_hooks.append(syncs.forget_session)
             terminal_access = TerminalAccess(authenticator.recheck)
             app.state.services.terminal_access = terminal_access
             access_listeners.append(terminal_access.access_changed)

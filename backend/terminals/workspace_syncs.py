@@ -15,7 +15,9 @@ its owner node (backend.bus.leases), so there the sync starts with the session's
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import anyio
@@ -104,9 +106,12 @@ class WorkspaceSyncs:
             running.scope.cancel()
             await running.done.wait()
 
-    async def close(self) -> None:
-        for session in list(self._running):
-            await self.stop(session)
+    async def forget_session(self, session: str) -> None:
+        """Session deleted: stop its sync and remove its workspace (also with terminals off)."""
+        await self.stop(session)
+        workspace = workspace_dir(self.settings, session)
+        # rmtree never follows symlinks (it unlinks them), so a planted link cannot widen it.
+        await anyio.to_thread.run_sync(partial(shutil.rmtree, workspace, ignore_errors=True))
 
 
 def _make_dir(path: Path) -> None:

@@ -365,13 +365,15 @@ class WorkspaceSync:
 
     async def _initial_sync(self) -> None:
         disk = await anyio.to_thread.run_sync(self._list, "")
-        doc_only = [rel for rel in self._files.keys() if rel not in set(disk)]
+        on_disk = set(disk)
+        doc_only = [rel for rel in self._files.keys() if rel not in on_disk]
         conflicts_before = self.conflicts
         for start in range(0, len(disk), READ_BATCH):
             batch = disk[start : start + READ_BATCH]
             async with self._lock:
                 results = await anyio.to_thread.run_sync(self._read_many, batch)
-                for rel, result in results:
+                rest = self._add_new_texts(results)  # the common case, one transaction a batch
+                for rel, result in rest:
                     await self._first_sync_one(rel, result)
                     await anyio.lowlevel.checkpoint()
         for rel in list(self._blobs.keys()):
@@ -388,6 +390,29 @@ class WorkspaceSync:
             len(self._blocked),
             self.conflicts - conflicts_before,
         )
+
+    def _add_new_texts(self, results: list[tuple[str, ReadResult]]) -> list[tuple[str, ReadResult]]:
+        """Add the text files the doc lacks in one transaction; return the other results."""
+        rest: list[tuple[str, ReadResult]] = []
+        added: dict[str, str] = {}
+        for rel, result in results:
+            text = decode_text(result.data) if result.data is not None else None
+            full = len(self._files) + len(added) >= self._max_files
+            if text is None or full or rel in self._files or self._refusal(rel, result, text) is not None:
+                rest.append((rel, result))
+                continue
+            added[rel] = text
+            self._sizes[rel] = result.size
+            self._last[rel] = text
+            self._set_text_size(rel, result.size)
+            self._blocked.discard(rel)
+        if added:
+            with self._doc.transaction(origin=self._origin):
+                for rel, text in added.items():
+                    if rel in self._blobs:
+                        del self._blobs[rel]
+                    self._files[rel] = Text(text)
+        return rest
 
     async def _first_sync_one(self, rel: str, result: ReadResult) -> None:
         """Never overwrite a file nobody saw: the disk's text wins, a differing doc text is kept."""

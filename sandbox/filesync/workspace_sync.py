@@ -239,7 +239,7 @@ class WorkspaceSync:
             batch = [pending.pop() for _ in range(min(READ_BATCH, len(pending)))]
             async with self._lock:
                 results = await anyio.to_thread.run_sync(self._read_many, batch)
-                for rel, result in results:
+                for rel, result in self._add_new_texts(results):  # new files: one transaction
                     pending += await self._take_disk_change(rel, result)
                     await anyio.lowlevel.checkpoint()  # other rooms and terminals run between files
 
@@ -398,7 +398,8 @@ class WorkspaceSync:
         for rel, result in results:
             text = decode_text(result.data) if result.data is not None else None
             full = len(self._files) + len(added) >= self._max_files
-            if text is None or full or rel in self._files or self._refusal(rel, result, text) is not None:
+            known = rel in self._files or rel in self._last  # (in _last only: the doc deleted it)
+            if text is None or full or known or self._refusal(rel, result, text) is not None:
                 rest.append((rel, result))
                 continue
             added[rel] = text
@@ -406,6 +407,7 @@ class WorkspaceSync:
             self._last[rel] = text
             self._set_text_size(rel, result.size)
             self._blocked.discard(rel)
+        self.disk_changes += len(added)
         if added:
             with self._doc.transaction(origin=self._origin):
                 for rel, text in added.items():

@@ -45,7 +45,8 @@ MiB = 1024 * 1024
 # so a workspace file of the same name always wins over it.
 WELCOME_TEXT = "# Welcome to Tandem. Everyone in this room edits this file together.\n"
 CONFLICT_SUFFIX = ".tandem-conflict"
-READ_BATCH = 64  # files read per worker-thread call, and applied per hold of the lock
+READ_BATCH = 64  # files read per worker-thread call, and applied per hold of the lock...
+READ_BATCH_BYTES = 2 * MiB  # ...or fewer: this many bytes
 WATCH_POLL_SECONDS = 0.25  # how long a watcher read waits (bounds how long a stop takes)
 
 
@@ -236,15 +237,26 @@ class WorkspaceSync:
         at a time; diffs in a worker thread; each file applied in its own transaction."""
         pending = sorted(paths, reverse=True)
         while pending:
-            batch = [pending.pop() for _ in range(min(READ_BATCH, len(pending)))]
+            batch = pending[-READ_BATCH:][::-1]
             async with self._lock:
                 results = await anyio.to_thread.run_sync(self._read_many, batch)
+                del pending[len(pending) - len(results) :]
                 for rel, result in self._add_new_texts(results):  # new files: one transaction
                     pending += await self._take_disk_change(rel, result)
                     await anyio.lowlevel.checkpoint()  # other rooms and terminals run between files
 
     def _read_many(self, paths: list[str]) -> list[tuple[str, ReadResult]]:
-        return [(rel, self._fs.read(rel, self._max_file)) for rel in paths]
+        """Read a prefix of `paths`: at least one, at most `READ_BATCH_BYTES` (the doc takes a
+        batch of new files in one transaction, which must stay short)."""
+        out: list[tuple[str, ReadResult]] = []
+        total = 0
+        for rel in paths:
+            result = self._fs.read(rel, self._max_file)
+            out.append((rel, result))
+            total += len(result.data or b"")
+            if total >= READ_BATCH_BYTES:
+                break
+        return out
 
     async def _take_disk_change(self, rel: str, result: ReadResult) -> list[str]:
         """Bring one read of `rel` into the doc; return paths to look at next."""
@@ -368,10 +380,11 @@ class WorkspaceSync:
         on_disk = set(disk)
         doc_only = [rel for rel in self._files.keys() if rel not in on_disk]
         conflicts_before = self.conflicts
-        for start in range(0, len(disk), READ_BATCH):
-            batch = disk[start : start + READ_BATCH]
+        done = 0
+        while done < len(disk):
             async with self._lock:
-                results = await anyio.to_thread.run_sync(self._read_many, batch)
+                results = await anyio.to_thread.run_sync(self._read_many, disk[done : done + READ_BATCH])
+                done += len(results)
                 rest = self._add_new_texts(results)  # the common case, one transaction a batch
                 for rel, result in rest:
                     await self._first_sync_one(rel, result)

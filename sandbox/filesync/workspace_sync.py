@@ -142,6 +142,7 @@ class WorkspaceSync:
         """Write every dirty file now."""
         paths, self._dirty = self._dirty, set()
         for rel in sorted(paths):
+            await anyio.lowlevel.checkpoint()  # an uncontended lock never yields: other rooms run
             try:
                 async with self._lock:
                     conflict = await self._flush_one(rel)

@@ -135,7 +135,8 @@ class TreeWatcher:
             if err == errno.ENOSPC:  # the host's inotify limit: keep what we have
                 logger.warning("workspace %s: the host's inotify watch limit is reached", self._fs.root)
                 return False
-            raise OSError(err, f"inotify_add_watch {rel!r}: {os.strerror(err)}")
+            logger.warning("workspace %s: not watching %r: %s", self._fs.root, rel, os.strerror(err))
+            return True  # this one directory unwatched; a rescan still sees its files
         self._dirs[wd] = rel
         return True
 

@@ -17,6 +17,7 @@ from pycrdt import Assoc, Doc, Map, StickyIndex, Text
 from sandbox.errors import UnsafePathError
 from sandbox.filesync import SafeRoot, WorkspaceSync, apply_edits, diff, rebase, split_path
 from sandbox.filesync.textdiff import Edit
+from sandbox.filesync.watcher import TreeWatcher
 from sandbox.filesync.workspace_sync import CONFLICT_SUFFIX, WELCOME_TEXT
 from tests.support import eventually as wait_for
 
@@ -316,3 +317,20 @@ async def test_a_checkout_of_many_files_converges(tmp_path: Path) -> None:
                 wanted[rel] = "".join(lines)
             (root / rel).write_text(wanted[rel])
         await wait_for(lambda: all(str(files[k]) == v for k, v in wanted.items()), timeout=60)
+
+
+def test_many_watchers_share_one_inotify_instance(tmp_path: Path) -> None:
+    """More workspaces than the kernel's default 128 inotify instances per user, each seeing
+    only its own changes."""
+    roots = [tmp_path / f"ws{i}" for i in range(150)]
+    watchers = []
+    for root in roots:
+        root.mkdir()
+        watchers.append(TreeWatcher(root, max_watches=10))
+    try:
+        (roots[149] / "a.txt").write_text("x")
+        assert watchers[149].changes(5.0) == {"a.txt"}
+        assert watchers[0].changes(0.05) == set()
+    finally:
+        for watcher in watchers:
+            watcher.close()

@@ -6,7 +6,8 @@ the host's limit. Here every directory is opened from the root one component at 
 `O_NOFOLLOW` (the `SafeRoot` walk) and watched through its open fd (`/proc/self/fd/N` names
 exactly the directory that was opened, even if the path is swapped meanwhile); a symlink is
 reported as a changed path, never entered. Past `max_watches` directories, deeper ones are
-not watched (logged once; a rescan still sees them).
+not watched (logged once; a rescan still sees them). All watchers of the process share one
+inotify instance (the kernel allows 128 per user by default, and a node holds many rooms).
 
 Blocking API (run it in a worker thread): `changes(timeout)` returns the relative paths that
 changed in one burst, `{""}` when the kernel queue overflowed (rescan everything), or an empty
@@ -20,9 +21,11 @@ import ctypes.util
 import errno
 import logging
 import os
+import queue
 import select
 import stat
 import struct
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -70,6 +73,74 @@ _libc.inotify_add_watch.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint
 _libc.inotify_rm_watch.argtypes = [ctypes.c_int, ctypes.c_int]
 
 
+class _Inotify:
+    """One inotify instance for the whole process (the kernel allows 128 per user by default;
+    a node holds many rooms), read by one daemon thread that hands each event to the watcher
+    owning its watch descriptor. Created on first use and kept for the process's life."""
+
+    _shared: _Inotify | None = None
+    _create_lock = threading.Lock()
+
+    @classmethod
+    def shared(cls) -> _Inotify:
+        with cls._create_lock:
+            if cls._shared is None:
+                cls._shared = cls()
+            return cls._shared
+
+    def __init__(self) -> None:
+        fd = _libc.inotify_init1(IN_CLOEXEC | IN_NONBLOCK)
+        if fd < 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"inotify_init1: {os.strerror(err)}")
+        self.fd = fd
+        self.lock = threading.Lock()
+        self.owners: dict[int, set[TreeWatcher]] = {}  # watch descriptor -> its watchers
+        threading.Thread(target=self._run, name="tandem-inotify", daemon=True).start()
+
+    def add(self, path: bytes, watcher: TreeWatcher) -> int:
+        """A watch for `watcher` (errno negated on failure). Under the lock, so no event of the
+        new descriptor is read before its owner is known."""
+        with self.lock:
+            wd = _libc.inotify_add_watch(self.fd, path, MASK)
+            if wd < 0:
+                return -ctypes.get_errno()
+            self.owners.setdefault(wd, set()).add(watcher)
+            return int(wd)
+
+    def remove(self, wd: int, watcher: TreeWatcher) -> None:
+        with self.lock:
+            owners = self.owners.get(wd)
+            if owners is None:
+                return
+            owners.discard(watcher)
+            if not owners:
+                del self.owners[wd]
+                _libc.inotify_rm_watch(self.fd, wd)  # EINVAL when already gone: nothing to do
+
+    def _run(self) -> None:
+        while True:
+            select.select([self.fd], [], [])
+            try:
+                buf = os.read(self.fd, 256 * 1024)
+            except BlockingIOError:
+                continue
+            pos = 0
+            with self.lock:
+                while pos < len(buf):
+                    wd, mask, _cookie, length = _EVENT.unpack_from(buf, pos)
+                    raw = buf[pos + _EVENT.size : pos + _EVENT.size + length].rstrip(b"\0")
+                    pos += _EVENT.size + length
+                    if mask & IN_Q_OVERFLOW:
+                        targets = set().union(*self.owners.values()) if self.owners else set()
+                    else:
+                        targets = self.owners.get(wd, set())
+                        if mask & IN_IGNORED:
+                            self.owners.pop(wd, None)
+                    for watcher in targets:
+                        watcher.post((wd, mask, os.fsdecode(raw)))
+
+
 class TreeWatcher:
     def __init__(
         self, root: Path, *, max_watches: int, skip_dir: Callable[[str], bool] | None = None
@@ -78,23 +149,27 @@ class TreeWatcher:
         self._max = max_watches
         self._skip = skip_dir or (lambda _rel: False)
         self._warned = False
-        fd = _libc.inotify_init1(IN_CLOEXEC | IN_NONBLOCK)
-        if fd < 0:
-            err = ctypes.get_errno()
-            raise OSError(err, f"inotify_init1: {os.strerror(err)}")
-        self._fd = fd
+        self._hub = _Inotify.shared()
+        self._events: queue.SimpleQueue[tuple[int, int, str]] = queue.SimpleQueue()
         self._dirs: dict[int, str] = {}  # watch descriptor -> relative directory ("" = root)
         self._writing: set[str] = set()  # modified and not closed since
+        self._closed = False
         self.add_tree("")
 
     @property
     def watches(self) -> int:
         return len(self._dirs)
 
+    def post(self, event: tuple[int, int, str]) -> None:
+        """From the inotify thread: one event of a watch of ours."""
+        if not self._closed:
+            self._events.put(event)
+
     def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        self._closed = True
+        for wd in list(self._dirs):
+            self._hub.remove(wd, self)
+        self._dirs.clear()
 
     # -- watches --------------------------------------------------------------------------
 
@@ -129,13 +204,12 @@ class TreeWatcher:
                     rel,
                 )
             return False
-        wd = _libc.inotify_add_watch(self._fd, f"/proc/self/fd/{dir_fd}".encode(), MASK)
+        wd = self._hub.add(f"/proc/self/fd/{dir_fd}".encode(), self)
         if wd < 0:
-            err = ctypes.get_errno()
-            if err == errno.ENOSPC:  # the host's inotify limit: keep what we have
+            if -wd == errno.ENOSPC:  # the host's inotify limit: keep what we have
                 logger.warning("workspace %s: the host's inotify watch limit is reached", self._fs.root)
                 return False
-            logger.warning("workspace %s: not watching %r: %s", self._fs.root, rel, os.strerror(err))
+            logger.warning("workspace %s: not watching %r: %s", self._fs.root, rel, os.strerror(-wd))
             return True  # this one directory unwatched; a rescan still sees its files
         self._dirs[wd] = rel
         return True
@@ -144,19 +218,20 @@ class TreeWatcher:
         for wd, path in list(self._dirs.items()):
             if path == rel or path.startswith(rel + "/"):
                 del self._dirs[wd]
-                _libc.inotify_rm_watch(self._fd, wd)  # EINVAL when already gone: nothing to do
+                self._hub.remove(wd, self)
 
     # -- events ---------------------------------------------------------------------------
 
     def changes(self, timeout: float) -> set[str]:
         """Paths changed in the next burst of events (waits up to `timeout` for the first)."""
         out: set[str] = set()
-        ready, _, _ = select.select([self._fd], [], [], timeout)
-        if not ready:
+        try:
+            event = self._events.get(timeout=timeout)
+        except queue.Empty:
             return out
         started = time.monotonic()
         while True:
-            self._drain(out)
+            self._event(*event, out)
             # A file modified but not closed yet is mid-write (truncated, half written): wait
             # for its close, within the burst's bound, rather than read a transient state.
             left = BURST_MAX - (time.monotonic() - started)
@@ -165,27 +240,19 @@ class TreeWatcher:
             if left <= 0:
                 self._writing.clear()  # held open (a log): the next write names it again
                 return out
-            ready, _, _ = select.select([self._fd], [], [], left)
-            if not ready and not self._writing:
-                return out
-
-    def _drain(self, out: set[str]) -> None:
-        while True:
             try:
-                buf = os.read(self._fd, 64 * 1024)
-            except BlockingIOError:
-                return
-            pos = 0
-            while pos < len(buf):
-                wd, mask, _cookie, length = _EVENT.unpack_from(buf, pos)
-                raw = buf[pos + _EVENT.size : pos + _EVENT.size + length].rstrip(b"\0")
-                pos += _EVENT.size + length
-                self._event(wd, mask, os.fsdecode(raw), out)
+                event = self._events.get(timeout=left)
+            except queue.Empty:
+                if not self._writing:
+                    return out
+                event = (0, 0, "")  # the burst's bound is checked again
 
     def _event(self, wd: int, mask: int, name: str, out: set[str]) -> None:
         if mask & IN_Q_OVERFLOW:
             logger.warning("workspace %s: inotify queue overflowed: rescanning", self._fs.root)
             out.add("")
+            return
+        if not mask:
             return
         parent = self._dirs.get(wd)
         if mask & IN_IGNORED:

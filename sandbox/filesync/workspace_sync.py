@@ -121,6 +121,8 @@ class WorkspaceSync:
     # -- doc -> disk ----------------------------------------------------------------------
 
     def _on_doc_events(self, events: list[Any]) -> None:
+        if events and _origin_of(events[0]) == self._origin:
+            return  # our own disk -> doc change: the disk has it (a merge marks itself dirty)
         for event in events:
             # pycrdt sets an event's fields at run time (untyped): read them with getattr.
             path = getattr(event, "path", None)
@@ -504,3 +506,11 @@ def _merge_edits(base: str, current: str, disk: str) -> tuple[list[Edit], int]:
     if current == base:
         return theirs, 0
     return rebase(theirs, diff(base, current))
+
+
+def _origin_of(event: Any) -> Any:
+    """The origin of the transaction an event belongs to (readable only inside the callback)."""
+    try:
+        return event.transaction.origin
+    except (AttributeError, RuntimeError):
+        return None

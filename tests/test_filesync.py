@@ -334,3 +334,29 @@ def test_many_watchers_share_one_inotify_instance(tmp_path: Path) -> None:
     finally:
         for watcher in watchers:
             watcher.close()
+
+
+async def test_the_sync_base_tells_which_side_changed_while_nothing_synced(tmp_path: Path) -> None:
+    """With the previous run's `agreed()` as `base`, a file changed on one side only is taken
+    from that side without a conflict copy; changed on both, both are kept."""
+    root = tmp_path / "ws"
+    root.mkdir()
+    for name in ("doc-side.txt", "disk-side.txt", "both.txt"):
+        (root / name).write_text(f"{name} v1\n")
+    doc = Doc()
+    files = doc.get("files", type=Map)
+    async with _run_sync(doc, root) as sync:
+        assert len(files) == 3
+    base = sync.agreed()
+    doc_side, both = files["doc-side.txt"], files["both.txt"]
+    doc_side += "typed while no sync ran\n"
+    both += "doc edit\n"
+    (root / "disk-side.txt").write_text("disk-side.txt v2\n")
+    (root / "both.txt").write_text("both.txt disk edit\n")
+    async with _run_sync(doc, root, base=base) as sync:  # type: ignore[arg-type]
+        assert str(files["doc-side.txt"]) == "doc-side.txt v1\ntyped while no sync ran\n"
+        assert str(files["disk-side.txt"]) == "disk-side.txt v2\n"
+        assert str(files["both.txt"]) == "both.txt disk edit\n"
+        assert str(files["both.txt" + CONFLICT_SUFFIX]) == "both.txt v1\ndoc edit\n"
+        assert sync.conflicts == 1
+        await wait_for(lambda: (root / "doc-side.txt").read_text().endswith("typed while no sync ran\n"))

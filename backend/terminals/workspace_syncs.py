@@ -14,7 +14,9 @@ its owner node (backend.bus.leases), so there the sync starts with the session's
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import shutil
 from dataclasses import dataclass, field
 from functools import partial
@@ -69,6 +71,7 @@ class WorkspaceSyncs:
             return running.sync
         s = self.settings
         workspace = workspace_dir(s, room.name)
+        base = await anyio.to_thread.run_sync(_read_base, self._base_path(workspace))
         sync = WorkspaceSync(
             room.doc,
             workspace,
@@ -79,6 +82,7 @@ class WorkspaceSyncs:
             max_total_bytes=s.workspace_max_bytes,
             max_doc_bytes=s.filesync_max_doc_bytes,
             max_watches=s.filesync_max_watches,
+            base=base,
         )
         running = self._running[room.name] = _Running(sync)
         started = anyio.Event()
@@ -95,6 +99,8 @@ class WorkspaceSyncs:
         except Exception:
             log.exception("session %r: workspace sync stopped", session)
         finally:
+            with anyio.CancelScope(shield=True):
+                await self._save_base(running.sync)
             if self._running.get(session) is running:
                 del self._running[session]
             started.set()
@@ -106,12 +112,47 @@ class WorkspaceSyncs:
             running.scope.cancel()
             await running.done.wait()
 
+    def _base_path(self, workspace: Path) -> Path:
+        """Where a workspace's sync base lives: beside the workspaces, never inside one (the
+        container can write there)."""
+        return self.settings.data / "filesync-base" / f"{workspace.name}.json"
+
+    async def _save_base(self, sync: WorkspaceSync) -> None:
+        """What disk and doc agreed on, for the next load's first sync (which side changed)."""
+        try:
+            agreed = await anyio.to_thread.run_sync(sync.agreed)
+            if agreed:
+                await anyio.to_thread.run_sync(_write_base, self._base_path(sync.root), agreed)
+        except OSError as exc:
+            log.warning("workspace %s: sync base not saved: %s", sync.root, exc)
+
     async def forget_session(self, session: str) -> None:
         """Session deleted: stop its sync and remove its workspace (also with terminals off)."""
         await self.stop(session)
         workspace = workspace_dir(self.settings, session)
+        await anyio.to_thread.run_sync(partial(self._base_path(workspace).unlink, missing_ok=True))
         # rmtree never follows symlinks (it unlinks them), so a planted link cannot widen it.
         await anyio.to_thread.run_sync(partial(shutil.rmtree, workspace, ignore_errors=True))
+
+
+def _read_base(path: Path) -> dict[str, str]:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        log.warning("sync base %s unreadable, ignored: %s", path, exc)
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def _write_base(path: Path, agreed: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(agreed, separators=(",", ":")))
+    os.replace(tmp, path)
 
 
 def _make_dir(path: Path) -> None:

@@ -13,7 +13,9 @@ new is dropped.
 Start-up reconciles once and never overwrites a file nobody saw: files only on disk are added to
 the document; files only in the document are written to disk; where both hold different text,
 the disk's version is taken (it may be the only copy of someone's work) and the document's own
-text, unless it is the generated welcome file, is kept beside it as `<path>.tandem-conflict`.
+text, unless it is the generated welcome file, is kept beside it as `<path>.tandem-conflict` —
+unless `base` (digests of what both sides held when the previous run ended) shows that only
+one side changed: then that side wins, with no conflict.
 Binary files, files over `max_file_bytes`, and files beyond the document's limits (`max_files`
 text files, `max_doc_bytes` of text) are listed in the `blobs` map with a reason instead — and
 a text file that crosses a limit later leaves the `files` map, coming back when it fits again.
@@ -22,8 +24,9 @@ Run as `await sync.run()` in a task group; cancel it to stop (pending writes are
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +67,7 @@ class WorkspaceSync:
         max_doc_bytes: int = 256 * MiB,
         max_watches: int = 4096,
         origin: str = "terminal",
+        base: Mapping[str, str] | None = None,
     ) -> None:
         self._doc = doc
         self._files: Map[Any] = doc.get("files", type=Map)
@@ -79,6 +83,9 @@ class WorkspaceSync:
         self._origin = origin
         self._rules = IgnoreRules()
         self._last: dict[str, str] = {}  # the text disk and document agreed on at the last sync
+        # Digests of what they agreed on when the previous run ended (`agreed()`): at start-up
+        # they tell which side changed a file that differs.
+        self._base = dict(base or {})
         self._sizes: dict[str, int] = {}  # bytes on disk of every file seen (the size check)
         self._text_sizes: dict[str, int] = {}  # bytes of each disk text file mirrored in the doc
         self._text_total = 0
@@ -446,10 +453,24 @@ class WorkspaceSync:
                 self._sizes[rel] = result.size
                 self._set_text_size(rel, result.size)
                 return
-            if current.strip() and current != WELCOME_TEXT:
+            agreed = self._base.get(rel)
+            if text is not None and agreed == digest(text):
+                # Only the doc changed since the last run (edited while nothing synced): it wins.
+                self._last[rel] = text
+                self._sizes[rel] = result.size
+                self._set_text_size(rel, result.size)
+                self._dirty.add(rel)
+                return
+            doc_unchanged = agreed is not None and agreed == digest(current)
+            if not doc_unchanged and current.strip() and current != WELCOME_TEXT:
                 self._keep_conflict(rel, current)
         self._sizes[rel] = result.size
         await self._take_disk_text(rel, result)
+
+    def agreed(self) -> dict[str, str]:
+        """Digests of the text disk and doc agree on, per file: hand them to the next run as
+        `base` (blocking: call in a worker thread once `run` has ended)."""
+        return {rel: digest(text) for rel, text in list(self._last.items())}
 
     def _keep_conflict(self, rel: str, text: str) -> None:
         """Save the doc's differing text of `rel` beside it (`rel.tandem-conflict`), for people."""
@@ -514,3 +535,7 @@ def _origin_of(event: Any) -> Any:
         return event.transaction.origin
     except (AttributeError, RuntimeError):
         return None
+
+
+def digest(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()

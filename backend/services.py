@@ -21,6 +21,7 @@ from backend.settings import Settings
 from backend.store.types import DocumentStore
 from backend.terminals.live import TerminalAccess
 from backend.terminals.service import TerminalService
+from backend.terminals.workspace_syncs import WorkspaceSyncs
 
 if TYPE_CHECKING:  # tunnels reach the routes, which reach these services
     from backend.tunnel.service import Tunnels
@@ -47,6 +48,8 @@ class Services:
     access_listeners: list[AccessListener] = field(default_factory=list)
     # Terminals: the sandbox status, and the live registry when they are on (backend.terminals).
     terminals: TerminalService | None = None
+    # Workspace file sync of each loaded room (backend.terminals.workspace_syncs).
+    workspace_syncs: WorkspaceSyncs | None = None
     # Open /term connections per session, re-checked when access changes (an access listener).
     terminal_access: TerminalAccess | None = None
     # Version history: the recorder (and its store) behind /api/sessions/{id}/history.

@@ -264,6 +264,24 @@ class Settings(BaseSettings):
     )
     comment_max_body_chars: int = Field(20_000, description="Longest comment or reply body")
 
+    # --- real projects (file sync) ---
+    filesync_on_room_load: bool = Field(
+        True,
+        description="Read a session's workspace into its doc when the room loads and watch it while "
+        "the room stays loaded (no container needed). Several nodes: the sync runs on the session's "
+        "owner node, with its sandbox, instead.",
+    )
+    filesync_max_doc_bytes: int = Field(
+        64 * MiB,
+        description="Text bytes the workspace may put into one session's doc; files beyond are "
+        "listed in `blobs` (reason doc_too_large) instead of synced as text.",
+    )
+    filesync_max_watches: int = Field(
+        4096,
+        description="Directories of one workspace watched for changes (inotify watches, never "
+        "through a symlink); deeper ones are seen only by a rescan.",
+    )
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             url = self.database_url

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.loadgen import run_loadgen
+from bench.real_project import real_project
 from bench.servers import Server
 
 Metrics = dict[str, float | int | None]
@@ -97,6 +98,8 @@ def all_scenarios(full: bool, seconds: int) -> list[tuple[str, Callable[[Server]
         # 50k by default: Yrs's cost per appended character grows with the item it squashes into
         # (README: benchmarks), so Tandem's 260k run takes minutes; `--full` runs 260k and 2.6M.
         ("history", lambda s: history(s, 50_000)),
+        # Tandem only, with its own server (Docker terminals): bench/real_project.py.
+        ("real project", real_project),
     ]
     if full:
         scenarios.append(("history 260k", lambda s: history(s, 260_000)))

@@ -3,9 +3,11 @@ symlink-proof file operations, echo-free round trips, ignore rules and limits.""
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
@@ -15,6 +17,8 @@ from pycrdt import Assoc, Doc, Map, StickyIndex, Text
 from sandbox.errors import UnsafePathError
 from sandbox.filesync import SafeRoot, WorkspaceSync, apply_edits, diff, rebase, split_path
 from sandbox.filesync.textdiff import Edit
+from sandbox.filesync.watcher import TreeWatcher
+from sandbox.filesync.workspace_sync import CONFLICT_SUFFIX, WELCOME_TEXT
 from tests.support import eventually as wait_for
 
 pytestmark = pytest.mark.anyio
@@ -43,6 +47,34 @@ def test_diff_applied_to_a_ytext_gives_the_new_text() -> None:
         with doc.transaction():
             apply_edits(text, old, diff(old, new))
         assert str(text) == new
+
+
+def test_diff_of_large_texts_by_lines_and_characters_gives_the_new_text() -> None:
+    rng = random.Random(11)
+    words = ["alpha", "beta", "é🎉", "", "    return x", "def f():", "# note"]
+    for _ in range(60):
+        lines = [" ".join(rng.choice(words) for _ in range(rng.randint(0, 6))) + "\n" for _ in range(400)]
+        old = "".join(lines)
+        for _ in range(rng.randint(1, 40)):
+            k = rng.randrange(len(lines))
+            op = rng.random()
+            if op < 0.4:
+                lines[k] = _mutate(rng, lines[k])
+            elif op < 0.7:
+                del lines[k]
+            else:
+                lines.insert(k, rng.choice(words) + " inserted\n")
+        new = "".join(lines) if rng.random() < 0.9 else "".join(reversed(lines))
+        edits = diff(old, new)
+        assert _apply(old, edits) == new
+        assert all(e.start <= e.end for e in edits)
+        assert all(x.end <= y.start for x, y in itertools.pairwise(edits))
+
+
+def test_a_rewritten_file_is_one_replacement() -> None:
+    old = "".join(f"line {i}\n" for i in range(3000))
+    new = "".join(reversed(old.splitlines(keepends=True)))
+    assert len(diff(old, new)) == 1
 
 
 def test_diff_of_a_one_line_change_in_a_big_file_is_small() -> None:
@@ -157,3 +189,174 @@ async def test_ignore_rules_and_limits(synced: tuple[Doc, Path, WorkspaceSync]) 
     files["zz-after.txt"] = Text("after")
     await wait_for(lambda: (root / "zz-after.txt").exists())
     assert (root / "big.txt").read_text() == "x" * 2000
+
+
+# -- real projects (#18): first sync never overwrites, limits both ways, no symlink walks ----------
+
+
+@asynccontextmanager
+async def _run_sync(doc: Doc, root: Path, **kwargs: int) -> AsyncIterator[WorkspaceSync]:
+    sync = WorkspaceSync(doc, root, debounce=0.02, **kwargs)  # type: ignore[arg-type]
+    async with anyio.create_task_group() as tg:
+        await tg.start(sync.run)
+        yield sync
+        tg.cancel_scope.cancel()
+
+
+async def test_first_sync_keeps_the_disk_and_never_drops_the_docs_text(tmp_path: Path) -> None:
+    """Finding 1: the page's welcome `main.py` is in the doc, a real `main.py` is on disk."""
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "main.py").write_text("import app\napp.run()\n")
+    (root / "notes.md").write_text("disk notes\n")
+    doc = Doc()
+    files = doc.get("files", type=Map)
+    files["main.py"] = Text(WELCOME_TEXT)
+    files["notes.md"] = Text("notes someone typed in the room\n")
+    async with _run_sync(doc, root) as sync:
+        assert str(files["main.py"]) == "import app\napp.run()\n"  # nobody wrote the welcome file
+        assert str(files["notes.md"]) == "disk notes\n"
+        conflict = "notes.md" + CONFLICT_SUFFIX
+        assert str(files[conflict]) == "notes someone typed in the room\n"
+        assert sync.conflicts == 1
+        await wait_for(lambda: (root / conflict).exists())
+    assert (root / "main.py").read_text() == "import app\napp.run()\n"
+    assert (root / "notes.md").read_text() == "disk notes\n"
+    assert (root / conflict).read_text() == "notes someone typed in the room\n"
+    assert not any(p.name.startswith(".tandem-") for p in root.iterdir())
+
+
+async def test_a_file_crossing_the_size_limit_leaves_the_text_map_and_comes_back(tmp_path: Path) -> None:
+    """Finding 7: grown past `max_file_bytes` it is a blob; shrunk, it is text again."""
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "log.txt").write_text("small\n")
+    doc = Doc()
+    files, blobs = doc.get("files", type=Map), doc.get("blobs", type=Map)
+    async with _run_sync(doc, root, max_file_bytes=1000):
+        assert str(files["log.txt"]) == "small\n"
+        (root / "log.txt").write_text("x" * 5000)
+        await wait_for(lambda: "log.txt" not in files)
+        assert blobs["log.txt"] == {"size": 5000, "reason": "too_large"}
+        (root / "log.txt").write_text("small again\n")
+        await wait_for(lambda: "log.txt" in files and str(files["log.txt"]) == "small again\n")
+        assert "log.txt" not in blobs
+        # Becoming binary is the same crossing.
+        (root / "log.txt").write_bytes(b"\0\1\2")
+        await wait_for(lambda: "log.txt" not in files)
+        assert blobs["log.txt"]["reason"] == "binary"
+    assert (root / "log.txt").read_bytes() == b"\0\1\2"  # leaving the doc never deletes on disk
+
+
+async def test_disk_to_doc_limits_on_file_count_and_text_bytes(tmp_path: Path) -> None:
+    """#14 finding 9b: the terminal cannot grow the doc past the limits the doc side has."""
+    root = tmp_path / "ws"
+    root.mkdir()
+    for i in range(8):
+        (root / f"start-{i}.txt").write_text("x" * 100)
+    doc = Doc()
+    files, blobs = doc.get("files", type=Map), doc.get("blobs", type=Map)
+    async with _run_sync(doc, root, max_files=5, max_doc_bytes=450):
+        assert len(files) == 4  # 4 x 100 bytes fit in 450; the fifth is over the byte limit
+        reasons = {blobs[k]["reason"] for k in blobs.keys()}
+        assert len(blobs) == 4 and reasons == {"doc_too_large"}
+        for i in range(8):
+            (root / f"start-{i}.txt").unlink()
+        await wait_for(lambda: len(files) == 0 and len(blobs) == 0)
+        for i in range(8):
+            (root / f"later-{i}.txt").write_text("y")
+        await wait_for(lambda: len(files) == 5)
+        await wait_for(lambda: sum(1 for k in blobs.keys() if k.startswith("later-")) == 3)
+        assert {blobs[k]["reason"] for k in blobs.keys() if k.startswith("later-")} == {"too_many_files"}
+        assert len(files) == 5
+
+
+async def test_the_watcher_never_follows_a_symlink_and_bounds_its_watches(tmp_path: Path) -> None:
+    """#14 finding 11: a link to /usr in the workspace adds no watch and no file."""
+    root = tmp_path / "ws"
+    (root / "src" / "pkg").mkdir(parents=True)
+    os.symlink("/usr", root / "usr-link")
+    os.symlink("/usr", root / "src" / "deeper-link")
+    for i in range(6):
+        (root / f"dir{i}").mkdir()
+    doc = Doc()
+    files = doc.get("files", type=Map)
+    async with _run_sync(doc, root) as sync:
+        assert sync.watches == 9  # root, src, src/pkg, dir0..dir5
+        (root / "src" / "pkg" / "m.py").write_text("x = 1\n")
+        (root / "new-dir").mkdir()
+        (root / "new-dir" / "inside.txt").write_text("in a new directory\n")
+        await wait_for(lambda: "src/pkg/m.py" in files and "new-dir/inside.txt" in files)
+        assert sync.watches == 10
+        assert not any(k.startswith(("usr-link", "src/deeper-link")) for k in files.keys())
+    async with _run_sync(Doc(), root, max_watches=3) as sync:
+        assert sync.watches == 3
+
+
+async def test_a_checkout_of_many_files_converges(tmp_path: Path) -> None:
+    """Finding 3 (behaviour; the timing is in bench/real_project.py): 120 files rewritten at once."""
+    root = tmp_path / "ws"
+    root.mkdir()
+    rng = random.Random(5)
+    originals = {f"pkg/m{i}.py": "".join(f"def f{j}(): return {j}\n" for j in range(300)) for i in range(120)}
+    (root / "pkg").mkdir()
+    for rel, text in originals.items():
+        (root / rel).write_text(text)
+    doc = Doc()
+    files = doc.get("files", type=Map)
+    async with _run_sync(doc, root):
+        assert len(files) == 120
+        wanted = {}
+        for n, (rel, text) in enumerate(originals.items()):
+            if n % 3 == 0:  # a rewrite
+                wanted[rel] = "".join(f"x{rng.random()}\n" for _ in range(200))
+            else:  # scattered line edits
+                lines = text.splitlines(keepends=True)
+                for j in rng.sample(range(len(lines)), 5):
+                    lines[j] = f"# changed {j}\n"
+                wanted[rel] = "".join(lines)
+            (root / rel).write_text(wanted[rel])
+        await wait_for(lambda: all(str(files[k]) == v for k, v in wanted.items()), timeout=60)
+
+
+def test_many_watchers_share_one_inotify_instance(tmp_path: Path) -> None:
+    """More workspaces than the kernel's default 128 inotify instances per user, each seeing
+    only its own changes."""
+    roots = [tmp_path / f"ws{i}" for i in range(150)]
+    watchers = []
+    for root in roots:
+        root.mkdir()
+        watchers.append(TreeWatcher(root, max_watches=10))
+    try:
+        (roots[149] / "a.txt").write_text("x")
+        assert watchers[149].changes(5.0) == {"a.txt"}
+        assert watchers[0].changes(0.05) == set()
+    finally:
+        for watcher in watchers:
+            watcher.close()
+
+
+async def test_the_sync_base_tells_which_side_changed_while_nothing_synced(tmp_path: Path) -> None:
+    """With the previous run's `agreed()` as `base`, a file changed on one side only is taken
+    from that side without a conflict copy; changed on both, both are kept."""
+    root = tmp_path / "ws"
+    root.mkdir()
+    for name in ("doc-side.txt", "disk-side.txt", "both.txt"):
+        (root / name).write_text(f"{name} v1\n")
+    doc = Doc()
+    files = doc.get("files", type=Map)
+    async with _run_sync(doc, root) as sync:
+        assert len(files) == 3
+    base = sync.agreed()
+    doc_side, both = files["doc-side.txt"], files["both.txt"]
+    doc_side += "typed while no sync ran\n"
+    both += "doc edit\n"
+    (root / "disk-side.txt").write_text("disk-side.txt v2\n")
+    (root / "both.txt").write_text("both.txt disk edit\n")
+    async with _run_sync(doc, root, base=base) as sync:  # type: ignore[arg-type]
+        assert str(files["doc-side.txt"]) == "doc-side.txt v1\ntyped while no sync ran\n"
+        assert str(files["disk-side.txt"]) == "disk-side.txt v2\n"
+        assert str(files["both.txt"]) == "both.txt disk edit\n"
+        assert str(files["both.txt" + CONFLICT_SUFFIX]) == "both.txt v1\ndoc edit\n"
+        assert sync.conflicts == 1
+        await wait_for(lambda: (root / "doc-side.txt").read_text().endswith("typed while no sync ran\n"))

@@ -74,6 +74,9 @@ class RoomManager:
         self.stats = NodeStats(fanout=SampledHistogram(sample_every=settings.metrics_fanout_sample_every))
         # Awaited with a room about to unload, before its final flush (history takes a last version).
         self.before_unload: list[Callable[[Room], Awaitable[None]]] = []
+        # Awaited with a loaded room before any joiner gets it (file sync reads the workspace in).
+        # A failing hook is logged; the room is served regardless.
+        self.after_load: list[Callable[[Room], Awaitable[None]]] = []
 
     async def acquire(self, name: str) -> Room:
         """The live room of that name, loading it if needed; every concurrent caller gets it."""
@@ -137,8 +140,13 @@ class RoomManager:
                 # a state-vector exchange for whatever neither held (see backend.rooms.replication).
                 room.link = RoomLink(room, self.bus)
                 await room.link.start()
-            self.rooms[name] = room
             self._tg.start_soon(self._run_writer, room)
+            for hook in self.after_load:
+                try:
+                    await hook(room)
+                except Exception:
+                    log.exception("room %r: after-load hook failed", name)
+            self.rooms[name] = room
             load.room = room
             log.info("room %r loaded (%d stored updates)", name, len(parts))
         except BaseException as exc:

@@ -1,7 +1,8 @@
 """`TerminalRegistry`: every live terminal of this node, keyed by (session, terminal name).
 
 A session with terminals is *active*: its room is pinned (kept loaded), its container runs,
-and its workspace is synced with the room's `files` map. Each terminal is one `TerminalHub`
+and its workspace is synced with the room's `files` map (by `WorkspaceSyncs`, which usually
+started that when the room loaded). Each terminal is one `TerminalHub`
 in a task of the registry's task group, plus a server-side subscription that mirrors the
 hub's state into the doc's `terminals` map. A terminal nobody watches for
 `terminal_detached_close_seconds` is hung up; a session left without terminals is
@@ -30,6 +31,7 @@ from backend.rooms.room import Room
 from backend.settings import Settings
 from backend.terminals import doc_mirror
 from backend.terminals.paths import sandbox_instance, workspace_dir
+from backend.terminals.workspace_syncs import WorkspaceSyncs
 from sandbox import ContainerNotFoundError, DockerSandbox, Pty, SandboxError, Subscription, TerminalHub
 from sandbox.container_config import LABEL_INSTANCE, LABEL_MANAGED, LABEL_SESSION, container_name
 from sandbox.filesync import WorkspaceSync
@@ -75,9 +77,15 @@ class ActiveSession:
 
 class TerminalRegistry:
     def __init__(
-        self, settings: Settings, sandbox: DockerSandbox, rooms: RoomManager, task_group: anyio.abc.TaskGroup
+        self,
+        settings: Settings,
+        sandbox: DockerSandbox,
+        rooms: RoomManager,
+        task_group: anyio.abc.TaskGroup,
+        syncs: WorkspaceSyncs,
     ) -> None:
         self.settings = settings
+        self._syncs = syncs
         self.sandbox = sandbox
         self._rooms = rooms
         self._tg = task_group
@@ -168,23 +176,10 @@ class TerminalRegistry:
                 doc_mirror.clear_stale(room.doc)
                 workspace = workspace_dir(self.settings, entry.name)
                 await self.sandbox.ensure_container(entry.name, workspace)
-                spec = self.sandbox.spec
-                s = self.settings
-                entry.sync = WorkspaceSync(
-                    room.doc,
-                    workspace,
-                    owner=(spec.uid, spec.gid),
-                    debounce=s.filesync_debounce_ms / 1000,
-                    max_file_bytes=s.filesync_max_file_bytes,
-                    max_files=s.filesync_max_files,
-                    max_total_bytes=s.workspace_max_bytes,
-                )
-                async with anyio.create_task_group() as tg:
-                    synced = anyio.Event()
-                    tg.start_soon(self._run_sync, entry, entry.sync, synced)
-                    await synced.wait()
-                    entry.ready.set()
-                    await anyio.sleep_forever()
+                # Usually running since the room loaded; several nodes: started here, on the owner.
+                entry.sync = await self._syncs.ensure(room)
+                entry.ready.set()
+                await anyio.sleep_forever()
         except Exception as exc:
             log.warning(
                 "session %r: sandbox failed: %s", entry.name, exc, exc_info=not isinstance(exc, SandboxError)
@@ -198,15 +193,6 @@ class TerminalRegistry:
             if self.sessions.get(entry.name) is entry:
                 del self.sessions[entry.name]
             entry.done.set()
-
-    async def _run_sync(self, entry: ActiveSession, sync: WorkspaceSync, started: anyio.Event) -> None:
-        # A file sync failure leaves the terminals working (the room and the disk just drift).
-        try:
-            await sync.run(task_status=_EventStatus(started))
-        except Exception:
-            log.exception("session %r: workspace sync stopped", entry.name)
-        finally:
-            started.set()
 
     async def _close_session(self, entry: ActiveSession) -> None:
         entry.closing = True
@@ -318,6 +304,7 @@ class TerminalRegistry:
         entry = self.sessions.get(session)
         if entry is not None:
             await self._close_session(entry)
+        await self._syncs.stop(session)  # nothing writes into the workspace while it is removed
         await self.sandbox.remove(session)
         name = container_name(session, self._instance)
         try:
@@ -340,14 +327,5 @@ class TerminalRegistry:
         async with anyio.create_task_group() as tg:
             for entry in entries:
                 tg.start_soon(self._close_session, entry)
+        # Every container this node ran, deactivated sessions' too (never left running).
         await self.sandbox.stop_all()
-
-
-class _EventStatus:
-    """anyio's `TaskStatus` as an event: the sync reports "initial sync done" through it."""
-
-    def __init__(self, event: anyio.Event) -> None:
-        self._event = event
-
-    def started(self, value: object = None) -> None:
-        self._event.set()

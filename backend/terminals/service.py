@@ -14,6 +14,7 @@ from backend.rooms.manager import RoomManager
 from backend.settings import Settings
 from backend.terminals.availability import SandboxStatus, open_sandbox
 from backend.terminals.registry import TerminalRegistry
+from backend.terminals.workspace_syncs import WorkspaceSyncs
 
 log = logging.getLogger("tandem.terminals")
 
@@ -26,14 +27,16 @@ class TerminalService:
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, settings: Settings, rooms: RoomManager) -> AsyncIterator[TerminalService]:
+    async def open(
+        cls, settings: Settings, rooms: RoomManager, syncs: WorkspaceSyncs
+    ) -> AsyncIterator[TerminalService]:
         async with AsyncExitStack() as stack:
             sandbox, status = await open_sandbox(settings, stack)
             if sandbox is None:
                 yield cls(status, None)
                 return
             tg = await stack.enter_async_context(anyio.create_task_group())
-            registry = TerminalRegistry(settings, sandbox, rooms, tg)
+            registry = TerminalRegistry(settings, sandbox, rooms, tg, syncs)
             await registry.reap_orphans()
             tg.start_soon(registry.run_sweeper, name="terminal-sweeper")
             service = cls(status, registry)

@@ -1,6 +1,7 @@
 """Workspace file sync: the `files` map of a session's doc <-> its workspace directory.
 
-Needs pycrdt and watchfiles, never `backend`: the backend hands in the room's live `Doc`.
+Needs pycrdt, pathspec and fast-diff-match-patch (inotify through ctypes), never `backend`:
+the backend hands in the room's live `Doc`.
 """
 
 from .safe_fs import SafeRoot, split_path

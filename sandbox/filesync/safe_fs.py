@@ -63,6 +63,10 @@ class SafeRoot:
     def _open_root(self) -> int:
         return os.open(self.root, _DIR_FLAGS)
 
+    def open_dir(self, rel: str) -> int:
+        """An fd of the directory `rel` ("" = the root), opened without following any link."""
+        return self._open_root() if not rel else self._open_parent((*split_path(rel), "."), create=False)
+
     def _open_parent(self, parts: tuple[str, ...], *, create: bool) -> int:
         fd = self._open_root()
         try:
@@ -180,11 +184,7 @@ class SafeRoot:
         while stack:
             prefix = stack.pop()
             try:
-                fd = (
-                    self._open_root()
-                    if not prefix
-                    else self._open_parent((*split_path(prefix), "."), create=False)
-                )
+                fd = self.open_dir(prefix)
             except (OSError, UnsafePathError):
                 continue  # vanished, or replaced by a symlink meanwhile: not followed
             try:

@@ -2,37 +2,55 @@
 
 Doc -> disk: document changes mark paths dirty; after `debounce` quiet time each dirty file is
 written atomically (temp + rename), only if the disk still holds what was last synced (else the
-disk side is merged first). Disk -> doc: a `watchfiles` watcher reports changes made in the
-terminal; each becomes a minimal diff applied to the file's Y.Text in one transaction whose
-origin is `origin` ("terminal"). Echo loops are cut by content: `_last[path]` is the text both
-sides agreed on, and a change that brings nothing new is dropped.
+disk side is merged first). Disk -> doc: a `TreeWatcher` (inotify, never through a symlink)
+reports changes made in the terminal or by an operator; each becomes a minimal diff applied to
+the file's Y.Text in one transaction whose origin is `origin` ("terminal"). Reads and diffs run
+in worker threads; only the apply runs on the event loop, one file per transaction with a yield
+between files, so a `git checkout` of a hundred files never stalls other rooms. Echo loops are
+cut by content: `_last[path]` is the text both sides agreed on, and a change that brings nothing
+new is dropped.
 
-Start-up reconciles once: the document wins for files it holds (their text is written to disk),
-files only on disk are added to the document, binary and oversized files are listed in the
-`blobs` map instead of being synced as text. Run as `await sync.run()` in a task group; cancel
-it to stop (pending writes are flushed first).
+Start-up reconciles once and never overwrites a file nobody saw: files only on disk are added to
+the document; files only in the document are written to disk; where both hold different text,
+the disk's version is taken (it may be the only copy of someone's work) and the document's own
+text, unless it is the generated welcome file, is kept beside it as `<path>.tandem-conflict` —
+unless `base` (digests of what both sides held when the previous run ended) shows that only
+one side changed: then that side wins, with no conflict.
+Binary files, files over `max_file_bytes`, and files beyond the document's limits (`max_files`
+text files, `max_doc_bytes` of text) are listed in the `blobs` map with a reason instead — and
+a text file that crosses a limit later leaves the `files` map, coming back when it fits again.
+Run as `await sync.run()` in a task group; cancel it to stop (pending writes are flushed first).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
-import os
-import threading
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.abc
+import anyio.lowlevel
 from pycrdt import Doc, Map, MapEvent, Text, TextEvent
-from watchfiles._rust_notify import RustNotify  # watchfiles' documented low-level backend
 
 from ..errors import UnsafePathError
 from .ignore import GITIGNORE, IgnoreRules
 from .safe_fs import ReadResult, SafeRoot, split_path
-from .textdiff import apply_edits, decode_text, diff, rebase
+from .textdiff import Edit, apply_edits, decode_text, diff, rebase
+from .watcher import TreeWatcher
 
 logger = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
+# The first file of an empty room, written by the page (web/src/room.js): nobody edited it,
+# so a workspace file of the same name always wins over it.
+WELCOME_TEXT = "# Welcome to Tandem. Everyone in this room edits this file together.\n"
+CONFLICT_SUFFIX = ".tandem-conflict"
+READ_BATCH = 64  # files read per worker-thread call, and applied per hold of the lock...
+READ_BATCH_BYTES = 2 * MiB  # ...or fewer: this many bytes
+WATCH_POLL_SECONDS = 0.25  # how long a watcher read waits (bounds how long a stop takes)
 
 
 class WorkspaceSync:
@@ -46,8 +64,10 @@ class WorkspaceSync:
         max_file_bytes: int = MiB,
         max_files: int = 10_000,
         max_total_bytes: int = 1024 * MiB,
+        max_doc_bytes: int = 256 * MiB,
+        max_watches: int = 4096,
         origin: str = "terminal",
-        force_polling: bool = False,
+        base: Mapping[str, str] | None = None,
     ) -> None:
         self._doc = doc
         self._files: Map[Any] = doc.get("files", type=Map)
@@ -59,12 +79,18 @@ class WorkspaceSync:
         self._max_file = max_file_bytes
         self._max_files = max_files
         self._max_total = max_total_bytes
+        self._max_doc_bytes = max_doc_bytes
+        self._max_watches = max_watches
         self._origin = origin
-        self._force_polling = force_polling
         self._rules = IgnoreRules()
         self._last: dict[str, str] = {}  # the text disk and document agreed on at the last sync
+        # Digests of what they agreed on when the previous run ended (`agreed()`): at start-up
+        # they tell which side changed a file that differs.
+        self._base = dict(base or {})
         self._sizes: dict[str, int] = {}  # bytes on disk of every file seen (the size check)
-        self._blocked: set[str] = set()  # binary, oversized or not a regular file on disk
+        self._text_sizes: dict[str, int] = {}  # bytes of each disk text file mirrored in the doc
+        self._text_total = 0
+        self._blocked: set[str] = set()  # binary, oversized, over a limit, or not a regular file
         self._dirty: set[str] = set()
         self._folders_dirty = True  # meta.folders -> mkdir, at start and on change
         self._dirty_event = anyio.Event()
@@ -74,26 +100,28 @@ class WorkspaceSync:
         self.writes = 0
         self.disk_changes = 0
         self.conflicts = 0
+        self.watches = 0
 
     # -- lifecycle ------------------------------------------------------------------------
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        await self._load_rules()
         # The watcher starts before the initial scan, so nothing changed meanwhile is missed.
+        skip = lambda d: self._rules.ignored(d, is_dir=True)  # noqa: E731
         watcher = await anyio.to_thread.run_sync(
-            lambda: RustNotify([str(self.root)], False, self._force_polling, 300, True, True)
+            lambda: TreeWatcher(self.root, max_watches=self._max_watches, skip_dir=skip)
         )
-        stop = threading.Event()
+        self.watches = watcher.watches
         subscription = None
         try:
             await self._initial_sync()
             subscription = self._files.observe_deep(self._on_doc_events)
             folders_subscription = self._meta.observe(self._on_meta_event)
             async with anyio.create_task_group() as tg:
-                tg.start_soon(self._watch_loop, watcher, stop)
+                tg.start_soon(self._watch_loop, watcher)
                 tg.start_soon(self._flush_loop)
                 task_status.started()
         finally:
-            stop.set()
             if subscription is not None:
                 self._files.unobserve(subscription)
                 self._meta.unobserve(folders_subscription)
@@ -104,6 +132,8 @@ class WorkspaceSync:
     # -- doc -> disk ----------------------------------------------------------------------
 
     def _on_doc_events(self, events: list[Any]) -> None:
+        if events and _origin_of(events[0]) == self._origin:
+            return  # our own disk -> doc change: the disk has it (a merge marks itself dirty)
         for event in events:
             # pycrdt sets an event's fields at run time (untyped): read them with getattr.
             path = getattr(event, "path", None)
@@ -148,6 +178,7 @@ class WorkspaceSync:
             await self._make_folders()
         paths, self._dirty = self._dirty, set()
         for rel in sorted(paths):
+            await anyio.lowlevel.checkpoint()  # an uncontended lock never yields: other rooms run
             try:
                 async with self._lock:
                     conflict = await self._flush_one(rel)
@@ -175,13 +206,13 @@ class WorkspaceSync:
             if result == "written":
                 self._last[rel] = text
                 self._sizes[rel] = len(data)
-                self.writes += 1
+                self._set_text_size(rel, len(data))
         elif ytext is None and rel in self._last:
             result = await anyio.to_thread.run_sync(self._delete_if_unchanged, rel, self._last[rel])
             if result == "written":
                 self._last.pop(rel, None)
                 self._sizes.pop(rel, None)
-                self.writes += 1
+                self._set_text_size(rel, None)
         else:
             return False
         return result == "conflict"
@@ -202,12 +233,14 @@ class WorkspaceSync:
     def _write_if_unchanged(self, rel: str, data: bytes, expected: str | None) -> str:
         if not self._disk_is(rel, expected):
             return "conflict"
+        self.writes += 1  # counted before the file shows: whoever sees it sees the count
         self._fs.write_atomic(rel, data)
         return "written"
 
     def _delete_if_unchanged(self, rel: str, expected: str) -> str:
         if not self._disk_is(rel, expected):
             return "conflict"
+        self.writes += 1
         self._fs.delete(rel)
         return "written"
 
@@ -219,40 +252,56 @@ class WorkspaceSync:
 
     # -- disk -> doc ----------------------------------------------------------------------
 
-    async def _watch_loop(self, watcher: RustNotify, stop: threading.Event) -> None:
+    async def _watch_loop(self, watcher: TreeWatcher) -> None:
         while True:
-            changes = await anyio.to_thread.run_sync(
-                watcher.watch, 50, 10, 1000, stop, abandon_on_cancel=True
-            )
-            if not isinstance(changes, set):
-                continue  # "timeout": poll the stop event again
-            paths = {self._relative(path) for _, path in changes}
+            # Not abandoned on cancel: the thread owns the watcher until it returns (<= 0.75 s).
+            paths = await anyio.to_thread.run_sync(watcher.changes, WATCH_POLL_SECONDS)
+            self.watches = watcher.watches
+            if not paths:
+                continue
             if GITIGNORE in paths:
                 await self._load_rules()
-            for rel in sorted(p for p in paths if p is not None):
-                if self._syncable(rel):
-                    await self._on_disk_change(rel)
-
-    def _relative(self, path: str) -> str | None:
-        rel = os.path.relpath(path, self.root)
-        return None if rel == "." or rel.startswith("..") else rel.replace(os.sep, "/")
+            if "" in paths:  # the kernel dropped events: look at everything again
+                disk = await anyio.to_thread.run_sync(self._list, "")
+                paths = set(disk) | set(self._files.keys()) | set(self._blobs.keys())
+            await self.take_disk_changes(p for p in paths if p and self._syncable(p))
 
     async def _on_disk_change(self, rel: str) -> None:
-        pending = [rel]
-        while pending:
-            path = pending.pop()
-            async with self._lock:
-                pending += await self._take_disk_change(path)
+        await self.take_disk_changes([rel])
 
-    async def _take_disk_change(self, rel: str) -> list[str]:
-        """Bring the disk's state of `rel` into the doc; return paths to look at next."""
-        result = await anyio.to_thread.run_sync(self._fs.read, rel, self._max_file)
+    async def take_disk_changes(self, paths: Iterable[str]) -> None:
+        """Bring the disk's state of `paths` into the doc: reads in a worker thread, a batch
+        at a time; diffs in a worker thread; each file applied in its own transaction."""
+        pending = sorted(paths, reverse=True)
+        while pending:
+            batch = pending[-READ_BATCH:][::-1]
+            async with self._lock:
+                results = await anyio.to_thread.run_sync(self._read_many, batch)
+                del pending[len(pending) - len(results) :]
+                for rel, result in self._add_new_texts(results):  # new files: one transaction
+                    pending += await self._take_disk_change(rel, result)
+                    await anyio.lowlevel.checkpoint()  # other rooms and terminals run between files
+
+    def _read_many(self, paths: list[str]) -> list[tuple[str, ReadResult]]:
+        """Read a prefix of `paths`: at least one, at most `READ_BATCH_BYTES` (the doc takes a
+        batch of new files in one transaction, which must stay short)."""
+        out: list[tuple[str, ReadResult]] = []
+        total = 0
+        for rel in paths:
+            result = self._fs.read(rel, self._max_file)
+            out.append((rel, result))
+            total += len(result.data or b"")
+            if total >= READ_BATCH_BYTES:
+                break
+        return out
+
+    async def _take_disk_change(self, rel: str, result: ReadResult) -> list[str]:
+        """Bring one read of `rel` into the doc; return paths to look at next."""
         logger.debug("workspace %s: disk -> doc %r: %s", self.root, rel, result.problem or result.size)
-        # From here on no await: the diff is computed and applied against the document as it
-        # is now, so no client update interleaves.
         self.disk_changes += 1
         if result.problem == "missing":
             self._sizes.pop(rel, None)
+            self._set_text_size(rel, None)
             self._blocked.discard(rel)
             # Only a file that was on disk is deleted from the doc: a new one the doc has not
             # written yet stays.
@@ -263,7 +312,8 @@ class WorkspaceSync:
                 if rel in self._blobs:
                     del self._blobs[rel]
             # A directory moved or removed as a whole: look at what the doc had under it.
-            return [k for k in self._files.keys() if k.startswith(rel + "/")]
+            under = rel + "/"
+            return [k for k in (*self._files.keys(), *self._blobs.keys()) if k.startswith(under)]
         if result.problem == "directory":
             return await anyio.to_thread.run_sync(self._list, rel)
         if result.problem == "not_regular":
@@ -271,91 +321,211 @@ class WorkspaceSync:
             self._blocked.add(rel)
             return []
         self._sizes[rel] = result.size
-        self._take_disk_text(rel, result)
+        await self._take_disk_text(rel, result)
         return []
 
-    def _take_disk_text(self, rel: str, result: ReadResult) -> None:
+    async def _take_disk_text(self, rel: str, result: ReadResult) -> None:
         text = decode_text(result.data) if result.data is not None else None
-        if text is None:
-            self._blocked.add(rel)
-            reason = "too_large" if result.problem == "too_large" else "binary"
-            with self._doc.transaction(origin=self._origin):
-                self._blobs[rel] = {"size": result.size, "reason": reason}
+        reason = self._refusal(rel, result, text)
+        if reason is not None:
+            self._leave_text_map(rel, result.size, reason)
             return
+        assert text is not None
         self._blocked.discard(rel)
         if self._last.get(rel) == text:
             return  # the echo of a write of ours, or a touch: nothing new (the doc may have moved on)
-        ytext = self._files.get(rel)
-        with self._doc.transaction(origin=self._origin):
-            if rel in self._blobs:
-                del self._blobs[rel]
+        for _attempt in range(3):
+            ytext = self._files.get(rel)
             if not isinstance(ytext, Text):
-                self._files[rel] = Text(text)
-                self._last[rel] = text
+                self._add_text(rel, text)
                 return
             current = str(ytext)
             base = self._last.get(rel, current)
-            self._last[rel] = text
-            if current == text:
+            # The diffs run in a worker thread against a snapshot; applied only if the doc did
+            # not move meanwhile (else diffed again).
+            edits, dropped = await anyio.to_thread.run_sync(_merge_edits, base, current, text)
+            now = self._files.get(rel)
+            if isinstance(now, Text) and str(now) == current:
+                ytext = now
+                break
+        else:
+            ytext = self._files.get(rel)
+            if not isinstance(ytext, Text):
+                self._add_text(rel, text)
                 return
-            theirs = diff(base, text)
-            edits, dropped = (theirs, 0) if current == base else rebase(theirs, diff(base, current))
-            if dropped:
-                logger.info(
-                    "workspace %s: %r: %d terminal edits overlapped doc edits", self.root, rel, dropped
-                )
-            apply_edits(ytext, current, edits)
+            current = str(ytext)
+            edits, dropped = _merge_edits(self._last.get(rel, current), current, text)
+        self._last[rel] = text
+        self._set_text_size(rel, result.size)
+        if dropped:
+            logger.info("workspace %s: %r: %d terminal edits overlapped doc edits", self.root, rel, dropped)
+        if edits or rel in self._blobs:
+            with self._doc.transaction(origin=self._origin):
+                if rel in self._blobs:
+                    del self._blobs[rel]
+                apply_edits(ytext, current, edits)
         if str(ytext) != text:  # concurrent document edits survive: write the merge back
             self._dirty.add(rel)
             self._dirty_event.set()
 
+    def _add_text(self, rel: str, text: str) -> None:
+        with self._doc.transaction(origin=self._origin):
+            if rel in self._blobs:
+                del self._blobs[rel]
+            self._files[rel] = Text(text)
+        self._last[rel] = text
+        self._set_text_size(rel, len(text.encode()))
+
+    def _refusal(self, rel: str, result: ReadResult, text: str | None) -> str | None:
+        """Why this disk file cannot be text in the doc, or None when it can."""
+        if result.problem == "too_large":
+            return "too_large"
+        if text is None:
+            return "binary"
+        if rel not in self._files and len(self._files) >= self._max_files:
+            return "too_many_files"
+        if self._text_total - self._text_sizes.get(rel, 0) + result.size > self._max_doc_bytes:
+            return "doc_too_large"
+        return None
+
+    def _leave_text_map(self, rel: str, size: int, reason: str) -> None:
+        """List `rel` in `blobs` (and take it out of `files`): the disk keeps it, the doc does not."""
+        self._blocked.add(rel)
+        self._last.pop(rel, None)
+        self._set_text_size(rel, None)
+        listed = rel in self._blobs or len(self._blobs) < self._max_files
+        if not listed:
+            logger.info(
+                "workspace %s: %r (%s) not listed: %d blobs already", self.root, rel, reason, len(self._blobs)
+            )
+        with self._doc.transaction(origin=self._origin):
+            if rel in self._files:
+                del self._files[rel]
+            if listed:
+                self._blobs[rel] = {"size": size, "reason": reason}
+
+    def _set_text_size(self, rel: str, size: int | None) -> None:
+        self._text_total -= self._text_sizes.pop(rel, 0)
+        if size is not None:
+            self._text_sizes[rel] = size
+            self._text_total += size
+
     # -- start-up -------------------------------------------------------------------------
 
     async def _initial_sync(self) -> None:
-        await self._load_rules()
-        disk = await anyio.to_thread.run_sync(self._scan)
-        added: dict[str, str] = {}
-        blobs: dict[str, dict[str, Any]] = {}
-        for rel, result in disk.items():
-            self._sizes[rel] = result.size
-            text = decode_text(result.data) if result.data is not None else None
-            if text is None:
-                self._blocked.add(rel)
-                blobs[rel] = {"size": result.size, "reason": result.problem or "binary"}
-            elif isinstance(self._files.get(rel), Text):
-                self._last[rel] = text  # the base; the document's text wins if it differs
-                self._dirty.add(rel)
-            else:
-                added[rel] = text
-                self._last[rel] = text
-        for rel in self._files.keys():
-            if rel not in disk:
-                self._dirty.add(rel)
-        with self._doc.transaction(origin=self._origin):
-            for rel in [k for k in self._blobs.keys() if k not in blobs]:
-                del self._blobs[rel]
-            for rel, info in blobs.items():
-                self._blobs[rel] = info
-            for rel, text in added.items():
-                self._files[rel] = Text(text)
+        disk = await anyio.to_thread.run_sync(self._list, "")
+        on_disk = set(disk)
+        doc_only = [rel for rel in self._files.keys() if rel not in on_disk]
+        conflicts_before = self.conflicts
+        done = 0
+        while done < len(disk):
+            async with self._lock:
+                results = await anyio.to_thread.run_sync(self._read_many, disk[done : done + READ_BATCH])
+                done += len(results)
+                rest = self._add_new_texts(results)  # the common case, one transaction a batch
+                for rel, result in rest:
+                    await self._first_sync_one(rel, result)
+                    await anyio.lowlevel.checkpoint()
+        for rel in list(self._blobs.keys()):
+            if rel not in self._blocked:
+                with self._doc.transaction(origin=self._origin):
+                    del self._blobs[rel]  # listed by an earlier run, gone from disk since
+        self._dirty.update(doc_only)
         await self.flush()
         logger.info(
-            "workspace %s: %d files on disk, %d added to the doc, %d binary or large",
+            "workspace %s: %d files on disk, %d in the doc, %d binary or over a limit, %d conflicts kept",
             self.root,
             len(disk),
-            len(added),
-            len(blobs),
+            len(self._files),
+            len(self._blocked),
+            self.conflicts - conflicts_before,
         )
 
-    def _scan(self) -> dict[str, ReadResult]:
-        return {rel: self._fs.read(rel, self._max_file) for rel in self._list("")}
+    def _add_new_texts(self, results: list[tuple[str, ReadResult]]) -> list[tuple[str, ReadResult]]:
+        """Add the text files the doc lacks in one transaction; return the other results."""
+        rest: list[tuple[str, ReadResult]] = []
+        added: dict[str, str] = {}
+        for rel, result in results:
+            text = decode_text(result.data) if result.data is not None else None
+            full = len(self._files) + len(added) >= self._max_files
+            known = rel in self._files or rel in self._last  # (in _last only: the doc deleted it)
+            if text is None or full or known or self._refusal(rel, result, text) is not None:
+                rest.append((rel, result))
+                continue
+            added[rel] = text
+            self._sizes[rel] = result.size
+            self._last[rel] = text
+            self._set_text_size(rel, result.size)
+            self._blocked.discard(rel)
+        self.disk_changes += len(added)
+        if added:
+            with self._doc.transaction(origin=self._origin):
+                for rel, text in added.items():
+                    if rel in self._blobs:
+                        del self._blobs[rel]
+                    self._files[rel] = Text(text)
+        return rest
+
+    async def _first_sync_one(self, rel: str, result: ReadResult) -> None:
+        """Never overwrite a file nobody saw: the disk's text wins, a differing doc text is kept."""
+        if result.problem in ("missing", "directory", "not_regular"):
+            await self._take_disk_change(rel, result)
+            return
+        ytext = self._files.get(rel)
+        text = decode_text(result.data) if result.data is not None else None
+        if isinstance(ytext, Text):
+            current = str(ytext)
+            if current == text:
+                self._last[rel] = current
+                self._sizes[rel] = result.size
+                self._set_text_size(rel, result.size)
+                return
+            agreed = self._base.get(rel)
+            if text is not None and agreed == digest(text):
+                # Only the doc changed since the last run (edited while nothing synced): it wins.
+                self._last[rel] = text
+                self._sizes[rel] = result.size
+                self._set_text_size(rel, result.size)
+                self._dirty.add(rel)
+                return
+            doc_unchanged = agreed is not None and agreed == digest(current)
+            if not doc_unchanged and current.strip() and current != WELCOME_TEXT:
+                self._keep_conflict(rel, current)
+        self._sizes[rel] = result.size
+        await self._take_disk_text(rel, result)
+
+    def agreed(self) -> dict[str, str]:
+        """Digests of the text disk and doc agree on, per file: hand them to the next run as
+        `base` (blocking: call in a worker thread once `run` has ended)."""
+        return {rel: digest(text) for rel, text in list(self._last.items())}
+
+    def _keep_conflict(self, rel: str, text: str) -> None:
+        """Save the doc's differing text of `rel` beside it (`rel.tandem-conflict`), for people."""
+        name = rel + CONFLICT_SUFFIX
+        n = 1
+        while name in self._files:
+            existing = self._files.get(name)
+            if isinstance(existing, Text) and str(existing) == text:
+                return  # the same conflict, kept already
+            n += 1
+            name = f"{rel}{CONFLICT_SUFFIX}-{n}"
+        self.conflicts += 1
+        logger.warning(
+            "workspace %s: %r differs on disk and in the doc: the disk's text is kept, the doc's is in %r",
+            self.root,
+            rel,
+            name,
+        )
+        with self._doc.transaction(origin=self._origin):
+            self._files[name] = Text(text)
+        self._dirty.add(name)
 
     def _list(self, under: str) -> list[str]:
         """Syncable files of the workspace (or of one directory in it)."""
         skip = lambda d: self._rules.ignored(d, is_dir=True)  # noqa: E731
         return [
             rel
-            for rel, _size in self._fs.walk(self._max_files, skip_dir=skip)
+            for rel, _size in self._fs.walk(self._max_files * 2, skip_dir=skip)
             if (not under or rel.startswith(under + "/")) and not self._rules.ignored(rel)
         ]
 
@@ -373,3 +543,26 @@ class WorkspaceSync:
             if self._rules.ignored("/".join(parts[:i]), is_dir=True):
                 return False
         return not self._rules.ignored(rel)
+
+
+def _merge_edits(base: str, current: str, disk: str) -> tuple[list[Edit], int]:
+    """The disk's edits (base -> disk) in the coordinates of the doc's `current` text, and how
+    many were dropped for overlapping the doc's own edits. CPU-bound: run in a worker thread."""
+    if current == disk:
+        return [], 0
+    theirs = diff(base, disk)
+    if current == base:
+        return theirs, 0
+    return rebase(theirs, diff(base, current))
+
+
+def _origin_of(event: Any) -> Any:
+    """The origin of the transaction an event belongs to (readable only inside the callback)."""
+    try:
+        return event.transaction.origin
+    except (AttributeError, RuntimeError):
+        return None
+
+
+def digest(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()

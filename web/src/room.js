@@ -341,9 +341,12 @@ if ('serviceWorker' in navigator && !params.has('nosw')) {
   navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch(err => console.warn('service worker', err))
 }
 
-// A first file for an empty new room, so there is something to type in.
+// A first file for an empty new room, so there is something to type in. The server reads the
+// session's workspace into the doc before the first sync, so a room with a project (text files
+// in `files`, binaries in `blobs`) never gets one; the server also never lets this text replace
+// a workspace file (sandbox/filesync WELCOME_TEXT is the same string).
 ctx.provider.on('sync', s => {
-  if (s && !readOnly && ctx.files.size === 0 && !ctx.meta.get('initialized')) {
+  if (s && !readOnly && ctx.files.size === 0 && ctx.doc.getMap('blobs').size === 0 && !ctx.meta.get('initialized')) {
     ctx.doc.transact(() => {
       ctx.meta.set('initialized', true)
       if (!ctx.meta.get('title')) ctx.meta.set('title', title.title())

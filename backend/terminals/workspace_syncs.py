@@ -1,0 +1,169 @@
+"""`WorkspaceSyncs`: one `WorkspaceSync` per loaded room, from its load to its unload.
+
+Why the room and not the sandbox owns the sync: a project put in `data/workspaces/<session>`
+must be in the doc when the room opens (not when someone first opens a terminal), and the
+first sync must happen before any page sees an empty room and writes its welcome file. So the
+workspace is read into the doc while the room loads (no container is started), and watched
+while the room stays loaded: a `git checkout` in a running terminal or a file an operator
+copies in shows up either way. The room's unload stops the sync after a last flush.
+
+Several nodes (a shared bus): every node may load a room, but a session's workspace lives on
+its owner node (backend.bus.leases), so there the sync starts with the session's sandbox
+(`ensure`) instead of on every load.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import anyio
+import anyio.abc
+
+from backend.rooms.room import Room
+from backend.settings import Settings
+from backend.terminals.availability import sandbox_spec
+from backend.terminals.paths import workspace_dir
+from sandbox.filesync import WorkspaceSync
+
+log = logging.getLogger("tandem.filesync")
+
+
+@dataclass(eq=False)
+class _Running:
+    sync: WorkspaceSync
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    done: anyio.Event = field(default_factory=anyio.Event)
+
+
+class WorkspaceSyncs:
+    def __init__(self, settings: Settings, task_group: anyio.abc.TaskGroup, *, on_load: bool) -> None:
+        self.settings = settings
+        self._tg = task_group
+        self._on_load = on_load and settings.filesync_on_room_load
+        self._running: dict[str, _Running] = {}
+        spec = sandbox_spec(settings)
+        # Files the sync creates belong to the sandbox user, so the terminal can edit them.
+        self._owner = (spec.uid, spec.gid) if settings.sandbox != "off" and spec.chown_workspace else None
+
+    def get(self, session: str) -> WorkspaceSync | None:
+        running = self._running.get(session)
+        return running.sync if running is not None else None
+
+    async def room_loaded(self, room: Room) -> None:
+        """RoomManager `after_load` hook: read the workspace into the doc, then keep watching."""
+        if self._on_load:
+            await self.ensure(room)
+
+    async def room_unloading(self, room: Room) -> None:
+        """RoomManager `before_unload` hook: flush and stop."""
+        await self.stop(room.name)
+
+    async def ensure(self, room: Room) -> WorkspaceSync | None:
+        """The room's running sync, started (initial sync done) if it was not; None if it failed."""
+        running = self._running.get(room.name)
+        if running is not None:
+            return running.sync
+        s = self.settings
+        workspace = workspace_dir(s, room.name)
+        base = await anyio.to_thread.run_sync(_read_base, self._base_path(workspace))
+        sync = WorkspaceSync(
+            room.doc,
+            workspace,
+            owner=self._owner,
+            debounce=s.filesync_debounce_ms / 1000,
+            max_file_bytes=s.filesync_max_file_bytes,
+            max_files=s.filesync_max_files,
+            max_total_bytes=s.workspace_max_bytes,
+            max_doc_bytes=s.filesync_max_doc_bytes,
+            max_watches=s.filesync_max_watches,
+            base=base,
+        )
+        running = self._running[room.name] = _Running(sync)
+        started = anyio.Event()
+        self._tg.start_soon(self._run, room.name, running, started, name=f"filesync:{room.name}")
+        await started.wait()
+        return running.sync if self._running.get(room.name) is running else None
+
+    async def _run(self, session: str, running: _Running, started: anyio.Event) -> None:
+        # A sync failure leaves the room and terminals working (the doc and the disk just drift).
+        try:
+            with running.scope:
+                await anyio.to_thread.run_sync(_make_dir, running.sync.root)
+                await running.sync.run(task_status=_EventStatus(started))
+        except Exception:
+            log.exception("session %r: workspace sync stopped", session)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._save_base(running.sync)
+            if self._running.get(session) is running:
+                del self._running[session]
+            started.set()
+            running.done.set()
+
+    async def stop(self, session: str) -> None:
+        running = self._running.pop(session, None)
+        if running is not None:
+            running.scope.cancel()
+            await running.done.wait()
+
+    def _base_path(self, workspace: Path) -> Path:
+        """Where a workspace's sync base lives: beside the workspaces, never inside one (the
+        container can write there)."""
+        return self.settings.data / "filesync-base" / f"{workspace.name}.json"
+
+    async def _save_base(self, sync: WorkspaceSync) -> None:
+        """What disk and doc agreed on, for the next load's first sync (which side changed)."""
+        try:
+            agreed = await anyio.to_thread.run_sync(sync.agreed)
+            if agreed:
+                await anyio.to_thread.run_sync(_write_base, self._base_path(sync.root), agreed)
+        except OSError as exc:
+            log.warning("workspace %s: sync base not saved: %s", sync.root, exc)
+
+    async def forget_session(self, session: str) -> None:
+        """Session deleted: stop its sync and remove its workspace (also with terminals off)."""
+        await self.stop(session)
+        workspace = workspace_dir(self.settings, session)
+        await anyio.to_thread.run_sync(partial(self._base_path(workspace).unlink, missing_ok=True))
+        # rmtree never follows symlinks (it unlinks them), so a planted link cannot widen it.
+        await anyio.to_thread.run_sync(partial(shutil.rmtree, workspace, ignore_errors=True))
+
+
+def _read_base(path: Path) -> dict[str, str]:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        log.warning("sync base %s unreadable, ignored: %s", path, exc)
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def _write_base(path: Path, agreed: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(agreed, separators=(",", ":")))
+    os.replace(tmp, path)
+
+
+def _make_dir(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True, mode=0o755)
+
+
+class _EventStatus:
+    """anyio's `TaskStatus` as an event: the sync reports "initial sync done" through it."""
+
+    def __init__(self, event: anyio.Event) -> None:
+        self._event = event
+
+    def started(self, value: object = None) -> None:
+        self._event.set()

@@ -83,6 +83,8 @@ def serve(
             raise typer.Exit(2)
         log.warning("*** --no-auth: ANYONE who can reach %s may edit ANY room ***", settings.host)
     settings.data.mkdir(parents=True, exist_ok=True)
+    if settings.sandbox == "docker":
+        _require_sandbox(settings)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -95,6 +97,21 @@ def serve(
         access_log=False,
         timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds),
     )
+
+
+def _require_sandbox(settings: Settings) -> None:
+    """`TANDEM_SANDBOX=docker`: say what is missing in one line and exit, never a traceback."""
+    import anyio
+
+    from backend.terminals.availability import StatusBoard
+    from backend.terminals.bringup import SandboxBringUp
+    from sandbox import SandboxError
+
+    try:
+        anyio.run(SandboxBringUp(settings, StatusBoard(settings)).require)
+    except SandboxError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
 
 
 def main() -> None:

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from sandbox.engine import HINT_INSTALL, HINT_PERMISSION, HINT_START, classify
 from tests.fake_engine import closed_socket, fake_engine

@@ -1,7 +1,28 @@
 #!/usr/bin/env bash
 # Install what is needed, then run `tandem serve` with the given flags (embedded defaults:
-# SQLite under ./data, in-process pub/sub, 127.0.0.1:8000).
+# SQLite under ./data, in-process pub/sub, 127.0.0.1:8000). The editor never waits for terminals:
+# as root on Debian without a Docker engine, the engine (docker.io) and what the image build needs
+# (debootstrap) are installed and dockerd started in the background while the server starts; the
+# server notices the engine, builds the sandbox image and turns terminals on by itself.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+say() { echo "serve: $*" >&2; }
+
 bash "$ROOT/scripts/install.sh"
+
+# The data directory and sandbox mode `tandem serve` will use (flags win over the environment).
+DATA="${TANDEM_DATA:-./data}"
+MODE="${TANDEM_SANDBOX:-auto}"
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+  case "${args[$i]}" in
+    --data) DATA="${args[$((i + 1))]:-$DATA}" ;;
+    --data=*) DATA="${args[$i]#--data=}" ;;
+    --sandbox) MODE="${args[$((i + 1))]:-$MODE}" ;;
+    --sandbox=*) MODE="${args[$i]#--sandbox=}" ;;
+  esac
+done
+mkdir -p "$DATA/sandbox"
+bash "$ROOT/scripts/prepare-sandbox.sh" "$MODE" "$DATA/sandbox/engine-install.log"
+
 exec "$ROOT/.venv/bin/tandem" serve "$@"

@@ -77,7 +77,14 @@ class SandboxBringUp:
     async def until_ready(self) -> None:
         while not await self.ready_now():
             wanted = (self.settings.sandbox_build_missing and not self._failed) or self._forced
-            if self.board.status.phase == "image_missing" and wanted:
+            missing = self.board.status.phase == "image_missing"
+            installing = engine_install_line(self.settings) if missing else None
+            if installing is not None and not installing.startswith("failed"):
+                # serve.sh is still installing what the build needs (debootstrap): wait for it.
+                self._say(
+                    "installing_engine", "installing what the sandbox image build needs", None, installing
+                )
+            elif missing and wanted:
                 self._forced = False
                 await self._build()
                 continue

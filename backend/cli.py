@@ -85,6 +85,9 @@ def serve(
     settings.data.mkdir(parents=True, exist_ok=True)
     if settings.sandbox == "docker":
         _require_sandbox(settings)
+    from backend.cli_context import record_address
+
+    record_address(settings)  # the CLI's links carry the address this server serves
     uvicorn.run(
         create_app(settings),
         host=settings.host,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -29,6 +30,7 @@ from backend.rooms.manager import RoomManager
 from backend.rooms.room import Room
 from backend.settings import Settings
 from backend.terminals import doc_mirror
+from backend.terminals import previous as previous_shell
 from backend.terminals.paths import sandbox_instance, workspace_dir
 from sandbox import ContainerNotFoundError, DockerSandbox, Pty, SandboxError, Subscription, TerminalHub
 from sandbox.container_config import LABEL_INSTANCE, LABEL_MANAGED, LABEL_SESSION, container_name
@@ -52,6 +54,7 @@ class Terminal:
     done: anyio.Event = field(default_factory=anyio.Event)
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     detached_since: float | None = None
+    end_reason: str | None = None  # why it was hung up, when the registry did it
 
     @property
     def viewers(self) -> int:
@@ -70,6 +73,7 @@ class ActiveSession:
     done: anyio.Event = field(default_factory=anyio.Event)
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     closing: bool = False
+    stale: set[str] = field(default_factory=set)  # terminals a killed server left in the doc
     empty_since: float = field(default_factory=anyio.current_time)
 
 
@@ -152,7 +156,7 @@ class TerminalRegistry:
                 room = await self._rooms.acquire(entry.name)
                 room.pin()
                 entry.room = room
-                doc_mirror.clear_stale(room.doc)
+                entry.stale = set(doc_mirror.clear_stale(room.doc))
                 workspace = workspace_dir(self.settings, entry.name)
                 await self.sandbox.ensure_container(entry.name, workspace)
                 spec = self.sandbox.spec
@@ -217,8 +221,13 @@ class TerminalRegistry:
         s = self.settings
         assert entry.room is not None
         doc = entry.room.doc
+        hub_seen: TerminalHub | None = None
         try:
             with term.scope:
+                previous = await anyio.to_thread.run_sync(previous_shell.take, s, entry.name, term.name)
+                if previous is None and term.name in entry.stale:
+                    previous = previous_shell.PreviousShell(None, "server restart")
+                entry.stale.discard(term.name)
                 async with TerminalHub(
                     partial(self._start_pty, entry.name, term.name),
                     name=f"{entry.name}/{term.name}",
@@ -226,10 +235,13 @@ class TerminalRegistry:
                     subscriber_max_bytes=s.terminal_subscriber_queue_bytes,
                     max_subscribers=s.terminal_max_subscribers + 1,  # + the mirror
                     max_input_bytes=s.terminal_max_input_bytes,
+                    preamble=previous.preamble() if previous is not None else b"",
                 ) as hub:
-                    term.hub = hub
+                    term.hub = hub_seen = hub
                     async with hub.attach(SERVER_ID, can_write=False) as mirror:
                         doc_mirror.open_terminal(doc, term.name, term.opened_by)
+                        if previous is not None:
+                            doc_mirror.set_previous(doc, term.name, previous.doc_fields())
                         term.detached_since = anyio.current_time()
                         term.ready.set()
                         async for event in mirror:
@@ -252,7 +264,21 @@ class TerminalRegistry:
                 entry.empty_since = anyio.current_time()
             if not entry.room.closed:
                 doc_mirror.remove_terminal(doc, term.name)
+            if hub_seen is not None:
+                await self._remember_end(entry.name, term, hub_seen)
             term.done.set()
+
+    async def _remember_end(self, session: str, term: Terminal, hub: TerminalHub) -> None:
+        """Keep why and when this shell ended, and its scrollback, for the terminal's next shell."""
+        if self._closed:
+            reason = "server restart"
+        elif term.error is not None:
+            reason = f"the sandbox failed: {term.error}"[:200]
+        else:
+            reason = term.end_reason or "the terminal was closed"
+        ended = previous_shell.PreviousShell(time.time(), reason, hub.scrollback())
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(previous_shell.save, self.settings, session, term.name, ended)
 
     # -- housekeeping ---------------------------------------------------------------------
 
@@ -276,6 +302,7 @@ class TerminalRegistry:
                             term.name,
                             limit,
                         )
+                        term.end_reason = f"nobody watched it for {limit / 60:.0f} min"
                         term.scope.cancel()
                         await term.done.wait()
                 # A session without terminals for a short grace period is deactivated.
@@ -311,6 +338,7 @@ class TerminalRegistry:
             if exc.status != 404:
                 raise SandboxError(f"cannot remove {name}: {exc}") from exc
         workspace = workspace_dir(self.settings, session)
+        await anyio.to_thread.run_sync(previous_shell.forget, self.settings, session)
         # rmtree never follows symlinks (it unlinks them), so a planted link cannot widen it.
         await anyio.to_thread.run_sync(partial(shutil.rmtree, workspace, ignore_errors=True))
         log.info("session %r: container and workspace removed", session)

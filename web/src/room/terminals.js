@@ -23,7 +23,10 @@ export function createTerminalPanel (root, body, opts) {
   const roBadge = h('span.badge.term-ro', { hidden: true, title: 'You can watch this terminal but not type in it' }, 'Read only')
   const restartBtn = h('button.term-restart.small', { type: 'button', hidden: true, onclick: () => current()?.restart() }, 'Restart')
   const bar = h('div.term-bar', {}, tabsEl, addBtn, h('span.term-spacer'), roBadge, statusEl, restartBtn)
+  // One line when the shown shell replaced another (server restart, shell exited, hung up).
+  const replacedEl = h('div.term-replaced', { role: 'note', hidden: true })
   body.prepend(bar)
+  box.before(replacedEl)
   if (opts.readOnly) roBadge.hidden = false
 
   /** name -> {el, inst (xterm controller or null), state, info} */
@@ -128,6 +131,24 @@ export function createTerminalPanel (root, body, opts) {
     if (selected && !opened.has(selected)) open(selected)
   }
 
+  /** "previous shell ended at 10:42 — server restart; this is a new shell", from the doc entry. */
+  function showReplaced () {
+    const info = selected ? ctx.terminals.get(selected) : null
+    const prev = info && typeof info.get === 'function' ? info.get('previous') : null
+    const state = opened.get(selected)?.state
+    if (!prev || !prev.reason || state === 'unavailable') {
+      replacedEl.hidden = true
+      delete replacedEl.dataset.reason
+      return
+    }
+    const when = typeof prev.ended_at === 'number'
+      ? new Date(prev.ended_at * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+      : 'an unknown time'
+    replacedEl.textContent = `Previous shell ended at ${when} — ${prev.reason}; this is a new shell.`
+    replacedEl.dataset.reason = prev.reason
+    replacedEl.hidden = false
+  }
+
   function showState () {
     const entry = opened.get(selected)
     const state = entry?.state || ''
@@ -152,6 +173,7 @@ export function createTerminalPanel (root, body, opts) {
     else if (state === 'reconnecting') setNote('')
     else if (state === 'missing') setNote(opts.readOnly ? 'Nobody has opened this terminal yet. It appears here when an editor starts it.' : 'This terminal is not running.')
     else if (state === 'closed') setNote(`The terminal connection closed${info.message ? ': ' + info.message : ''}.`)
+    showReplaced()
     renderTabs()
   }
 
@@ -303,6 +325,7 @@ export function createTerminalPanel (root, body, opts) {
   ctx.terminals.observeDeep(() => {
     // A viewer waiting for a terminal nobody had started: connect once an editor starts it.
     for (const [name, e] of opened) if (e.state === 'missing' && ctx.terminals.has(name)) e.inst?.reconnect()
+    showReplaced()
     renderTabs()
   })
   ctx.awareness.on('change', () => renderTabs())

@@ -86,3 +86,36 @@ def test_no_socket_and_permission_denied_have_their_own_reasons() -> None:
     assert classify(AssertionError(), 10).hint == HINT_INSTALL
     denied = classify(PermissionError(errno.EACCES, "Permission denied"), 10)
     assert denied.hint == HINT_PERMISSION and "permission denied" in denied.reason
+
+
+def test_build_on_request_turns_terminals_on(tmp_path: Path) -> None:
+    """Building missing images is off: the panel's control (POST /api/sandbox/build) starts it."""
+    import uuid
+
+    import anyio
+
+    from tests.termclient import ensure_engine_and_image, remove_containers, sandbox_env
+
+    anyio.run(ensure_engine_and_image)
+    tag = f"tandem-firstrun-{uuid.uuid4().hex[:8]}:latest"
+    instance = f"pytest-{uuid.uuid4().hex[:8]}"
+    env = {
+        **sandbox_env(instance, "auto"),
+        "TANDEM_SANDBOX_IMAGE": tag,
+        "TANDEM_SANDBOX_BUILD_MISSING": "false",
+        "TANDEM_SANDBOX_BUILD_KIND": "test",
+        "TANDEM_SANDBOX_PROBE_INTERVAL_SECONDS": "0.5",
+    }
+    try:
+        with running_server(tmp_path / "data", None, env=env) as server:
+            missing = _status(server)
+            assert missing["phase"] == "image_missing" and missing["can_retry"] is True
+            assert "tandem sandbox build-image" in missing["hint"]
+            started = httpx.post(server.http_url + "/api/sandbox/build", timeout=5)
+            assert started.status_code == 202, started.text
+            wait_until(lambda: _status(server)["enabled"], 60, what="terminals on after the build")
+            again = httpx.post(server.http_url + "/api/sandbox/build", timeout=5)
+            assert again.status_code == 409  # nothing to build any more
+    finally:
+        anyio.run(remove_containers, instance)
+        subprocess.run(["docker", "image", "rm", "-f", tag], capture_output=True, check=False)

@@ -46,6 +46,8 @@ mkdir -p "$(dirname "$LOG")"
   : >"$LOG"
   export DEBIAN_FRONTEND=noninteractive
   if [ "${#need[@]}" -gt 0 ]; then
+    # A previous start stopped mid-install leaves dpkg half-configured; finish that first.
+    dpkg --configure -a >>"$LOG.apt" 2>&1 || true
     note "apt-get update"
     if ! apt-get update -q >>"$LOG.apt" 2>&1; then note "failed: apt-get update (see $LOG.apt)"; exit 1; fi
     note "apt-get install ${need[*]}"

@@ -15,7 +15,8 @@ import anyio
 import typer
 
 from backend.cli_admin import _settings
-from backend.terminals.image_build import build_lock, cache_dir
+from backend.settings import Settings
+from backend.terminals.image_build import build_lock, cache_dir, share_progress
 from sandbox import TEST_IMAGE, ImageBuildError, SandboxUnavailableError
 from sandbox.engine import connect_engine
 from sandbox.images import DEFAULT_MIRROR, build_default_image_async, build_test_image_async, image_exists
@@ -34,10 +35,12 @@ async def _exists(tag: str) -> bool:
 class _Printer:
     """Build progress on stderr: debootstrap's stage lines, with the time since the start."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.start = time.monotonic()
+        self.settings = settings
 
     def __call__(self, fraction: float | None, line: str) -> None:
+        share_progress(self.settings, fraction, line)  # a running server shows it in the panel
         if line.startswith("I: Retrieving ") and "Release" not in line and "Packages" not in line:
             return  # one line per package: too many to be useful
         pct = f"{fraction * 100:3.0f}% " if fraction is not None else ""
@@ -76,7 +79,7 @@ def build_image(
             )
             raise typer.Exit(1)
         try:
-            progress = _Printer()
+            progress = _Printer(settings)
             if test:
                 anyio.run(lambda: build_test_image_async(built_tag, progress=progress))
             else:

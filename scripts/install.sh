@@ -6,7 +6,10 @@
 # Runs as root on Debian or as a user with Python 3.11+ and Node 18+ (apt only for what is missing).
 #   TANDEM_EXTRAS        pip extras (e.g. "test")
 #   TANDEM_FORCE_INSTALL=1  run every step regardless of the stamps
+# `install.sh python` or `install.sh web` runs one half (serve.sh starts the sandbox image build
+# between them); no argument runs both.
 set -euo pipefail
+PART="${1:-all}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export DEBIAN_FRONTEND=noninteractive
@@ -23,6 +26,7 @@ fresh() { [ "${TANDEM_FORCE_INSTALL:-0}" != 1 ] && [ -f "$STAMPS/$1" ] && [ "$(c
 stamp() { mkdir -p "$STAMPS"; echo "$2" >"$STAMPS/$1"; }
 
 PYTHON="${PYTHON:-python3}"
+if [ "$PART" != web ]; then
 if [ ! -x .venv/bin/python ]; then
   if ! "$PYTHON" -m venv .venv 2>/dev/null; then
     say "python3-venv is missing: installing it"
@@ -41,7 +45,9 @@ else
   stamp python "$py_stamp"
 fi
 
-if [ -f web/package.json ]; then
+fi
+
+if [ "$PART" != python ] && [ -f web/package.json ]; then
   if ! command -v npm >/dev/null 2>&1; then
     say "npm is missing: installing nodejs and npm"
     apt-get update -q && apt-get install -y -q --no-install-recommends nodejs npm
@@ -61,4 +67,4 @@ if [ -f web/package.json ]; then
     stamp web "$web_stamp"
   fi
 fi
-say "done: run .venv/bin/tandem serve"
+[ "$PART" = python ] || say "done: run .venv/bin/tandem serve"

@@ -8,7 +8,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 say() { echo "serve: $*" >&2; }
 
-bash "$ROOT/scripts/install.sh"
+bash "$ROOT/scripts/install.sh" python
 
 # The data directory and sandbox mode `tandem serve` will use (flags win over the environment).
 DATA="${TANDEM_DATA:-./data}"
@@ -24,5 +24,18 @@ for ((i = 0; i < ${#args[@]}; i++)); do
 done
 mkdir -p "$DATA/sandbox"
 bash "$ROOT/scripts/prepare-sandbox.sh" "$MODE" "$DATA/sandbox/engine-install.log"
+# With an engine already here, the image build (minutes, the slow part of a first run) starts now,
+# alongside the front-end build and the server's start; the server waits on its build lock and
+# shows its progress instead of building a second time.
+if [ "$MODE" != off ] && [ "${TANDEM_SANDBOX_BUILD_MISSING:-true}" != false ] && [ "$(id -u)" -eq 0 ] &&
+  command -v debootstrap >/dev/null 2>&1 && timeout 10 docker info >/dev/null 2>&1 &&
+  ! docker image inspect "${TANDEM_SANDBOX_IMAGE:-tandem-sandbox:latest}" >/dev/null 2>&1; then
+  say "building the sandbox image in the background (log: $DATA/sandbox/build.log)"
+  kind=()
+  [ "${TANDEM_SANDBOX_BUILD_KIND:-default}" = test ] && kind=(--test)
+  (setsid nohup "$ROOT/.venv/bin/tandem" sandbox build-image "${kind[@]}" --if-missing --data "$DATA" \
+    --tag "${TANDEM_SANDBOX_IMAGE:-tandem-sandbox:latest}" >"$DATA/sandbox/build.log" 2>&1 </dev/null &)
+fi
+bash "$ROOT/scripts/install.sh" web
 
 exec "$ROOT/.venv/bin/tandem" serve "$@"

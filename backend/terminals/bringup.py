@@ -16,7 +16,7 @@ import anyio
 
 from backend.settings import Settings
 from backend.terminals.availability import BUILD_HINT, StatusBoard
-from backend.terminals.image_build import build_image, build_lock, engine_install_line
+from backend.terminals.image_build import build_image, build_lock, engine_install_line, shared_progress
 from sandbox import ImageBuildError, SandboxError, SandboxUnavailableError
 from sandbox.engine import EngineUnavailableError, connect_engine
 from sandbox.images import image_exists
@@ -93,10 +93,12 @@ class SandboxBringUp:
     async def _build(self) -> None:
         lock = build_lock(self.settings)
         if not await anyio.to_thread.run_sync(lock.try_acquire):
+            fraction, line = await anyio.to_thread.run_sync(shared_progress, self.settings)
             self.board.set(
                 "building_image",
                 f"another Tandem process is building the image {self.settings.sandbox_image}",
-                log=f"waiting for the build lock {lock.path}",
+                progress=fraction,
+                log=line or f"waiting for the build lock {lock.path}",
             )
             await self._wait()
             return

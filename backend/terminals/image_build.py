@@ -9,6 +9,7 @@ rebuild (a pruned image, another engine) takes seconds instead of minutes.
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 from pathlib import Path
@@ -69,6 +70,35 @@ async def build_image(settings: Settings, progress: Progress) -> None:
         await build_default_image_async(
             tag, if_missing=True, cache_dir=cache_dir(settings), progress=progress
         )
+
+
+def progress_file(settings: Settings) -> Path:
+    return sandbox_dir(settings) / "build-progress.json"
+
+
+def share_progress(settings: Settings, fraction: float | None, line: str) -> None:
+    """A build's progress for the other processes on this data directory (the CLI's build)."""
+    path = progress_file(settings)
+    try:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"progress": fraction, "log": line[-300:]}))
+        tmp.replace(path)
+    except OSError as exc:
+        log.warning("cannot write %s: %s", path, exc)
+
+
+def shared_progress(settings: Settings) -> tuple[float | None, str | None]:
+    """The progress another process shares (`share_progress`), or nothing."""
+    try:
+        record = json.loads(progress_file(settings).read_text())
+    except FileNotFoundError:
+        return None, None
+    except (OSError, ValueError) as exc:
+        log.warning("cannot read %s: %s", progress_file(settings), exc)
+        return None, None
+    fraction = record.get("progress")
+    line = record.get("log")
+    return (float(fraction) if isinstance(fraction, int | float) else None), (str(line) if line else None)
 
 
 def engine_install_line(settings: Settings) -> str | None:

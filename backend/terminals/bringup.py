@@ -15,7 +15,7 @@ import aiodocker
 import anyio
 
 from backend.settings import Settings
-from backend.terminals.availability import BUILD_HINT, StatusBoard
+from backend.terminals.availability import BUILD_HINT, Phase, StatusBoard
 from backend.terminals.image_build import build_image, build_lock, engine_install_line, shared_progress
 from sandbox import ImageBuildError, SandboxError, SandboxUnavailableError
 from sandbox.engine import EngineUnavailableError, connect_engine
@@ -131,11 +131,11 @@ class SandboxBringUp:
         hint = "it is built automatically; wait here" if self.settings.sandbox_build_missing else BUILD_HINT
         self._say("image_missing", f"the sandbox image {self.settings.sandbox_image} is missing", hint)
 
-    def _say(self, phase: str, reason: str, hint: str | None, line: str | None = None) -> None:
+    def _say(self, phase: Phase, reason: str, hint: str | None, line: str | None = None) -> None:
         if reason != self._last_reason:
             log.warning("terminals are off: %s%s", reason, f" ({hint})" if hint else "")
             self._last_reason = reason
-        self.board.set(phase, reason, hint, log=line)  # type: ignore[arg-type]
+        self.board.set(phase, reason, hint, log=line)
 
     async def _wait(self) -> None:
         with anyio.move_on_after(self.settings.sandbox_probe_interval_seconds):

@@ -12,8 +12,9 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import aiodocker
 import anyio
-from anyio.abc import TaskStatus
+from anyio.abc import TaskGroup, TaskStatus
 
 from backend.errors import SandboxOffError
 from backend.rooms.manager import RoomManager
@@ -22,7 +23,7 @@ from backend.terminals.availability import SandboxStatus, StatusBoard, sandbox_s
 from backend.terminals.bringup import SandboxBringUp
 from backend.terminals.paths import sandbox_instance
 from backend.terminals.registry import TerminalRegistry
-from sandbox import DockerSandbox, SandboxUnavailableError
+from sandbox import DockerSandbox, SandboxError
 
 log = logging.getLogger("tandem.terminals")
 
@@ -49,9 +50,7 @@ class TerminalService:
             if settings.sandbox == "docker":
                 await bringup.require()  # a start-up error that says what is missing
                 await tg.start(service._run_registry, rooms)
-            elif await bringup.ready_now():
-                await tg.start(service._run_registry, rooms)
-            else:
+            elif not await bringup.ready_now() or not await service._start_now(tg, rooms):
                 tg.start_soon(service._bring_up, rooms, name="sandbox-bring-up")
             try:
                 yield service
@@ -60,14 +59,25 @@ class TerminalService:
                     await service.close()
                 tg.cancel_scope.cancel()
 
+    async def _start_now(self, tg: TaskGroup, rooms: RoomManager) -> bool:
+        """Terminals on at start-up (engine and image are there); False: leave it to `_bring_up`."""
+        try:
+            await tg.start(self._run_registry, rooms)
+        except (SandboxError, aiodocker.DockerError, OSError) as exc:
+            log.warning("terminals could not be turned on: %s", exc)
+            return False
+        return True
+
     async def _bring_up(self, rooms: RoomManager) -> None:
         assert self._bringup is not None
         while not self._closed:
             await self._bringup.until_ready()
             try:
                 await self._run_registry(rooms)
-            except SandboxUnavailableError as exc:
-                log.warning("the Docker engine went away while turning terminals on: %s", exc)
+            except (SandboxError, aiodocker.DockerError, OSError) as exc:
+                # The engine went away, or failed a call, between the probe and the switch-on.
+                log.warning("terminals could not be turned on: %s; trying again", exc)
+                await anyio.sleep(self.settings.sandbox_probe_interval_seconds)
 
     async def _run_registry(
         self, rooms: RoomManager, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED

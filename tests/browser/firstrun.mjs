@@ -5,7 +5,36 @@ import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { ARTIFACTS, assert, openRoom, person, run, until } from './harness.mjs'
 
+/** The terminal panel of `room` in a fresh page, running. */
+async function terminalOf (browser, base, room) {
+  const p = await person(browser, base, { name: 'Vera', color: '#12a594' })
+  await openRoom(p.page, room, { editor: false })
+  await p.page.click('#panels [data-panel=terminal]')
+  await p.page.waitForSelector('#panels[data-terminal=running]', { timeout: 60000 })
+  return p
+}
+
 const scenarios = {
+  // Before a server restart: leave a marker in the terminal's output.
+  async typeMarker (browser, base) {
+    const p = await terminalOf(browser, base, process.env.TANDEM_ROOM)
+    await p.page.click('#terminal .xterm')
+    await p.page.keyboard.type('echo marker-$((40+2))\n')
+    await until(p.page, () => document.querySelector('#terminal').textContent.includes('marker-42'), null, { what: 'the marker', timeout: 20000 })
+  },
+
+  // After it: one line says the shell is new, and the old output is still above the new prompt.
+  async seeReplaced (browser, base) {
+    const p = await terminalOf(browser, base, process.env.TANDEM_ROOM)
+    await p.page.waitForSelector('.term-replaced:not([hidden])', { timeout: 20000 })
+    const line = await p.page.textContent('.term-replaced')
+    assert(/^Previous shell ended at .+ — server restart; this is a new shell\.$/.test(line), 'the replaced-shell line: ' + line)
+    await until(p.page, () => document.querySelector('#terminal').textContent.includes('marker-42'), null, { what: 'the old scrollback', timeout: 20000 })
+    await p.page.locator('#panels').screenshot({ path: path.join(ARTIFACTS, 'firstrun-replaced.png') })
+    return { line }
+  },
+
+
   async buildThenShell (browser, base) {
     const p = await person(browser, base, { name: 'Nora', color: '#12a594' })
     const room = `firstrun-${Date.now().toString(36)}`

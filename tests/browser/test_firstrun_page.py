@@ -89,3 +89,17 @@ def test_open_page_turns_into_a_shell_when_the_image_is_built(built_web: Path, t
         server.stop()
         anyio.run(remove_containers, instance)
         anyio.run(_remove_image, tag)
+
+
+def test_a_shell_replaced_by_a_server_restart_says_so_in_the_panel(
+    built_web: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.browser.conftest import run_scenario
+    from tests.termclient import sandbox_server
+
+    data = tmp_path / "data"
+    monkeypatch.setenv("TANDEM_ROOM", f"replaced-{uuid.uuid4().hex[:8]}")  # the scenarios' room
+    with sandbox_server(data) as first:
+        run_scenario("typeMarker", first.http_url, script="firstrun.mjs")
+    with sandbox_server(data) as second:
+        print(run_scenario("seeReplaced", second.http_url, script="firstrun.mjs")["line"])

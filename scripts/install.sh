@@ -30,7 +30,7 @@ if [ "$PART" != web ]; then
 if [ ! -x .venv/bin/python ]; then
   if ! "$PYTHON" -m venv .venv 2>/dev/null; then
     say "python3-venv is missing: installing it"
-    apt-get update -q && apt-get install -y -q --no-install-recommends python3-venv
+    apt-get -o DPkg::Lock::Timeout=300 update -q && apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends python3-venv
     rm -rf .venv
     "$PYTHON" -m venv .venv
   fi
@@ -50,7 +50,7 @@ fi
 if [ "$PART" != python ] && [ -f web/package.json ]; then
   if ! command -v npm >/dev/null 2>&1; then
     say "npm is missing: installing nodejs and npm"
-    apt-get update -q && apt-get install -y -q --no-install-recommends nodejs npm
+    apt-get -o DPkg::Lock::Timeout=300 update -q && apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends nodejs npm
   fi
   npm_stamp="$(digest "node=$(node --version)" web/package.json web/package-lock.json)"
   if fresh npm "$npm_stamp" && [ -d web/node_modules ]; then

@@ -49,9 +49,9 @@ mkdir -p "$(dirname "$LOG")"
     # A previous start stopped mid-install leaves dpkg half-configured; finish that first.
     dpkg --configure -a >>"$LOG.apt" 2>&1 || true
     note "apt-get update"
-    if ! apt-get update -q >>"$LOG.apt" 2>&1; then note "failed: apt-get update (see $LOG.apt)"; exit 1; fi
+    if ! apt-get -o DPkg::Lock::Timeout=300 update -q >>"$LOG.apt" 2>&1; then note "failed: apt-get update (see $LOG.apt)"; exit 1; fi
     note "apt-get install ${need[*]}"
-    if ! apt-get install -y -q --no-install-recommends "${need[@]}" >>"$LOG.apt" 2>&1; then
+    if ! apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends "${need[@]}" >>"$LOG.apt" 2>&1; then
       note "failed: apt-get install ${need[*]} (see $LOG.apt)"
       exit 1
     fi

@@ -23,7 +23,6 @@ for ((i = 0; i < ${#args[@]}; i++)); do
   esac
 done
 mkdir -p "$DATA/sandbox"
-bash "$ROOT/scripts/prepare-sandbox.sh" "$MODE" "$DATA/sandbox/engine-install.log"
 # With an engine already here, the image build (minutes, the slow part of a first run) starts now,
 # alongside the front-end build and the server's start; the server waits on its build lock and
 # shows its progress instead of building a second time.
@@ -37,5 +36,7 @@ if [ "$MODE" != off ] && [ "${TANDEM_SANDBOX_BUILD_MISSING:-true}" != false ] &&
     --tag "${TANDEM_SANDBOX_IMAGE:-tandem-sandbox:latest}" >"$DATA/sandbox/build.log" 2>&1 </dev/null &)
 fi
 bash "$ROOT/scripts/install.sh" web
+# After the front end: an engine install runs apt in the background, and install.sh may need apt.
+bash "$ROOT/scripts/prepare-sandbox.sh" "$MODE" "$DATA/sandbox/engine-install.log"
 
 exec "$ROOT/.venv/bin/tandem" serve "$@"

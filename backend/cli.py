@@ -87,6 +87,11 @@ def serve(
     # Owner-only from here on: whatever the server writes (database, workspaces, backups) is 0600/0700.
     os.umask(0o077)
     private_dir(settings.data)
+    if settings.sandbox == "docker":
+        _require_sandbox(settings)
+    from backend.cli_context import record_address
+
+    record_address(settings)  # the CLI's links carry the address this server serves
     from backend.edge.server import uvicorn_options
 
     # Guarded protocols (per-IP and per-node connection caps, header timeout): backend/edge.
@@ -105,6 +110,21 @@ def serve(
         access_log=False,
         timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds),
     )
+
+
+def _require_sandbox(settings: Settings) -> None:
+    """`TANDEM_SANDBOX=docker`: say what is missing in one line and exit, never a traceback."""
+    import anyio
+
+    from backend.terminals.availability import StatusBoard
+    from backend.terminals.bringup import SandboxBringUp
+    from sandbox import SandboxError
+
+    try:
+        anyio.run(SandboxBringUp(settings, StatusBoard(settings)).require)
+    except SandboxError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
 
 
 def main() -> None:

@@ -1,28 +1,26 @@
 """`tandem user|session|link ...`: the operator's side of accounts and share links.
 
-Each command reads the same settings as `serve` (`--data`, `--database-url`, `TANDEM_*`) and acts
-on that database directly; a running server picks changes up through `access_change` (within
+Each command reads the same settings as `serve` (`--data`, `--database-url`, `TANDEM_*`; the rule
+is in `backend.cli_context`), says which database it uses, refuses a missing one unless `--create`,
+and acts on it directly; a running server picks changes up through `access_change` (within
 `access_poll_seconds`), so `tandem link revoke` cuts open connections too.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from sqlmodel import Session
 
 from backend.access import accounts, links, sessions
 from backend.access.durations import parse_duration
 from backend.auth.types import Principal, PrincipalKind, Role
+from backend.cli_context import open_database, server_base
 from backend.errors import TandemError
 from backend.settings import Settings
-from backend.store.database import create_tables, make_engine
 
 DataOpt = Annotated[Path | None, typer.Option(help="Data directory [default ./data]")]
 DbOpt = Annotated[str | None, typer.Option(help="SQLAlchemy URL (PostgreSQL works)")]
@@ -44,18 +42,7 @@ def _settings(data: Path | None, database_url: str | None) -> Settings:
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
 
-@contextmanager
-def _db(settings: Settings) -> Iterator[Session]:
-    engine = make_engine(settings.resolved_database_url())
-    create_tables(engine)
-    try:
-        with Session(engine) as db:
-            yield db
-    except TandemError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    finally:
-        engine.dispose()
+CreateOpt = Annotated[bool, typer.Option("--create", help="Start a new database if there is none")]
 
 
 def _read_password(confirm: bool) -> str:
@@ -70,11 +57,12 @@ def user_add(
     data: DataOpt = None,
     database_url: DbOpt = None,
     admin: Annotated[bool, typer.Option(help="Not needed for the first account, which is the admin")] = False,
+    create: CreateOpt = False,
 ) -> None:
     """Create an account; the password comes from a prompt, or from the first line of stdin."""
     settings = _settings(data, database_url)
     password = _read_password(confirm=True)
-    with _db(settings) as db:
+    with open_database(settings, create=create) as db:
         account = accounts.create_account(db, name, password, settings, by_admin=True)
         if admin and not account.is_admin:
             account.is_admin = True
@@ -93,7 +81,7 @@ def session_create(
 ) -> None:
     """Create a session; its id (the room name) is printed alone on the last line."""
     settings = _settings(data, database_url)
-    with _db(settings) as db:
+    with open_database(settings) as db:
         account = accounts.get_account_by_name(db, owner)
         session = sessions.create_session(db, account, title, settings)
         typer.echo(f"created session {session.title!r} owned by {account.username}")
@@ -122,12 +110,14 @@ def link_create(
     except (ValueError, TandemError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    with _db(settings) as db:
+    with open_database(settings) as db:
         target = sessions.get_session(db, session)
         _link, token = links.create_link(
             db, target, link_role, settings, _operator(session), expires_in_seconds=seconds, max_uses=max_uses
         )
-        base = (public_url or settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+        base, public = (public_url.rstrip("/"), True) if public_url else server_base(settings)
+        if not public:
+            typer.echo(f"note: {base} is the server's own address; others need TANDEM_PUBLIC_URL", err=True)
         typer.echo(f"{base}/join/{token}")
         typer.echo(token)
 
@@ -136,7 +126,7 @@ def link_create(
 def link_revoke(token: str, data: DataOpt = None, database_url: DbOpt = None) -> None:
     """Revoke a link by its token: it admits no one, and whoever it admitted is cut off."""
     settings = _settings(data, database_url)
-    with _db(settings) as db:
+    with open_database(settings) as db:
         link = links.revoke_by_token(db, token)
         typer.echo(f"revoked link {link.id} of session {link.session_id}")
 

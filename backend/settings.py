@@ -282,6 +282,25 @@ class Settings(BaseSettings):
         "through a symlink); deeper ones are seen only by a rescan.",
     )
 
+    # --- first run ---
+    sandbox_build_missing: bool = Field(
+        default=True,
+        description="auto mode: build a missing sandbox image in the background (once per engine)",
+    )
+    sandbox_build_kind: Literal["default", "test"] = Field(
+        default="default",
+        description="what a background build makes: the Debian minbase (default) or the busybox test image",
+    )
+    sandbox_engine_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=300, description="a Docker engine that does not answer within this is down"
+    )
+    sandbox_probe_interval_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="auto mode: how often a server without terminals looks for the engine and the image",
+    )
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             url = self.database_url

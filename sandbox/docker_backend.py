@@ -31,6 +31,7 @@ from .container_config import (
     container_name,
 )
 from .docker_pty import DockerPty
+from .engine import connect_engine
 from .errors import (
     ContainerError,
     ContainerNotFoundError,
@@ -68,6 +69,7 @@ class DockerSandbox:
         stop_timeout: int = 5,
         max_ptys_per_session: int = 16,
         quota: WorkspaceQuota | None = None,
+        engine_timeout: float = 10.0,
     ) -> None:
         self.spec = spec or SandboxSpec()
         # None: plain workspace directories (no disk quota), e.g. for unit tests.
@@ -78,6 +80,7 @@ class DockerSandbox:
         self._idle_check_interval = idle_check_interval
         self._stop_timeout = stop_timeout
         self._max_ptys = max_ptys_per_session
+        self._engine_timeout = engine_timeout
         self._sessions: dict[str, _Session] = {}
         self._create_lock = anyio.Lock()
         self._docker: aiodocker.Docker | None = None
@@ -86,13 +89,8 @@ class DockerSandbox:
     # -- lifecycle ------------------------------------------------------------------------
 
     async def __aenter__(self) -> DockerSandbox:
-        docker = aiodocker.Docker(url=self._docker_url)
-        try:
-            await docker.version()
-        except (aiodocker.DockerError, aiohttp.ClientError, OSError) as exc:
-            await docker.close()
-            raise SandboxUnavailableError(f"no Docker engine answers: {exc}") from exc
-        self._docker = docker
+        # Any way the engine is missing or broken is a SandboxUnavailableError (sandbox.engine).
+        self._docker = await connect_engine(self._docker_url, answer_within=self._engine_timeout)
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         if self._idle_timeout is not None:

@@ -10,20 +10,23 @@ CLI (what scripts and CI call):
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import logging
+import shutil
 import sys
 import tarfile
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import aiodocker
 import anyio
 
+from .engine import connect_engine
 from .errors import ImageBuildError, SandboxUnavailableError
-from .rootfs import DEFAULT_PACKAGES, debootstrap_rootfs, tar_directory, write_busybox_rootfs
+from .rootfs import DEFAULT_PACKAGES, Progress, debootstrap_rootfs, tar_directory, write_busybox_rootfs
 from .types import DEFAULT_IMAGE, TEST_IMAGE
 
 logger = logging.getLogger(__name__)
@@ -75,48 +78,73 @@ async def _docker_build(docker: aiodocker.Docker, context: Path, tag: str) -> No
             raise ImageBuildError(f"docker build of {tag} failed: {line['error']}")
 
 
-async def _connect() -> aiodocker.Docker:
-    docker = aiodocker.Docker()
-    try:
-        await docker.version()
-    except Exception as exc:
-        await docker.close()
-        raise SandboxUnavailableError(f"no Docker engine answers: {exc}") from exc
-    return docker
+def image_cache_key(suite: str, mirror: str, packages: Sequence[str], uid: int, gid: int) -> str:
+    """The debootstrap inputs a cached root filesystem was made from."""
+    text = "\n".join([suite, mirror, ",".join(sorted(packages)), str(uid), str(gid), DOCKERFILE])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-async def _build(tag: str, kind: str, if_missing: bool, make_rootfs: Any, uid: int, gid: int) -> str:
-    docker = await _connect()
+def _quiet(_fraction: float | None, _line: str) -> None:
+    pass
+
+
+# Makes the rootfs tar under the work directory (or returns a cached one) and returns its path.
+MakeRootfs = Callable[[Path, Progress], Path]
+
+
+async def _build(
+    tag: str,
+    kind: str,
+    if_missing: bool,
+    make_rootfs: MakeRootfs,
+    uid: int,
+    gid: int,
+    progress: Progress,
+    docker_url: str | None = None,
+) -> str:
+    docker = await connect_engine(docker_url)
     try:
         if if_missing and await image_exists(docker, tag):
             logger.info("image %s exists; not rebuilding", tag)
             return tag
         with tempfile.TemporaryDirectory(prefix="tandem-image-") as tmp:
             work = Path(tmp)
-            rootfs_tar = work / "rootfs.tar"
-            await anyio.to_thread.run_sync(make_rootfs, work, rootfs_tar)
+            rootfs_tar = await anyio.to_thread.run_sync(make_rootfs, work, progress)
+            progress(0.9, "packing the build context")
             context = work / "context.tar"
             dockerfile = DOCKERFILE.format(kind=kind, uid=uid, gid=gid)
             with context.open("wb") as f:
                 await anyio.to_thread.run_sync(_write_context, f, rootfs_tar, dockerfile)
-            rootfs_tar.unlink()  # halve the peak disk use before the engine copies it
+            if rootfs_tar.is_relative_to(work):
+                rootfs_tar.unlink()  # halve the peak disk use before the engine copies it
+            progress(0.95, f"docker build -t {tag}")
             await _docker_build(docker, context, tag)
         logger.info("built image %s", tag)
+        progress(1.0, f"built image {tag}")
         return tag
     finally:
         await docker.close()
 
 
 async def build_test_image_async(
-    tag: str = TEST_IMAGE, *, if_missing: bool = False, uid: int = 1000, gid: int = 1000
+    tag: str = TEST_IMAGE,
+    *,
+    if_missing: bool = False,
+    uid: int = 1000,
+    gid: int = 1000,
+    progress: Progress = _quiet,
+    docker_url: str | None = None,
 ) -> str:
     """Build the busybox-static test image; returns its tag."""
 
-    def make_rootfs(_work: Path, out: Path) -> None:
+    def make_rootfs(work: Path, report: Progress) -> Path:
+        out = work / "rootfs.tar"
+        report(0.1, "writing the busybox root filesystem")
         with out.open("wb") as f:
             write_busybox_rootfs(f, uid=uid, gid=gid)
+        return out
 
-    return await _build(tag, "test", if_missing, make_rootfs, uid, gid)
+    return await _build(tag, "test", if_missing, make_rootfs, uid, gid, progress, docker_url)
 
 
 async def build_default_image_async(
@@ -128,18 +156,44 @@ async def build_default_image_async(
     packages: Sequence[str] = DEFAULT_PACKAGES,
     uid: int = 1000,
     gid: int = 1000,
+    cache_dir: Path | None = None,
+    progress: Progress = _quiet,
+    docker_url: str | None = None,
 ) -> str:
-    """Build the Debian minbase image with debootstrap (slow: minutes); returns its tag."""
-    release = suite or _host_codename()
+    """Build the Debian minbase image with debootstrap (minutes; seconds with a warm `cache_dir`).
 
-    def make_rootfs(work: Path, out: Path) -> None:
+    The debootstrap result is kept as a tar under `cache_dir` (keyed by suite, mirror, packages and
+    uid/gid), so rebuilding the image — another engine, a pruned image — skips debootstrap.
+    """
+    release = suite or _host_codename()
+    cached = None
+    if cache_dir is not None:
+        key = image_cache_key(release, mirror, packages, uid, gid)
+        cached = cache_dir / f"minbase-{release}-{key}.tar"
+
+    def make_rootfs(work: Path, report: Progress) -> Path:
+        if cached is not None and cached.is_file():
+            report(0.85, f"using the cached root filesystem {cached}")
+            return cached
         root = work / "root"
         root.mkdir()
-        debootstrap_rootfs(root, suite=release, mirror=mirror, packages=packages, uid=uid, gid=gid)
+        debootstrap_rootfs(
+            root, suite=release, mirror=mirror, packages=packages, uid=uid, gid=gid, progress=report
+        )
+        report(0.85, "packing the root filesystem")
+        out = work / "rootfs.tar"
+        if cached is not None:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            out = cached.with_suffix(".partial")
         with out.open("wb") as f:
             tar_directory(root, f)
+        shutil.rmtree(root, ignore_errors=True)
+        if cached is not None:
+            out.replace(cached)  # atomic: a killed build never leaves a half cache behind
+            return cached
+        return out
 
-    return await _build(tag, "default", if_missing, make_rootfs, uid, gid)
+    return await _build(tag, "default", if_missing, make_rootfs, uid, gid, progress, docker_url)
 
 
 def build_test_image(tag: str = TEST_IMAGE, *, if_missing: bool = False) -> str:
@@ -153,10 +207,14 @@ def build_default_image(
     if_missing: bool = False,
     suite: str | None = None,
     mirror: str = DEFAULT_MIRROR,
+    cache_dir: Path | None = None,
+    progress: Progress = _quiet,
 ) -> str:
     """Blocking wrapper for `tandem sandbox build-image` (not for use inside an event loop)."""
     return anyio.run(
-        lambda: build_default_image_async(tag, if_missing=if_missing, suite=suite, mirror=mirror)
+        lambda: build_default_image_async(
+            tag, if_missing=if_missing, suite=suite, mirror=mirror, cache_dir=cache_dir, progress=progress
+        )
     )
 
 

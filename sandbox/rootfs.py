@@ -15,7 +15,7 @@ import os
 import shutil
 import subprocess
 import tarfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -24,6 +24,26 @@ from .errors import ImageBuildError
 logger = logging.getLogger(__name__)
 
 BUSYBOX = Path("/bin/busybox")
+
+# A build's progress: the fraction done (None: unknown) and the latest log line.
+Progress = Callable[[float | None, str], None]
+
+# debootstrap's stages ("I: <stage> ...") and the fraction of the whole image build each starts at.
+_STAGES: tuple[tuple[str, float], ...] = (
+    ("Retrieving InRelease", 0.01),
+    ("Retrieving Packages", 0.03),
+    ("Resolving dependencies", 0.05),
+    ("Checking component", 0.06),
+    ("Retrieving ", 0.08),
+    ("Validating ", 0.08),
+    ("Extracting ", 0.35),
+    ("Installing core packages", 0.45),
+    ("Unpacking required packages", 0.5),
+    ("Configuring required packages", 0.6),
+    ("Unpacking the base system", 0.68),
+    ("Configuring the base system", 0.75),
+    ("Base system installed successfully", 0.84),
+)
 DEFAULT_PACKAGES: tuple[str, ...] = (
     "bash",
     "coreutils",
@@ -107,8 +127,9 @@ def debootstrap_rootfs(
     packages: Sequence[str] = DEFAULT_PACKAGES,
     uid: int = 1000,
     gid: int = 1000,
+    progress: Progress | None = None,
 ) -> None:
-    """Populate `root` with a Debian minbase (needs root and `debootstrap`)."""
+    """Populate `root` with a Debian minbase (needs root and `debootstrap`); report each line."""
     if shutil.which("debootstrap") is None and not Path("/usr/sbin/debootstrap").exists():
         raise ImageBuildError("debootstrap is not installed (apt-get install debootstrap)")
     if os.geteuid() != 0:
@@ -123,10 +144,9 @@ def debootstrap_rootfs(
     ]
     logger.info("running %s", " ".join(argv))
     env = {**os.environ, "PATH": os.environ.get("PATH", "") + ":/usr/sbin:/sbin"}
-    proc = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
-    if proc.returncode != 0:
-        tail = (proc.stdout + proc.stderr)[-2000:]
-        raise ImageBuildError(f"debootstrap failed ({proc.returncode}):\n{tail}")
+    returncode, tail = _run_streaming(argv, env, progress)
+    if returncode != 0:
+        raise ImageBuildError(f"debootstrap failed ({returncode}):\n{tail}")
     # Trim what a sandbox never needs: apt caches and the package lists.
     for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
         shutil.rmtree(root / junk, ignore_errors=True)
@@ -139,6 +159,36 @@ def debootstrap_rootfs(
     for d in ("workspace", "home/user"):
         (root / d).mkdir(parents=True, exist_ok=True)
         os.chown(root / d, uid, gid)
+
+
+def stage_fraction(line: str, current: float) -> float:
+    """Where a debootstrap log line puts the build (never backwards)."""
+    text = line.removeprefix("I: ")
+    for prefix, start in _STAGES:
+        if text.startswith(prefix):
+            # Per-package lines within a stage creep forward a little each.
+            return max(current, start) if start > current else min(current + 0.002, 0.84)
+    return current
+
+
+def _run_streaming(argv: list[str], env: dict[str, str], progress: Progress | None) -> tuple[int, str]:
+    """Run `argv`, passing each output line to `progress`; (exit code, the last 2000 characters)."""
+    lines: list[str] = []
+    fraction = 0.0
+    with subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, bufsize=1
+    ) as proc:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            line = raw.rstrip()
+            if not line:
+                continue
+            lines.append(line)
+            del lines[:-60]
+            fraction = stage_fraction(line, fraction)
+            if progress is not None:
+                progress(fraction, line)
+    return proc.returncode, "\n".join(lines)[-2000:]
 
 
 def tar_directory(root: Path, dest: BinaryIO) -> None:

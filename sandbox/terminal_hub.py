@@ -69,6 +69,7 @@ class TerminalHub:
         max_input_bytes: int = 64 * 1024,
         attribution_history: int = 1024,
         exit_wait_timeout: float = 5.0,
+        preamble: bytes = b"",
     ) -> None:
         if frame_bytes <= 0 or frame_interval < 0:
             raise ValueError("frame_bytes must be positive and frame_interval non-negative")
@@ -76,6 +77,7 @@ class TerminalHub:
         self._factory = pty_factory
         self._cols, self._rows = check_size(cols, rows)
         self._ring = ScrollbackRing(scrollback_bytes)
+        self._ring.append(preamble)  # e.g. the previous shell's tail and a line saying it ended
         self._frame_interval = frame_interval
         self._frame_bytes = frame_bytes
         self._sub_max_events = subscriber_max_events

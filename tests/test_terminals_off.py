@@ -23,7 +23,10 @@ def off_srv(tmp_path: Path) -> Iterator[TandemServer]:
 @pytest.fixture
 def no_image_srv(tmp_path: Path) -> Iterator[TandemServer]:
     with sandbox_server(
-        tmp_path / "data", mode="auto", TANDEM_SANDBOX_IMAGE="tandem-no-such-image:latest"
+        tmp_path / "data",
+        mode="auto",
+        TANDEM_SANDBOX_IMAGE="tandem-no-such-image:latest",
+        TANDEM_SANDBOX_BUILD_MISSING="false",
     ) as srv:
         yield srv
 
@@ -41,7 +44,7 @@ async def test_sandbox_off_closes_term_with_a_clear_code(off_srv: TandemServer) 
 
 async def test_auto_without_the_image_says_how_to_build_it(no_image_srv: TandemServer) -> None:
     body = await get_json(no_image_srv.http_url + "/api/sandbox")
-    assert body["enabled"] is False and body["mode"] == "auto"
+    assert body["enabled"] is False and body["mode"] == "auto" and body["phase"] == "image_missing"
     assert "tandem-no-such-image:latest" in body["reason"]
     assert "tandem sandbox build-image" in body["hint"]
     async with term_client(term_url(no_image_srv, "s")) as c:

@@ -1,14 +1,50 @@
-"""`GET /api/sandbox`: whether terminals are on, and if not why and how to turn them on."""
+"""`/api/sandbox`: whether terminals are on, and if not why, how far their bring-up is, and how
+to turn them on; `POST /api/sandbox/build` retries a failed image build (admins; anyone with
+`--no-auth`, which is local development)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, HTTPException, Request, status
 
+from backend.access import csrf
+from backend.access.models import Account
+from backend.routes.deps import OptionalAccountDep, ServicesDep
+from backend.services import Services
 from backend.terminals.availability import SandboxStatus
 
 router = APIRouter()
 
 
+def _may_build(services: Services, account: Account | None) -> bool:
+    return services.settings.no_auth or bool(account is not None and account.is_admin)
+
+
+def _status(services: Services, account: Account | None) -> SandboxStatus:
+    terminals = services.terminals
+    assert terminals is not None
+    current = terminals.status
+    retryable = current.phase in ("failed", "image_missing")
+    return current.model_copy(update={"can_retry": retryable and _may_build(services, account)})
+
+
 @router.get("/api/sandbox", response_model=SandboxStatus)
-async def sandbox_status(request: Request) -> SandboxStatus:
-    return request.app.state.services.terminals.status
+async def sandbox_status(services: ServicesDep, account: OptionalAccountDep) -> SandboxStatus:
+    return _status(services, account)
+
+
+@router.post("/api/sandbox/build", response_model=SandboxStatus, status_code=status.HTTP_202_ACCEPTED)
+async def sandbox_build(
+    request: Request,
+    services: ServicesDep,
+    account: OptionalAccountDep,
+    x_csrf_token: str | None = Header(default=None, include_in_schema=False),
+) -> SandboxStatus:
+    if not _may_build(services, account):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "only an admin may rebuild the sandbox image")
+    if not services.settings.no_auth and not csrf.valid(request, x_csrf_token):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong X-CSRF-Token (GET /api/auth/csrf)")
+    terminals = services.terminals
+    assert terminals is not None
+    if not terminals.retry_build():
+        raise HTTPException(status.HTTP_409_CONFLICT, f"nothing to build: {terminals.status.phase}")
+    return _status(services, account)

@@ -1,43 +1,91 @@
 """Whether this server has terminals, and why not: `TANDEM_SANDBOX` = auto | docker | off.
 
-`auto` uses Docker when an engine answers and the image exists, and otherwise turns terminals
-off with a reason and a hint (`GET /api/sandbox`). `docker` makes both a start-up requirement.
+`auto` uses Docker when an engine answers and the image exists; until then terminals are off
+with a reason, a hint and a phase (`GET /api/sandbox`), and the server keeps looking
+(`backend.terminals.bringup`): the engine coming up, or the image being built, turns them on
+without a restart. `docker` makes the engine and the image start-up requirements.
 """
 
 from __future__ import annotations
 
-import logging
-from contextlib import AsyncExitStack
+import time
 from typing import Literal
 
 from pydantic import BaseModel
 
 from backend.settings import Settings
-from backend.terminals.paths import sandbox_instance
-from sandbox import (
-    DockerSandbox,
-    QuotaError,
-    SandboxError,
-    SandboxSpec,
-    SandboxUnavailableError,
-    WorkspaceQuota,
-)
-from sandbox.images import image_exists
-
-log = logging.getLogger("tandem.sandbox")
+from sandbox import SandboxSpec
 
 MiB = 1024 * 1024
 BUILD_HINT = (
     "run `tandem sandbox build-image` (or `tandem sandbox build-image --test` for a tiny busybox image)"
 )
 
+# off: TANDEM_SANDBOX=off · waiting_for_engine: no engine answers (the reason says how it fails) ·
+# installing_engine: serve.sh is installing or starting one · image_missing: and will not be built
+# here · building_image · failed: the build failed (the reason says why) · ready: terminals on.
+Phase = Literal[
+    "off", "waiting_for_engine", "installing_engine", "image_missing", "building_image", "failed", "ready"
+]
+
 
 class SandboxStatus(BaseModel):
     enabled: bool
     mode: Literal["auto", "docker", "off"]
     image: str
+    phase: Phase = "ready"
     reason: str | None = None
     hint: str | None = None
+    progress: float | None = None  # 0..1 while building the image
+    elapsed_seconds: float | None = None  # in this phase
+    log: str | None = None  # the latest line of the engine install or image build
+    can_retry: bool = False  # the caller may start a build again (POST /api/sandbox/build)
+
+
+class StatusBoard:
+    """The current `SandboxStatus`, with the phase's start time for `elapsed_seconds`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._mode = settings.sandbox
+        self._image = settings.sandbox_image
+        self._since = time.monotonic()
+        self._status = SandboxStatus(
+            enabled=False, mode=self._mode, image=self._image, phase="waiting_for_engine"
+        )
+
+    def set(
+        self,
+        phase: Phase,
+        reason: str | None = None,
+        hint: str | None = None,
+        *,
+        progress: float | None = None,
+        log: str | None = None,
+    ) -> None:
+        if phase != self._status.phase:
+            self._since = time.monotonic()
+        self._status = SandboxStatus(
+            enabled=phase == "ready",
+            mode=self._mode,
+            image=self._image,
+            phase=phase,
+            reason=reason,
+            hint=hint,
+            progress=progress,
+            log=log[-300:] if log else None,
+        )
+
+    def progress(self, fraction: float | None, line: str) -> None:
+        """A build's progress callback (called from the build's thread: plain assignments only)."""
+        update: dict[str, object] = {"log": line[-300:] if line else self._status.log}
+        if fraction is not None:
+            update["progress"] = round(fraction, 3)
+        self._status = self._status.model_copy(update=update)
+
+    @property
+    def status(self) -> SandboxStatus:
+        elapsed = None if self._status.enabled else round(time.monotonic() - self._since, 1)
+        return self._status.model_copy(update={"elapsed_seconds": elapsed})
 
 
 def sandbox_spec(settings: Settings) -> SandboxSpec:
@@ -50,54 +98,3 @@ def sandbox_spec(settings: Settings) -> SandboxSpec:
         tmp_bytes=settings.sandbox_tmp_mb * MiB,
         home_bytes=settings.sandbox_home_mb * MiB,
     )
-
-
-async def open_sandbox(
-    settings: Settings, stack: AsyncExitStack
-) -> tuple[DockerSandbox | None, SandboxStatus]:
-    """Enter a `DockerSandbox` on `stack` when terminals are on; say why when they are off."""
-    mode, image = settings.sandbox, settings.sandbox_image
-    if mode == "off":
-        return None, SandboxStatus(
-            enabled=False,
-            mode=mode,
-            image=image,
-            reason="terminals are off on this server (TANDEM_SANDBOX=off)",
-        )
-    spec = sandbox_spec(settings)
-    try:
-        quota = WorkspaceQuota(settings.workspace_quota, settings.workspace_max_bytes, spec.uid, spec.gid)
-    except QuotaError as exc:
-        if mode == "docker":
-            raise
-        log.warning("terminals are off: %s", exc)
-        return None, SandboxStatus(enabled=False, mode=mode, image=image, reason=str(exc)[:300])
-    sandbox = DockerSandbox(
-        spec,
-        quota=quota,
-        instance=sandbox_instance(settings),
-        idle_timeout=settings.sandbox_idle_stop_seconds,
-        idle_check_interval=max(1.0, min(60.0, settings.sandbox_idle_stop_seconds / 4)),
-        max_ptys_per_session=settings.terminals_per_session,
-    )
-    try:
-        await stack.enter_async_context(sandbox)
-    except SandboxUnavailableError as exc:
-        if mode == "docker":
-            raise
-        log.warning("terminals are off: %s", exc)
-        return None, SandboxStatus(
-            enabled=False,
-            mode=mode,
-            image=image,
-            reason=f"no Docker engine answers: {exc}"[:300],
-            hint="install Docker (Debian: apt-get install docker.io) and start dockerd",
-        )
-    if not await image_exists(sandbox.docker, image):
-        reason = f"the sandbox image {image} is missing"
-        if mode == "docker":
-            raise SandboxError(f"{reason}; {BUILD_HINT}")
-        log.warning("terminals are off: %s; %s", reason, BUILD_HINT)
-        return None, SandboxStatus(enabled=False, mode=mode, image=image, reason=reason, hint=BUILD_HINT)
-    log.info("terminals are on: Docker sandbox with image %s", image)
-    return sandbox, SandboxStatus(enabled=True, mode=mode, image=image)

@@ -1,5 +1,6 @@
 """The doc's `terminals` map, written by the server only: name -> Y.Map {title, status, cols,
-rows, exit_code, opened_by {id, name}, started_at}. Clients read it to list terminals."""
+rows, exit_code, opened_by {id, name}, started_at, exited_at, previous {ended_at, reason}}. Clients
+read it to list terminals; `previous` says the shell is not the one that was there before."""
 
 from __future__ import annotations
 
@@ -51,11 +52,21 @@ def apply_event(doc: Doc, name: str, event: TerminalEvent) -> None:
         fields: dict[str, Any] = {"status": event.status}
         if event.status == "running":
             fields["exit_code"] = None  # a restart clears the last exit
+        entry = _terminals(doc).get(name)
+        if (
+            event.status in ("starting", "running")
+            and isinstance(entry, Map)
+            and entry.get("status") == "exited"
+        ):
+            code = entry.get("exit_code")
+            # Y.Map numbers come back as floats.
+            reason = "the shell exited" + (f" (code {int(code)})" if isinstance(code, int | float) else "")
+            fields["previous"] = {"ended_at": entry.get("exited_at"), "reason": reason}
         _update(doc, name, **fields)
     elif isinstance(event, Resized):
         _update(doc, name, cols=event.cols, rows=event.rows)
     elif isinstance(event, Exited):
-        _update(doc, name, status="exited", exit_code=event.status)
+        _update(doc, name, status="exited", exit_code=event.status, exited_at=time.time())
 
 
 def remove_terminal(doc: Doc, name: str) -> None:
@@ -65,11 +76,16 @@ def remove_terminal(doc: Doc, name: str) -> None:
             del terminals[name]
 
 
-def clear_stale(doc: Doc) -> None:
-    """Entries left by a previous run of the server (none of them is live any more)."""
+def set_previous(doc: Doc, name: str, previous: dict[str, object]) -> None:
+    _update(doc, name, previous=previous)
+
+
+def clear_stale(doc: Doc) -> list[str]:
+    """Remove the entries left by a previous run of the server (none is live any more); their names."""
     terminals = _terminals(doc)
     stale = list(terminals.keys())
     if stale:
         with doc.transaction(origin=ORIGIN):
             for name in stale:
                 del terminals[name]
+    return stale

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -30,6 +31,7 @@ from backend.rooms.manager import RoomManager
 from backend.rooms.room import Room
 from backend.settings import Settings
 from backend.terminals import doc_mirror
+from backend.terminals import previous as previous_shell
 from backend.terminals.paths import sandbox_instance, workspace_dir
 from backend.terminals.workspace_syncs import WorkspaceSyncs
 from sandbox import ContainerNotFoundError, DockerSandbox, Pty, SandboxError, Subscription, TerminalHub
@@ -54,6 +56,7 @@ class Terminal:
     done: anyio.Event = field(default_factory=anyio.Event)
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     detached_since: float | None = None
+    end_reason: str | None = None  # why it was hung up, when the registry did it
 
     @property
     def viewers(self) -> int:
@@ -72,6 +75,7 @@ class ActiveSession:
     done: anyio.Event = field(default_factory=anyio.Event)
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     closing: bool = False
+    stale: set[str] = field(default_factory=set)  # terminals a killed server left in the doc
     empty_since: float = field(default_factory=anyio.current_time)
 
 
@@ -173,7 +177,7 @@ class TerminalRegistry:
                 room = await self._rooms.acquire(entry.name)
                 room.pin()
                 entry.room = room
-                doc_mirror.clear_stale(room.doc)
+                entry.stale = set(doc_mirror.clear_stale(room.doc))
                 workspace = workspace_dir(self.settings, entry.name)
                 await self.sandbox.ensure_container(entry.name, workspace)
                 # Usually running since the room loaded; several nodes: started here, on the owner.
@@ -214,12 +218,17 @@ class TerminalRegistry:
 
     async def _run_terminal(self, entry: ActiveSession, term: Terminal) -> None:
         s = self.settings
+        hub_seen: TerminalHub | None = None
         try:
             with term.scope:
                 await entry.ready.wait()
                 if entry.error is not None or entry.room is None:
                     raise entry.error or SandboxError(f"session {entry.name!r} did not start")
                 doc = entry.room.doc
+                previous = await anyio.to_thread.run_sync(previous_shell.take, s, entry.name, term.name)
+                if previous is None and term.name in entry.stale:
+                    previous = previous_shell.PreviousShell(None, "server restart")
+                entry.stale.discard(term.name)
                 async with TerminalHub(
                     partial(self._start_pty, entry.name, term.name),
                     name=f"{entry.name}/{term.name}",
@@ -227,10 +236,13 @@ class TerminalRegistry:
                     subscriber_max_bytes=s.terminal_subscriber_queue_bytes,
                     max_subscribers=s.terminal_max_subscribers + 1,  # + the mirror
                     max_input_bytes=s.terminal_max_input_bytes,
+                    preamble=previous.preamble() if previous is not None else b"",
                 ) as hub:
-                    term.hub = hub
+                    term.hub = hub_seen = hub
                     async with hub.attach(SERVER_ID, can_write=False) as mirror:
                         doc_mirror.open_terminal(doc, term.name, term.opened_by)
+                        if previous is not None:
+                            doc_mirror.set_previous(doc, term.name, previous.doc_fields())
                         term.detached_since = anyio.current_time()
                         term.ready.set()
                         async for event in mirror:
@@ -253,7 +265,21 @@ class TerminalRegistry:
                 entry.empty_since = anyio.current_time()
             if entry.room is not None and not entry.room.closed:
                 doc_mirror.remove_terminal(entry.room.doc, term.name)
+            if hub_seen is not None:
+                await self._remember_end(entry.name, term, hub_seen)
             term.done.set()
+
+    async def _remember_end(self, session: str, term: Terminal, hub: TerminalHub) -> None:
+        """Keep why and when this shell ended, and its scrollback, for the terminal's next shell."""
+        if self._closed:
+            reason = "server restart"
+        elif term.error is not None:
+            reason = f"the sandbox failed: {term.error}"[:200]
+        else:
+            reason = term.end_reason or "the terminal was closed"
+        ended = previous_shell.PreviousShell(time.time(), reason, hub.scrollback())
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(previous_shell.save, self.settings, session, term.name, ended)
 
     # -- housekeeping ---------------------------------------------------------------------
 
@@ -277,6 +303,7 @@ class TerminalRegistry:
                             term.name,
                             limit,
                         )
+                        term.end_reason = f"nobody watched it for {limit / 60:.0f} min"
                         term.scope.cancel()
                         await term.done.wait()
                 # A session without terminals for a short grace period is deactivated.
@@ -315,6 +342,7 @@ class TerminalRegistry:
                 raise SandboxError(f"cannot remove {name}: {exc}") from exc
         workspace = workspace_dir(self.settings, session)
         await self.sandbox.discard_workspace(workspace)
+        await anyio.to_thread.run_sync(previous_shell.forget, self.settings, session)
         # rmtree never follows symlinks (it unlinks them), so a planted link cannot widen it.
         await anyio.to_thread.run_sync(partial(shutil.rmtree, workspace, ignore_errors=True))
         log.info("session %r: container and workspace removed", session)

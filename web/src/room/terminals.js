@@ -23,20 +23,24 @@ export function createTerminalPanel (root, body, opts) {
   const roBadge = h('span.badge.term-ro', { hidden: true, title: 'You can watch this terminal but not type in it' }, 'Read only')
   const restartBtn = h('button.term-restart.small', { type: 'button', hidden: true, onclick: () => current()?.restart() }, 'Restart')
   const bar = h('div.term-bar', {}, tabsEl, addBtn, h('span.term-spacer'), roBadge, statusEl, restartBtn)
+  // One line when the shown shell replaced another (server restart, shell exited, hung up).
+  const replacedEl = h('div.term-replaced', { role: 'note', hidden: true })
   body.prepend(bar)
+  box.before(replacedEl)
   if (opts.readOnly) roBadge.hidden = false
 
   /** name -> {el, inst (xterm controller or null), state, info} */
   const opened = new Map()
   let selected = null
   let mod = null
-  let sandbox = null // GET /api/sandbox, once
+  let sandbox = null // GET /api/sandbox: the latest answer (a promise), refreshed while terminals are off
+  let pollTimer = null
 
   const current = () => opened.get(selected)?.inst || null
 
-  async function sandboxStatus () {
-    if (!sandbox) {
-      sandbox = fetch('/api/sandbox', { headers: { accept: 'application/json' } })
+  async function sandboxStatus (fresh = false) {
+    if (!sandbox || fresh) {
+      sandbox = fetch('/api/sandbox', { headers: { accept: 'application/json' }, cache: 'no-store' })
         .then(r => (r.ok ? r.json() : null)).catch(() => null)
     }
     return sandbox
@@ -47,17 +51,102 @@ export function createTerminalPanel (root, body, opts) {
     note.textContent = text || ''
   }
 
-  function unavailable (why, hint) {
+  const PHASES = {
+    waiting_for_engine: 'Terminals are off: no Docker engine answers',
+    installing_engine: 'Installing the Docker engine…',
+    image_missing: 'The sandbox image is missing',
+    building_image: 'Building the sandbox image…',
+    failed: 'Building the sandbox image failed',
+    off: 'Terminals are off on this server'
+  }
+
+  const clock = s => (s >= 60 ? `${Math.floor(s / 60)}m ${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.round(s)}s`)
+  const capital = t => t.charAt(0).toUpperCase() + t.slice(1)
+
+  /** The panel while terminals are off: why, how far their bring-up is, how to turn them on. */
+  function unavailable (why, hint, st = null) {
+    const phase = st?.phase || 'off'
     const reason = why && !/^\d+$/.test(why) ? why : 'Terminals are not available on this server.'
+    const progress = typeof st?.progress === 'number' ? `${Math.round(st.progress * 100)}%` : ''
+    const elapsed = typeof st?.elapsed_seconds === 'number' ? clock(st.elapsed_seconds) : ''
+    const retry = st?.can_retry
+      ? h('button.term-retry.small', { type: 'button', onclick: e => retryBuild(e.currentTarget) }, phase === 'failed' ? 'Retry the build' : 'Build it now')
+      : null
+    const coming = phase === 'building_image' || phase === 'installing_engine' || phase === 'waiting_for_engine' ||
+      (phase === 'image_missing' && !st?.can_retry)
     note.hidden = false
-    note.replaceChildren(h('div.term-off', {},
-      h('strong', {}, 'Terminals are unavailable'),
-      h('div', {}, reason.charAt(0).toUpperCase() + reason.slice(1)),
-      hint ? h('div.hint', {}, 'To turn them on: ', h('code', {}, hint)) : null))
+    note.replaceChildren(h('div.term-off', { dataset: { phase } },
+      h('strong', {}, PHASES[phase] || 'Terminals are unavailable'),
+      h('div.term-reason', {}, capital(reason)),
+      progress || elapsed ? h('div.term-progress', {}, [progress, elapsed && `${elapsed} so far`].filter(Boolean).join(' · ')) : null,
+      st?.log ? h('div.term-log', {}, h('code', {}, st.log)) : null,
+      hint ? h('div.hint', {}, phase === 'building_image' ? '' : 'To turn them on: ', h('code', {}, hint)) : null,
+      coming && phase !== 'off' ? h('div.hint', {}, 'Terminals come on here by themselves when this is done; no reload needed.') : null,
+      retry))
     root.dataset.terminal = 'unavailable'
-    statusEl.textContent = 'unavailable'
+    root.dataset.sandbox = phase
+    statusEl.textContent = phase === 'building_image' ? `building image${progress ? ' ' + progress : ''}` : 'unavailable'
     restartBtn.hidden = true
     addBtn.hidden = true
+    schedulePoll(phase)
+  }
+
+  async function retryBuild (btn) {
+    btn.disabled = true
+    try {
+      const csrf = await fetch('/api/auth/csrf', { headers: { accept: 'application/json' } }).then(r => (r.ok ? r.json() : {})).catch(() => ({}))
+      const headers = { accept: 'application/json' }
+      if (csrf.csrf_token) headers['x-csrf-token'] = csrf.csrf_token
+      await fetch('/api/sandbox/build', { method: 'POST', headers })
+    } catch (err) {
+      console.error('retrying the sandbox build failed', err)
+    }
+    poll()
+  }
+
+  /** While terminals are off, ask the server again; when they come on, connect the open terminals. */
+  function schedulePoll (phase) {
+    if (phase === 'off' || pollTimer) return
+    pollTimer = setTimeout(poll, phase === 'building_image' || phase === 'installing_engine' ? 1000 : 2500)
+  }
+
+  async function poll () {
+    clearTimeout(pollTimer)
+    pollTimer = null
+    const st = await sandboxStatus(true)
+    const waiting = [...opened].filter(([, e]) => e.state === 'unavailable')
+    if (!waiting.length) return
+    if (!st || !st.enabled) {
+      if (opened.get(selected)?.state === 'unavailable') unavailable(st?.reason, st?.hint, st)
+      else schedulePoll(st?.phase || 'waiting_for_engine')
+      return
+    }
+    delete root.dataset.sandbox
+    addBtn.hidden = opts.readOnly
+    for (const [name, e] of waiting) {
+      e.inst?.close()
+      e.el.remove()
+      opened.delete(name)
+    }
+    if (selected && !opened.has(selected)) open(selected)
+  }
+
+  /** "previous shell ended at 10:42 — server restart; this is a new shell", from the doc entry. */
+  function showReplaced () {
+    const info = selected ? ctx.terminals.get(selected) : null
+    const prev = info && typeof info.get === 'function' ? info.get('previous') : null
+    const state = opened.get(selected)?.state
+    if (!prev || !prev.reason || state === 'unavailable') {
+      replacedEl.hidden = true
+      delete replacedEl.dataset.reason
+      return
+    }
+    const when = typeof prev.ended_at === 'number'
+      ? new Date(prev.ended_at * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+      : 'an unknown time'
+    replacedEl.textContent = `Previous shell ended at ${when} — ${prev.reason}; this is a new shell.`
+    replacedEl.dataset.reason = prev.reason
+    replacedEl.hidden = false
   }
 
   function showState () {
@@ -84,6 +173,7 @@ export function createTerminalPanel (root, body, opts) {
     else if (state === 'reconnecting') setNote('')
     else if (state === 'missing') setNote(opts.readOnly ? 'Nobody has opened this terminal yet. It appears here when an editor starts it.' : 'This terminal is not running.')
     else if (state === 'closed') setNote(`The terminal connection closed${info.message ? ': ' + info.message : ''}.`)
+    showReplaced()
     renderTabs()
   }
 
@@ -99,8 +189,9 @@ export function createTerminalPanel (root, body, opts) {
     if (state === 'running' || state === 'exited') entry.seen = true
     if (name !== selected) return renderTabs()
     if (state === 'unavailable') {
-      const st = await sandboxStatus()
-      return unavailable(st?.reason || info.message, st?.hint)
+      const st = await sandboxStatus(true)
+      if (st?.enabled) return schedulePoll('ready')
+      return unavailable(st?.reason || info.message, st?.hint, st)
     }
     showState()
   }
@@ -123,10 +214,10 @@ export function createTerminalPanel (root, body, opts) {
       opened.set(name, entry)
       box.append(entry.el)
       showState()
-      const st = await sandboxStatus()
+      const st = await sandboxStatus(true)
       if (st && st.enabled === false) {
         entry.state = 'unavailable'
-        if (selected === name) unavailable(st.reason, st.hint)
+        if (selected === name) unavailable(st.reason, st.hint, st)
         return
       }
       try {
@@ -150,8 +241,9 @@ export function createTerminalPanel (root, body, opts) {
         onFocus: f => { focusedOn = f ? name : (focusedOn === name ? null : focusedOn); setPresence(focusedOn, false) }
       })
     } else if (entry.state === 'unavailable') {
-      const st = await sandboxStatus()
-      unavailable(st?.reason, st?.hint)
+      const st = await sandboxStatus(true)
+      if (st?.enabled) return poll()
+      unavailable(st?.reason, st?.hint, st)
       return
     }
     showState()
@@ -233,6 +325,7 @@ export function createTerminalPanel (root, body, opts) {
   ctx.terminals.observeDeep(() => {
     // A viewer waiting for a terminal nobody had started: connect once an editor starts it.
     for (const [name, e] of opened) if (e.state === 'missing' && ctx.terminals.has(name)) e.inst?.reconnect()
+    showReplaced()
     renderTabs()
   })
   ctx.awareness.on('change', () => renderTabs())

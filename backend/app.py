@@ -50,10 +50,12 @@ from backend.services import Services
 from backend.settings import Settings
 from backend.store.database import create_tables, make_engine
 from backend.store.sql import SqlDocumentStore
+from backend.terminals.availability import sandbox_spec
 from backend.terminals.live import TerminalAccess
 from backend.terminals.service import TerminalService
 from backend.terminals.workspace_syncs import WorkspaceSyncs
 from backend.tunnel.service import TunnelLimits, Tunnels
+from sandbox import workspace_mounts
 
 log = logging.getLogger("tandem.app")
 
@@ -157,15 +159,23 @@ def create_app(settings: Settings) -> TandemASGI:
             # File sync: a room's workspace is read in when it loads and watched while it is loaded
             # (several nodes: on the session's owner, with its sandbox). Stopped before history's
             # last version of an unloading room, so that version has the final merges.
-            syncs = WorkspaceSyncs(settings, tg, on_load=rooms.bus is None)
+            spec = sandbox_spec(settings)
+            mounts = workspace_mounts(
+                settings.workspace_quota if settings.sandbox != "off" else "off",
+                settings.workspace_max_bytes,
+                spec.uid,
+                spec.gid,
+            )
+            syncs = WorkspaceSyncs(settings, tg, on_load=rooms.bus is None, mounts=mounts)
             rooms.after_load.append(syncs.room_loaded)
             rooms.before_unload.append(syncs.room_unloading)
             app.state.services.workspace_syncs = syncs
             # Terminals: Docker sandbox per session, or off with the reason (`GET /api/sandbox`).
             terminals = await stack.enter_async_context(TerminalService.open(settings, rooms, syncs))
             app.state.services.terminals = terminals
-            app.state.services.session_deleted_hooks.append(terminals.delete_session)
+            # The sync first: it lets go of the workspace, then the container and the quota image go.
             app.state.services.session_deleted_hooks.append(syncs.forget_session)
+            app.state.services.session_deleted_hooks.append(terminals.delete_session)
             terminal_access = TerminalAccess(authenticator.recheck)
             app.state.services.terminal_access = terminal_access
             access_listeners.append(terminal_access.access_changed)

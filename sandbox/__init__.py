@@ -22,6 +22,7 @@ from .errors import (
 )
 from .exec_run import ExecResult
 from .local_pty import LocalPty
+from .mounts import WorkspaceMounts, workspace_mounts
 from .quota import WorkspaceQuota
 from .terminal_events import (
     Attribution,
@@ -79,5 +80,7 @@ __all__ = [
     "TerminalInputTooLargeError",
     "TerminalPermissionError",
     "TerminalStatus",
+    "WorkspaceMounts",
     "WorkspaceQuota",
+    "workspace_mounts",
 ]

@@ -39,6 +39,7 @@ from .errors import (
     SandboxUnavailableError,
 )
 from .exec_run import ExecResult, exec_run
+from .mounts import WorkspaceMounts
 from .quota import WorkspaceQuota
 from .types import ContainerHandle, SandboxSpec
 from .workspace import prepare_workspace
@@ -69,11 +70,14 @@ class DockerSandbox:
         stop_timeout: int = 5,
         max_ptys_per_session: int = 16,
         quota: WorkspaceQuota | None = None,
+        mounts: WorkspaceMounts | None = None,
         engine_timeout: float = 10.0,
     ) -> None:
         self.spec = spec or SandboxSpec()
-        # None: plain workspace directories (no disk quota), e.g. for unit tests.
-        self.quota = quota
+        # Shared with the file sync (the same file system for both); from `quota` alone when
+        # this sandbox is used by itself. No quota: plain workspace directories.
+        self.mounts = mounts if mounts is not None else WorkspaceMounts(quota)
+        self._mounted: set[Path] = set()  # workspaces this sandbox holds a mount of (running containers)
         self._docker_url = docker_url
         self._instance = instance
         self._idle_timeout = idle_timeout
@@ -242,17 +246,19 @@ class DockerSandbox:
             logger.warning("container of session %r: stop timed out", session_id)
 
     async def _mount(self, workspace: Path) -> None:
-        if self.quota is not None:
-            await anyio.to_thread.run_sync(self.quota.mount, workspace)
+        if workspace not in self._mounted:
+            await self.mounts.acquire(workspace)
+            self._mounted.add(workspace)
 
     async def _unmount(self, workspace: Path) -> None:
-        if self.quota is not None:
-            await anyio.to_thread.run_sync(self.quota.unmount, workspace)
+        if workspace in self._mounted:
+            self._mounted.discard(workspace)
+            await self.mounts.release(workspace)
 
     async def discard_workspace(self, workspace: Path) -> None:
         """A deleted session's workspace: unmount it and delete its quota image (after `remove`)."""
-        if self.quota is not None:
-            await anyio.to_thread.run_sync(self.quota.discard, workspace)
+        self._mounted.discard(workspace)
+        await self.mounts.discard(workspace)
 
     async def remove(self, session_id: str) -> None:
         session = self._sessions.pop(session_id, None)

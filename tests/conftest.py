@@ -6,6 +6,25 @@ from pathlib import Path
 import pytest
 
 from tests.support import TandemServer, postgres_database, running_server
+from tests.termclient import unmount_under
+
+
+def _unmount_test_workspaces() -> None:
+    """Quota images a killed test server left mounted under pytest's temporary directories
+    would make pytest's own clean-up of old runs fail (EBUSY): unmount them, before and after."""
+    import tempfile
+
+    base = Path(tempfile.gettempdir())
+    for tmp in base.glob("pytest-of-*"):
+        unmount_under(tmp)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _unmount_test_workspaces()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _unmount_test_workspaces()
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

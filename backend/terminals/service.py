@@ -24,7 +24,7 @@ from backend.terminals.bringup import SandboxBringUp
 from backend.terminals.paths import sandbox_instance
 from backend.terminals.registry import TerminalRegistry
 from backend.terminals.workspace_syncs import WorkspaceSyncs
-from sandbox import DockerSandbox, QuotaError, SandboxError, WorkspaceQuota
+from sandbox import DockerSandbox, SandboxError
 
 log = logging.getLogger("tandem.terminals")
 
@@ -89,15 +89,14 @@ class TerminalService:
         """Open the sandbox and the registry, turn terminals on, and hold them until cancelled."""
         settings = self.settings
         spec = sandbox_spec(settings)
-        try:
-            quota = WorkspaceQuota(settings.workspace_quota, settings.workspace_max_bytes, spec.uid, spec.gid)
-        except QuotaError as exc:
+        mounts = self._syncs.mounts
+        if mounts.error is not None:
             # `loop` asked for and impossible here: terminals stay off, with the reason.
-            self._board.set("failed", str(exc)[:300])
-            raise
+            self._board.set("failed", str(mounts.error)[:300])
+            raise mounts.error
         sandbox = DockerSandbox(
             spec,
-            quota=quota,
+            mounts=mounts,
             instance=sandbox_instance(settings),
             idle_timeout=settings.sandbox_idle_stop_seconds,
             idle_check_interval=max(1.0, min(60.0, settings.sandbox_idle_stop_seconds / 4)),

@@ -29,6 +29,7 @@ from backend.rooms.room import Room
 from backend.settings import Settings
 from backend.terminals.availability import sandbox_spec
 from backend.terminals.paths import workspace_dir
+from sandbox import WorkspaceMounts
 from sandbox.filesync import WorkspaceSync
 
 log = logging.getLogger("tandem.filesync")
@@ -42,14 +43,28 @@ class _Running:
 
 
 class WorkspaceSyncs:
-    def __init__(self, settings: Settings, task_group: anyio.abc.TaskGroup, *, on_load: bool) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        task_group: anyio.abc.TaskGroup,
+        *,
+        on_load: bool,
+        mounts: WorkspaceMounts | None = None,
+    ) -> None:
         self.settings = settings
+        # With a disk quota the workspace is a mounted file system: the sync holds it mounted
+        # for its whole run, so it always sees what the container sees (sandbox/mounts.py).
+        self._mounts = mounts if mounts is not None else WorkspaceMounts(None)
         self._tg = task_group
         self._on_load = on_load and settings.filesync_on_room_load
         self._running: dict[str, _Running] = {}
         spec = sandbox_spec(settings)
         # Files the sync creates belong to the sandbox user, so the terminal can edit them.
         self._owner = (spec.uid, spec.gid) if settings.sandbox != "off" and spec.chown_workspace else None
+
+    @property
+    def mounts(self) -> WorkspaceMounts:
+        return self._mounts
 
     def get(self, session: str) -> WorkspaceSync | None:
         running = self._running.get(session)
@@ -92,15 +107,20 @@ class WorkspaceSyncs:
 
     async def _run(self, session: str, running: _Running, started: anyio.Event) -> None:
         # A sync failure leaves the room and terminals working (the doc and the disk just drift).
+        mounted = False
         try:
             with running.scope:
                 await anyio.to_thread.run_sync(_make_dir, running.sync.root)
+                await self._mounts.acquire(running.sync.root)
+                mounted = True
                 await running.sync.run(task_status=_EventStatus(started))
         except Exception:
             log.exception("session %r: workspace sync stopped", session)
         finally:
             with anyio.CancelScope(shield=True):
                 await self._save_base(running.sync)
+                if mounted:
+                    await self._mounts.release(running.sync.root)
             if self._running.get(session) is running:
                 del self._running[session]
             started.set()

@@ -224,11 +224,13 @@ class TerminalRegistry:
                     name=f"{entry.name}/{term.name}",
                     scrollback_bytes=s.terminal_scrollback_bytes,
                     subscriber_max_bytes=s.terminal_subscriber_queue_bytes,
+                    flow_pause_bytes=s.terminal_flow_pause_bytes,
+                    flow_pause_max=s.terminal_flow_pause_max_seconds,
                     max_subscribers=s.terminal_max_subscribers + 1,  # + the mirror
                     max_input_bytes=s.terminal_max_input_bytes,
                 ) as hub:
                     term.hub = hub
-                    async with hub.attach(SERVER_ID, can_write=False) as mirror:
+                    async with hub.attach(SERVER_ID, can_write=False, wants_output=False) as mirror:
                         doc_mirror.open_terminal(doc, term.name, term.opened_by)
                         term.detached_since = anyio.current_time()
                         term.ready.set()

@@ -181,7 +181,7 @@ class Settings(BaseSettings):
         "beyond it.",
     )
     history_checkpoint_every: int = Field(
-        32,
+        64,
         description="Every Nth version is stored as a full checkpoint, the others as the Yjs update since "
         "the previous version, so a restore replays at most N-1 deltas.",
     )

@@ -66,6 +66,10 @@ async def wait_unloaded(srv: TandemServer) -> None:
     await eventually(lambda: rooms_loaded(srv) == 0, timeout=60, interval=0.1)
 
 
+def path(i: int) -> str:
+    return f"src/pkg{i // 50}/mod{i}.py"
+
+
 def content(i: int, kb: int) -> str:
     line = f"def function_{i}(x):  # some ordinary source text, {i}\n    return x * {i}\n"
     return line * max(1, kb * 1024 // len(line))
@@ -76,7 +80,7 @@ async def build(srv: TandemServer, room: str, files: int, kb: int) -> None:
         await provider.synced.wait()
         fmap = doc.get("files", type=Map)
         for i in range(files):
-            fmap[f"src/pkg{i // 50}/mod{i}.py"] = Text(content(i, kb))
+            fmap[path(i)] = Text(content(i, kb))
         # Wait until the server has it all: a second client sees every file.
         async with pycrdt_client(srv.ws_url, room) as (check, p2):
             await p2.synced.wait()
@@ -89,26 +93,26 @@ async def bench_history(srv: TandemServer, args: argparse.Namespace) -> None:
     await build(srv, room, args.files, args.kb)
     db = srv.data / "tandem.db"
     print(f"\nhistory: {args.files} files x {args.kb} KB; one-line edit to one file per version")
-    print(f"{'version':>8}{'rows':>6}{'table MB':>10}{'this version KB':>17}")
+    print(f"{'version':>8}{'rows':>6}{'table MB':>10}{'this version bytes':>20}")
     async with pycrdt_client(srv.ws_url, room) as (doc, provider):
         await provider.synced.wait()
         fmap = doc.get("files", type=Map)
         last = 0
         for v in range(args.versions):
-            text = fmap[f"src/pkg0/mod{v % args.files}.py"]
+            text = fmap[path(v % args.files)]
             assert isinstance(text, Text)
             text.insert(0, f"# edit {v}\n")
             with anyio.fail_after(30):  # the server has the edit when a fresh client sees it
                 while True:
                     async with pycrdt_client(srv.ws_url, room) as (check, p2):
                         await p2.synced.wait()
-                        seen = check.get("files", type=Map).get(f"src/pkg0/mod{v % args.files}.py")
+                        seen = check.get("files", type=Map).get(path(v % args.files))
                         if seen is not None and str(seen).startswith(f"# edit {v}\n"):
                             break
             r = http.post(f"/api/sessions/{room}/history")
             assert r.status_code == 201, r.text
             rows, total = history_bytes(db, room)
-            print(f"{v + 1:>8}{rows:>6}{total / 1e6:>10.2f}{(total - last) / 1e3:>17.1f}")
+            print(f"{v + 1:>8}{rows:>6}{total / 1e6:>10.2f}{total - last:>20,}")
             last = total
     rows, total = history_bytes(db, room)
     print(f"mean bytes per version: {total / max(rows, 1) / 1e3:.1f} KB over {rows} versions")

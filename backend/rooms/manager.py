@@ -68,6 +68,8 @@ class RoomManager:
         self.stats = NodeStats(fanout=SampledHistogram(sample_every=settings.metrics_fanout_sample_every))
         # Awaited with a room about to unload, before its final flush (history takes a last version).
         self.before_unload: list[Callable[[Room], Awaitable[None]]] = []
+        # Called with a room just loaded, before any client joins (history notes its state).
+        self.after_load: list[Callable[[Room], None]] = []
 
     async def acquire(self, name: str) -> Room:
         """The live room of that name, loading it if needed; every concurrent caller gets it."""
@@ -130,6 +132,8 @@ class RoomManager:
                 room.link = RoomLink(room, self.bus)
                 await room.link.start()
             self.rooms[name] = room
+            for hook in self.after_load:
+                hook(room)
             self._tg.start_soon(self._run_writer, room)
             load.room = room
             log.info("room %r loaded (%d stored updates)", name, len(parts))

@@ -127,6 +127,21 @@ class TerminalRegistry:
         entry = self.sessions.get(session)
         return entry.authors if entry is not None else {}
 
+    def terminal_activity(self, session: str, since: float) -> tuple[int, list[dict[str, str]]]:
+        """(file changes the session's terminal made since its sandbox started, who typed into
+        its terminals at or after Unix time `since`, first typist first) — history's credit."""
+        entry = self.sessions.get(session)
+        if entry is None:
+            return 0, []
+        typists: list[str] = []
+        for term in entry.terminals.values():
+            for record in term.hub.attributions if term.hub is not None else ():
+                if record.at >= since and record.author_id not in typists:
+                    typists.append(record.author_id)
+        names = entry.authors
+        disk_changes = entry.sync.disk_changes if entry.sync is not None else 0
+        return disk_changes, [{"id": i, "name": names.get(i, {}).get("name", i)} for i in typists]
+
     # -- sessions -------------------------------------------------------------------------
 
     async def _activate(self, session: str) -> ActiveSession:

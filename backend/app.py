@@ -89,6 +89,9 @@ def _start_operations(app: FastAPI, settings: Settings, engine: Engine, tg: anyi
     terminals = services.terminals
     if terminals is not None:
         history.terminal_activity = terminals.terminal_activity
+    if engine.dialect.name == "sqlite" and settings.room_unload_trim_memory:
+        # Idle SQLite connections keep page caches: closed when rooms unload, reopened on demand.
+        services.rooms.memory.before_trim.append(engine.pool.dispose)
 
     async def forget_history(session: str) -> None:
         await anyio.to_thread.run_sync(history.store.delete_session, session)

@@ -91,28 +91,33 @@ class HistoryRecorder:
 
     async def run(self) -> None:
         """Poll the loaded rooms every `history_poll_seconds` until cancelled."""
-        s = self.settings
         while True:
-            await anyio.sleep(s.history_poll_seconds)
-            now = time.monotonic()
-            for name, room in list(self.rooms.rooms.items()):
-                state = self._observe(name, room, now)
-                if not state.dirty:
-                    continue
-                idle = now - state.changed_at >= s.history_idle_seconds
-                overdue = now - state.last_version_at >= s.history_max_interval_seconds
-                if idle or overdue:
-                    try:
-                        if idle or not await self._recorded_elsewhere(name, state, now):
-                            await self.record(room, kind="auto")
-                    except Exception:
-                        log.exception("session %r: recording a version failed", name)
-            for name in list(self._tracked):
-                if name not in self.rooms.rooms:
-                    del self._tracked[name]
-            for name in list(self._loaded):
-                if name not in self.rooms.rooms:
-                    del self._loaded[name]
+            await anyio.sleep(self.settings.history_poll_seconds)
+            # In a method of its own: its locals (the last room looked at) die with each pass,
+            # so an unloaded room's Doc is never kept alive by this loop's variables.
+            await self._poll_once()
+
+    async def _poll_once(self) -> None:
+        s = self.settings
+        now = time.monotonic()
+        for name, room in list(self.rooms.rooms.items()):
+            state = self._observe(name, room, now)
+            if not state.dirty:
+                continue
+            idle = now - state.changed_at >= s.history_idle_seconds
+            overdue = now - state.last_version_at >= s.history_max_interval_seconds
+            if idle or overdue:
+                try:
+                    if idle or not await self._recorded_elsewhere(name, state, now):
+                        await self.record(room, kind="auto")
+                except Exception:
+                    log.exception("session %r: recording a version failed", name)
+        for name in list(self._tracked):
+            if name not in self.rooms.rooms:
+                del self._tracked[name]
+        for name in list(self._loaded):
+            if name not in self.rooms.rooms:
+                del self._loaded[name]
 
     def _observe(self, name: str, room: Room, now: float) -> _Tracked:
         state = self._tracked.get(name)

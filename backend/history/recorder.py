@@ -154,12 +154,13 @@ class HistoryRecorder:
         state.last_version_at = now
         return True
 
-    async def _previous_files(self, name: str, state: _Tracked) -> dict[str, str]:
-        """Fingerprints of the newest version's files: the ones this node recorded, or read from
-        the database when another node recorded since (or the room was just loaded)."""
+    async def _previous_files(self, name: str, state: _Tracked) -> tuple[dict[str, str], str | None]:
+        """Fingerprints of the newest version's files (the ones this node recorded, or read from
+        the database when another node recorded since, or the room was just loaded), and that
+        version's state key."""
         head = await anyio.to_thread.run_sync(self.store.head, name)
         if head is None:
-            return {}
+            return {}, None
         if head.id != state.last_version_id:
 
             def read() -> dict[str, str]:
@@ -168,7 +169,7 @@ class HistoryRecorder:
 
             state.last_files = await anyio.to_thread.run_sync(read)
             state.last_version_id = head.id
-        return state.last_files
+        return state.last_files, head.state
 
     def _lock(self, name: str) -> anyio.Lock:
         lock = self._locks.get(name)
@@ -251,10 +252,12 @@ class HistoryRecorder:
         try:
             fingerprints = await anyio.to_thread.run_sync(docfiles.fingerprints, texts)
             del texts
-            files = docfiles.changed_paths(await self._previous_files(room.name, state), fingerprints)
-            if not files and kind == "auto":
+            previous, head_state = await self._previous_files(room.name, state)
+            files = docfiles.changed_paths(previous, fingerprints)
+            if not files and kind == "auto" and head_state != key:
                 # Nothing a person would see changed (e.g. a terminal opened): no empty version;
-                # these changes ride along in the next version's delta.
+                # these changes ride along in the next version's delta. (When another node just
+                # recorded this very state, the add below merges this node's authors into it.)
                 return None
             authors = list(taken.values())
             if author is not None and author not in authors:

@@ -95,6 +95,7 @@ class TerminalHub:
         self._flow_pause_max = flow_pause_max
         self._room_to_read = anyio.Event()
         self._free_running = False  # a pause timed out: read on until someone catches up
+        self._stopping = False  # hanging up: read to EOF without pausing
         self.flow_pauses = 0
         self._max_input_bytes = max_input_bytes
         self._exit_wait_timeout = exit_wait_timeout
@@ -148,6 +149,7 @@ class TerminalHub:
     async def _start_pty(self) -> None:
         assert self._tg is not None
         self._set_status("starting")
+        self._stopping = False
         self._exit_status = None
         self._exited = anyio.Event()
         pty = await self._factory(self._cols, self._rows)
@@ -160,6 +162,8 @@ class TerminalHub:
         pty = self._pty
         if pty is None:
             return
+        self._stopping = True  # a paused reader must not hold up the hang-up
+        self.wake_reader()
         await pty.aclose()  # the pump then reads EOF and reports the exit
         await self._pump_done.wait()
 
@@ -203,6 +207,8 @@ class TerminalHub:
                 self._has_pending.set()
 
     def _all_behind(self) -> bool:
+        if self._stopping:
+            return False
         pacing = [s for s in self._subscribers if s.paces_output]
         return bool(pacing) and all(s.backlog_bytes >= self._flow_pause_bytes for s in pacing)
 

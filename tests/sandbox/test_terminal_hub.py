@@ -271,3 +271,15 @@ async def test_closing_the_hub_hangs_up_and_ends_every_subscription() -> None:
     assert Output(b"last words") in events
     assert Exited(129) in events
     assert events[-1] == StatusChanged("closed")
+
+
+async def test_hanging_up_is_not_held_by_a_paused_reader() -> None:
+    factory = FakePtyFactory()
+    hub = TerminalHub(factory, frame_bytes=100, flow_pause_bytes=200, flow_pause_max=600.0)
+    async with hub, hub.attach("asleep", can_write=True) as asleep:
+        for _ in range(50):
+            factory.current.emit(b"z" * 100)
+        await eventually(lambda: hub.flow_pauses >= 1)  # nobody reads: the reader waits
+        with anyio.fail_after(10):  # far less than the 600 s pause: the hang-up reads on
+            await hub.restart()
+        assert factory.ptys[0].closed and asleep.backlog_bytes >= 200

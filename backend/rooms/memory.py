@@ -12,8 +12,11 @@ costs one trim and the event loop never waits for it.
 
 `before_trim` callables run in that thread first: the app closes SQLite's idle pooled connections
 there (each keeps a page cache of up to 2 MiB; 8 pooled: ~15 MiB measured), reopened on demand.
-Measured with both (bench/history_memory.py, 300 files, 4.9 MB): RSS idle 137 MiB -> 163 MiB
-after each unload without them, flat across cycles (before: +5 MiB per cycle).
+Measured (bench/history_memory.py, RSS 6 s after each unload, idle 137 MiB): a 4.9 MB document
+leaves 150 MiB, flat over cycles (before: 162, 179, 184, 189, ... +5 MiB per cycle); a 13.1 MB
+one leaves 163-167 MiB, flat (before: 242, then +13 MiB per cycle). The constant rest after the
+first reload is neither Python objects (tracemalloc), glibc arenas (MALLOC_ARENA_MAX=2 changes
+nothing) nor cyclic garbage (a gc.collect() before the trim changes nothing).
 """
 
 from __future__ import annotations

@@ -92,11 +92,19 @@ def _rooms_and_identity(
 def _start_operations(app: FastAPI, settings: Settings, engine: Engine, tg: anyio.abc.TaskGroup) -> None:
     """Version history, the metrics collector and scheduled backups (backend.history, backend.ops)."""
     services: Services = app.state.services
-    history = HistoryRecorder(
-        settings, services.rooms, HistoryStore(engine, settings.history_max_versions_per_session)
+    store = HistoryStore(
+        engine, settings.history_max_versions_per_session, max_bytes=settings.history_max_bytes_per_session
     )
+    history = HistoryRecorder(settings, services.rooms, store)
     services.history = history
     services.rooms.before_unload.append(history.before_unload)
+    services.rooms.after_load.append(history.after_load)
+    terminals = services.terminals
+    if terminals is not None:
+        history.terminal_activity = terminals.terminal_activity
+    if engine.dialect.name == "sqlite" and settings.room_unload_trim_memory:
+        # Idle SQLite connections keep page caches: closed when rooms unload, reopened on demand.
+        services.rooms.memory.before_trim.append(engine.pool.dispose)
 
     async def forget_history(session: str) -> None:
         await anyio.to_thread.run_sync(history.store.delete_session, session)

@@ -80,3 +80,7 @@ class TerminalLimitError(TandemError):
 
 class SandboxOffError(TandemError):
     """Terminals are off on this server; the message says why (close 4503)."""
+
+
+class HistoryChainError(StoreError):
+    """A version's chain of deltas does not reach a checkpoint (its base is gone)."""

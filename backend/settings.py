@@ -104,10 +104,13 @@ class Settings(BaseSettings):
     terminal_name_max_length: int = 32
     terminal_scrollback_bytes: int = 256 * 1024
     terminal_max_subscribers: int = 32
-    terminal_subscriber_queue_bytes: int = 1 * MiB
+    # Output queued for one terminal client before it skips ahead (frames are shared between
+    # clients, so a terminal holds at most this much for all of them); see the flow settings below.
+    terminal_subscriber_queue_bytes: int = 8 * MiB
     terminal_max_input_bytes: int = 64 * 1024
-    # A terminal nobody has watched for this long is hung up (so the container can idle-stop).
-    terminal_detached_close_seconds: float = 900.0
+    # A terminal nobody has watched for this long is hung up, so an abandoned room (and its
+    # container) unloads in minutes: this + 30 s session grace + `room_idle_unload_seconds`.
+    terminal_detached_close_seconds: float = 180.0
     # Workspace file sync (doc <-> data/workspaces/{session}).
     filesync_debounce_ms: float = 100.0
     filesync_max_file_bytes: int = 1 * MiB
@@ -299,6 +302,36 @@ class Settings(BaseSettings):
         gt=0,
         le=3600,
         description="auto mode: how often a server without terminals looks for the engine and the image",
+    )
+
+    # --- history, terminal flow control, memory (history-mem) ---
+    terminal_flow_pause_bytes: int = Field(
+        512 * 1024,
+        description="A terminal's PTY reads pause while every client has at least this much output queued "
+        "(clients that keep up lose nothing).",
+    )
+    terminal_flow_pause_max_seconds: float = Field(
+        3.0,
+        description="Longest such pause: after it the PTY reads on and clients that stay behind skip ahead "
+        "(a stalled client never stops the shell).",
+    )
+    history_max_bytes_per_session: int = Field(
+        256 * MiB,
+        description="Stored history of one session (deltas and checkpoints); the oldest versions are pruned "
+        "beyond it.",
+    )
+    history_checkpoint_every: int = Field(
+        64,
+        description="Every Nth version is stored as a full checkpoint, the others as the Yjs update since "
+        "the previous version, so a restore replays at most N-1 deltas.",
+    )
+    history_checkpoint_max_delta_bytes: int = Field(
+        64 * MiB,
+        description="A checkpoint is also taken once the deltas since the last one add up to this much.",
+    )
+    room_unload_trim_memory: bool = Field(
+        True,
+        description="After a room unloads, collect garbage and return freed heap to the OS (malloc_trim).",
     )
 
     def resolved_database_url(self) -> str:

@@ -14,6 +14,7 @@ class ScrollbackRing:
         self._capacity = capacity
         self._frames: deque[bytes] = deque()
         self._size = 0
+        self._total = 0  # bytes ever appended: the stream offset just past the newest byte
 
     @property
     def capacity(self) -> int:
@@ -22,9 +23,20 @@ class ScrollbackRing:
     def __len__(self) -> int:
         return self._size
 
+    @property
+    def end(self) -> int:
+        """The stream offset just past the newest byte (bytes ever appended)."""
+        return self._total
+
+    @property
+    def start(self) -> int:
+        """The stream offset of the oldest byte still held."""
+        return self._total - self._size
+
     def append(self, data: bytes) -> None:
         if not data:
             return
+        self._total += len(data)
         if len(data) >= self._capacity:
             self._frames.clear()
             self._frames.append(data[-self._capacity :])
@@ -44,6 +56,13 @@ class ScrollbackRing:
 
     def snapshot(self) -> bytes:
         return b"".join(self._frames)
+
+    def since(self, offset: int) -> tuple[int, bytes]:
+        """(bytes between `offset` and what the ring still holds, the held bytes from `offset` on)."""
+        data = self.snapshot()
+        if offset >= self.start:
+            return 0, data[offset - self.start :]
+        return self.start - offset, data
 
     def clear(self) -> None:
         self._frames.clear()

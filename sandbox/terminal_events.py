@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 TerminalStatus = Literal["starting", "running", "exited", "closed"]
-ResyncReason = Literal["join", "lag"]
+ResyncReason = Literal["join"]  # a laggard gets `Skipped` instead (no screen reset)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +30,24 @@ class Resync:
 
     data: bytes
     reason: ResyncReason
+    status: TerminalStatus
+    cols: int
+    rows: int
+    exit_status: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """This subscriber fell behind and its backlog overflowed: continue without a reset.
+
+    `nbytes` of output were never delivered to it (0 when the scrollback still held all it
+    missed); `data` is the newest output it missed that the ring still holds (the live tail),
+    written after a one-line mark, so the lines a person was reading stay on screen. The state
+    fields are as in `Resync`, since status events are not queued while a subscriber is behind.
+    """
+
+    nbytes: int
+    data: bytes
     status: TerminalStatus
     cols: int
     rows: int
@@ -65,4 +83,4 @@ class Resized:
     rows: int
 
 
-TerminalEvent = Output | Resync | Attribution | StatusChanged | Exited | Resized
+TerminalEvent = Output | Resync | Skipped | Attribution | StatusChanged | Exited | Resized

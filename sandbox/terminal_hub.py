@@ -3,7 +3,14 @@
 Output path: PTY reader -> pending buffer -> frames (at most one per `frame_interval`, or
 whenever `frame_bytes` are pending) -> scrollback ring + each subscriber's bounded
 mailbox. Offering a frame never waits, so a stalled subscriber cannot hold back the
-reader or the others; it is resynced from the ring instead.
+reader or the others; when its backlog overflows it continues from the ring with a skip
+mark instead (see `terminal_subscription`).
+
+Flow control: the reader pauses while every subscriber that reads output has at least
+`flow_pause_bytes` queued, so clients that keep up lose nothing however fast the program
+writes (like `docker exec -t`, the program then waits for its readers). A pause lasts at most
+`flow_pause_max` seconds: after that the reader runs on and only the laggards' backlogs grow
+(to their limit, then they skip), so a stalled client never stops the shell for good.
 
 Input path: `write(author_id, data)` -> PTY, with an attribution record and event.
 Size: the smallest viewport among subscribers allowed to type (like tmux); viewers follow.
@@ -36,6 +43,7 @@ from .terminal_events import (
     Resized,
     Resync,
     ResyncReason,
+    Skipped,
     StatusChanged,
     TerminalEvent,
     TerminalStatus,
@@ -63,8 +71,10 @@ class TerminalHub:
         scrollback_bytes: int = 256 * 1024,
         frame_interval: float = 0.016,
         frame_bytes: int = 32 * 1024,
-        subscriber_max_events: int = 256,
-        subscriber_max_bytes: int = 1024 * 1024,
+        subscriber_max_events: int = 4096,
+        subscriber_max_bytes: int = 8 * 1024 * 1024,
+        flow_pause_bytes: int = 512 * 1024,
+        flow_pause_max: float = 3.0,
         max_subscribers: int = 32,
         max_input_bytes: int = 64 * 1024,
         attribution_history: int = 1024,
@@ -83,6 +93,12 @@ class TerminalHub:
         self._sub_max_events = subscriber_max_events
         self._sub_max_bytes = subscriber_max_bytes
         self._max_subscribers = max_subscribers
+        self._flow_pause_bytes = flow_pause_bytes
+        self._flow_pause_max = flow_pause_max
+        self._room_to_read = anyio.Event()
+        self._free_running = False  # a pause timed out: read on until someone catches up
+        self._stopping = False  # hanging up: read to EOF without pausing
+        self.flow_pauses = 0
         self._max_input_bytes = max_input_bytes
         self._exit_wait_timeout = exit_wait_timeout
         self._attributions: deque[Attribution] = deque(maxlen=attribution_history)
@@ -135,6 +151,7 @@ class TerminalHub:
     async def _start_pty(self) -> None:
         assert self._tg is not None
         self._set_status("starting")
+        self._stopping = False
         self._exit_status = None
         self._exited = anyio.Event()
         pty = await self._factory(self._cols, self._rows)
@@ -147,6 +164,8 @@ class TerminalHub:
         pty = self._pty
         if pty is None:
             return
+        self._stopping = True  # a paused reader must not hold up the hang-up
+        self.wake_reader()
         await pty.aclose()  # the pump then reads EOF and reports the exit
         await self._pump_done.wait()
 
@@ -175,6 +194,7 @@ class TerminalHub:
 
     async def _read_until_eof(self, pty: Pty) -> None:
         while True:
+            await self._wait_for_readers()
             try:
                 chunk = await pty.read()
             except SandboxError as exc:
@@ -187,6 +207,36 @@ class TerminalHub:
                 self._flush(everything=False)
             if self._pending:
                 self._has_pending.set()
+
+    def _all_behind(self) -> bool:
+        if self._stopping:
+            return False
+        pacing = [s for s in self._subscribers if s.paces_output]
+        return bool(pacing) and all(s.backlog_bytes >= self._flow_pause_bytes for s in pacing)
+
+    async def _wait_for_readers(self) -> None:
+        if self._free_running:
+            if self._all_behind():
+                return
+            self._free_running = False
+        if not self._all_behind():
+            return
+        self.flow_pauses += 1
+        with anyio.move_on_after(self._flow_pause_max) as scope:
+            while self._all_behind():
+                self._room_to_read = anyio.Event()
+                await self._room_to_read.wait()
+        if scope.cancelled_caught:
+            logger.info(
+                "terminal %s: every viewer behind for %.1fs; reading on, laggards will skip",
+                self.name,
+                self._flow_pause_max,
+            )
+            self._free_running = True
+
+    def wake_reader(self) -> None:
+        """A backlog shrank or a subscriber stopped pacing: let a paused reader look again."""
+        self._room_to_read.set()
 
     async def _flush_loop(self) -> None:
         # The first bytes after a quiet spell go out at once (echo latency); after a flush
@@ -225,6 +275,25 @@ class TerminalHub:
             exit_status=self._exit_status,
         )
 
+    def catch_up(self, gap_from: int, *, with_output: bool) -> tuple[Skipped, int]:
+        """The `Skipped` event for a subscriber that lost output from stream offset `gap_from`,
+        and the offset it continues from. The tail starts at a line start where it can."""
+        nbytes, data = self._ring.since(gap_from) if with_output else (0, b"")
+        if nbytes:
+            newline = data.find(b"\n", 0, 4096)
+            if newline >= 0:
+                nbytes += newline + 1
+                data = data[newline + 1 :]
+        event = Skipped(
+            nbytes=nbytes,
+            data=data,
+            status=self._status,
+            cols=self._cols,
+            rows=self._rows,
+            exit_status=self._exit_status,
+        )
+        return event, self._ring.end
+
     # -- subscribers ----------------------------------------------------------------------
 
     @asynccontextmanager
@@ -235,8 +304,12 @@ class TerminalHub:
         can_write: bool,
         cols: int | None = None,
         rows: int | None = None,
+        wants_output: bool = True,
     ) -> AsyncIterator[Subscription]:
-        """Subscribe for the duration of the block; the first event is a `join` Resync."""
+        """Subscribe for the duration of the block; the first event is a `join` Resync.
+
+        `wants_output=False` (e.g. a mirror of the terminal's state) gets every event but
+        output, and never paces the reader."""
         if self._tg is None or self._status == "closed":
             raise TerminalClosedError(f"terminal {self.name} is not running")
         if len(self._subscribers) >= self._max_subscribers:
@@ -249,9 +322,10 @@ class TerminalHub:
             size=size,
             max_events=self._sub_max_events,
             max_bytes=self._sub_max_bytes,
+            wants_output=wants_output,
         )
         # Replay and registration happen with no await in between: no frame is lost or doubled.
-        sub.begin(self.make_resync("join"))
+        sub.begin(self.make_resync("join"), self._ring.end)
         self._subscribers.append(sub)
         try:
             await self.apply_size()
@@ -259,6 +333,7 @@ class TerminalHub:
         finally:
             if sub in self._subscribers:
                 self._subscribers.remove(sub)
+                self.wake_reader()
                 with anyio.CancelScope(shield=True):
                     await self._apply_size_quietly()
 

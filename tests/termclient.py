@@ -61,6 +61,8 @@ class TermClient:
         """Receive until `needle` is in the output from offset `start`; return the output."""
         with anyio.fail_after(within):
             while self.output.find(needle, start) < 0:
+                # Search only what is new (plus a needle's overlap): linear on large outputs.
+                start = max(start, len(self.output) - len(needle) + 1)
                 await self._receive_one()
         return bytes(self.output)
 

@@ -77,10 +77,15 @@ def stored_state_keys(database_url: str, room: str) -> list[str]:
             rows = db.exec(select(SessionVersion).where(col(SessionVersion.session) == room)).all()
     finally:
         engine.dispose()
+    by_id = {row.id: row for row in rows}
     keys = []
     for row in rows:
+        # A delta's state is its checkpoint's plus every delta up to it (`base_id` links them).
         doc: Doc = Doc()
-        doc.apply_update(row.data)
+        link: SessionVersion | None = row
+        while link is not None:
+            doc.apply_update(link.data)
+            link = by_id[link.base_id] if link.base_id is not None else None
         keys.append(state_key(doc))
     return keys
 

@@ -1,4 +1,5 @@
-"""The `session_version` table: one snapshot of a session's document (`doc.get_update()`) per row."""
+"""The `session_version` table: one version of a session's document per row, stored as a Yjs
+update — a full checkpoint, or a delta on top of an older version (see backend/history/store.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Column, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Integer, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from backend.store.models import utcnow
@@ -23,8 +24,18 @@ class SessionVersion(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     # auto (idle or interval), unload, manual, restore
     kind: str = Field(default="auto", max_length=16)
-    # The whole document, as `doc.get_update()` encodes it (loadable by any Yjs client).
+    # A Yjs update. `base_id` NULL: a checkpoint, the whole document as `doc.get_update()` encodes
+    # it (loadable by any Yjs client; every row written before deltas existed is one). Otherwise
+    # the update from version `base_id`'s state to this one (`doc.get_update(base_state_vector)`).
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    base_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    # Deltas between this row and its checkpoint, and their bytes (both 0 for a checkpoint).
+    depth: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0, server_default="0"))
+    chain_bytes: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, default=0, server_default="0")
+    )
+    # len(data), so the size cap is summed without reading the blobs (NULL in old rows).
+    nbytes: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     # JSON: [{"id", "name"}] of who changed the document since the previous version.
     authors: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
     # JSON: the paths whose content differs from the previous version (added, changed, removed).

@@ -1,10 +1,19 @@
 """`HistoryRecorder`: takes a version of each edited session on idle, at least every N minutes
 while it is edited, and when its room unloads (shutdown included).
 
+What a version stores (see store.py for the decision): the Yjs update from the state of this
+node's previous version of the room (`doc.get_update(state_vector)`), or a full checkpoint every
+`history_checkpoint_every` versions, once the deltas since the last one pass
+`history_checkpoint_max_delta_bytes`, and whenever no previous state is known (a room loaded in a
+state that is not the stored head). A version whose files are all unchanged is not recorded
+(terminals opening or closing, shutdowns): its changes go into the next version's delta.
+
 Authors: the principals whose updates the room applied since the previous version (the room
-records each writing connection as it applies its update: `room.edited_by`), plus "server" when
-the document changed here without any client (terminal file sync). The update log keeps no
-origins, so attribution is per version, not per character; it is exact for who wrote in that window.
+records each writing connection as it applies its update: `room.edited_by`), plus the people who
+typed into the session's terminals since then when the terminal changed files (`terminal_activity`,
+wired to the terminal registry's input attribution), plus "server" when the document changed here
+and nobody is known. The update log keeps no origins, so attribution is per version, not per
+character; it is exact for who wrote in that window.
 
 Several nodes: every node holding the room records it, and the store keeps one version per state
 (see store.py), each node adding the authors who wrote through it. Updates from other nodes
@@ -17,10 +26,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import anyio
 
+from backend.errors import HistoryChainError
 from backend.history import docfiles
 from backend.history.models import SessionVersion
 from backend.history.statekey import state_key
@@ -32,6 +43,10 @@ from backend.settings import Settings
 log = logging.getLogger("tandem.history")
 
 SERVER_AUTHOR = {"id": "server", "name": "server"}
+
+TerminalActivity = Callable[[str, float], tuple[int, list[dict[str, str]]]]
+"""(session, since Unix time) -> (file changes the session's terminal made so far, who typed into
+its terminals since then). `backend.terminals.registry.TerminalRegistry.terminal_activity`."""
 
 
 @dataclass
@@ -49,6 +64,15 @@ class _Tracked:
     last_files: dict[str, str] = field(default_factory=dict)
     # The newest version seen when the interval was last up (None: not looked yet since loading).
     seen_head: int | None = None
+    # The version the next delta is based on and the doc's state vector then (None: checkpoint).
+    base_id: int | None = None
+    base_sv: bytes | None = None
+    depth: int = 0
+    chain_bytes: int = 0
+    # The state the room loaded in (state key, state vector): a delta may base on the stored head.
+    loaded: tuple[str, bytes] | None = None
+    last_version_wall: float = field(default_factory=time.time)
+    seen_disk_changes: int = 0
 
 
 class HistoryRecorder:
@@ -58,33 +82,50 @@ class HistoryRecorder:
         self.store = store
         self._tracked: dict[str, _Tracked] = {}
         self._locks: dict[str, anyio.Lock] = {}
+        self._loaded: dict[str, tuple[Room, str, bytes]] = {}
+        self.terminal_activity: TerminalActivity | None = None
+
+    async def after_load(self, room: Room) -> None:
+        """The manager's hook: note the state a room loaded in, before anyone changes it."""
+        self._loaded[room.name] = (room, state_key(room.doc), room.doc.get_state())
 
     async def run(self) -> None:
         """Poll the loaded rooms every `history_poll_seconds` until cancelled."""
-        s = self.settings
         while True:
-            await anyio.sleep(s.history_poll_seconds)
-            now = time.monotonic()
-            for name, room in list(self.rooms.rooms.items()):
-                state = self._observe(name, room, now)
-                if not state.dirty:
-                    continue
-                idle = now - state.changed_at >= s.history_idle_seconds
-                overdue = now - state.last_version_at >= s.history_max_interval_seconds
-                if idle or overdue:
-                    try:
-                        if idle or not await self._recorded_elsewhere(name, state, now):
-                            await self.record(room, kind="auto")
-                    except Exception:
-                        log.exception("session %r: recording a version failed", name)
-            for name in list(self._tracked):
-                if name not in self.rooms.rooms:
-                    del self._tracked[name]
+            await anyio.sleep(self.settings.history_poll_seconds)
+            # In a method of its own: its locals (the last room looked at) die with each pass,
+            # so an unloaded room's Doc is never kept alive by this loop's variables.
+            await self._poll_once()
+
+    async def _poll_once(self) -> None:
+        s = self.settings
+        now = time.monotonic()
+        for name, room in list(self.rooms.rooms.items()):
+            state = self._observe(name, room, now)
+            if not state.dirty:
+                continue
+            idle = now - state.changed_at >= s.history_idle_seconds
+            overdue = now - state.last_version_at >= s.history_max_interval_seconds
+            if idle or overdue:
+                try:
+                    if idle or not await self._recorded_elsewhere(name, state, now):
+                        await self.record(room, kind="auto")
+                except Exception:
+                    log.exception("session %r: recording a version failed", name)
+        for name in list(self._tracked):
+            if name not in self.rooms.rooms:
+                del self._tracked[name]
+        for name in list(self._loaded):
+            if name not in self.rooms.rooms:
+                del self._loaded[name]
 
     def _observe(self, name: str, room: Room, now: float) -> _Tracked:
         state = self._tracked.get(name)
         if state is None or state.room is not room:
             state = self._tracked[name] = _Tracked(room)
+            loaded = self._loaded.pop(name, None)
+            if loaded is not None and loaded[0] is room:
+                state.loaded = (loaded[1], loaded[2])
         if room.updates_applied != state.seen_applied:
             state.seen_applied = room.updates_applied
             state.changed_at = now
@@ -113,20 +154,22 @@ class HistoryRecorder:
         state.last_version_at = now
         return True
 
-    async def _previous_files(self, name: str, state: _Tracked) -> dict[str, str]:
-        """Fingerprints of the newest version's files: the ones this node recorded, or read from
-        the database when another node recorded since (or the room was just loaded)."""
+    async def _previous_files(self, name: str, state: _Tracked) -> tuple[dict[str, str], str | None]:
+        """Fingerprints of the newest version's files (the ones this node recorded, or read from
+        the database when another node recorded since, or the room was just loaded), and that
+        version's state key."""
         head = await anyio.to_thread.run_sync(self.store.head, name)
         if head is None:
-            return {}
+            return {}, None
         if head.id != state.last_version_id:
-            row = await anyio.to_thread.run_sync(self.store.get, name, head.id)
-            data = row.data if row is not None else b""
-            state.last_files = await anyio.to_thread.run_sync(
-                lambda: docfiles.fingerprints(docfiles.decode(data))
-            )
+
+            def read() -> dict[str, str]:
+                row = self.store.get(name, head.id)
+                return docfiles.fingerprints(self.store.files_at(row)) if row is not None else {}
+
+            state.last_files = await anyio.to_thread.run_sync(read)
             state.last_version_id = head.id
-        return state.last_files
+        return state.last_files, head.state
 
     def _lock(self, name: str) -> anyio.Lock:
         lock = self._locks.get(name)
@@ -143,53 +186,125 @@ class HistoryRecorder:
         note: str = "",
         force: bool = False,
     ) -> SessionVersion | None:
-        """Store a version of the room's doc now; None when nothing changed (unless `force`)."""
+        """Store a version of the room's doc now; None when nothing changed (unless `force`), or
+        for an automatic version when no file changed."""
         async with self._lock(room.name):
-            state = self._observe(room.name, room, time.monotonic())
-            if not state.dirty and not force:
-                return None
-            # In the loop thread, with no await in between: the doc is not thread-safe, and the
-            # update, its state key, its files and what is taken from `state` describe one state
-            # (the poll loop may observe newer edits during the awaits below).
-            data = room.doc.get_update()
-            key = state_key(room.doc)
-            fingerprints = docfiles.fingerprints(docfiles.files_of(room.doc))
-            dirty, changed_here, taken = state.dirty, state.changed_here, state.authors
-            state.dirty, state.changed_here, state.authors = False, False, {}
             try:
-                files = docfiles.changed_paths(await self._previous_files(room.name, state), fingerprints)
-                if not dirty and not files and kind == "auto":
-                    return None
-                authors = list(taken.values())
-                if author is not None and author not in authors:
-                    authors.append(author)
-                if changed_here and not authors:
-                    authors.append(SERVER_AUTHOR)
-                row, created = await anyio.to_thread.run_sync(
-                    lambda: self.store.add(
-                        room.name, data, state=key, kind=kind, authors=authors, files=files, note=note
-                    )
+                return await self._record(room, kind=kind, author=author, note=note, force=force)
+            except HistoryChainError as exc:
+                # The version this node based its delta on was pruned: take a checkpoint.
+                log.warning("session %r: %s", room.name, exc)
+                state = self._observe(room.name, room, time.monotonic())
+                state.base_id = state.base_sv = None
+                return await self._record(room, kind=kind, author=author, note=note, force=force)
+
+    async def _base_on_head(self, name: str, state: _Tracked) -> None:
+        """A room that loaded in exactly the stored head's state bases its first delta on it."""
+        loaded, state.loaded = state.loaded, None
+        if loaded is None or state.base_sv is not None:
+            return
+        head = await anyio.to_thread.run_sync(self.store.head, name)
+        if head is not None and head.state == loaded[0]:
+            state.base_id, state.base_sv = head.id, loaded[1]
+            state.depth, state.chain_bytes = head.depth, head.chain_bytes
+
+    def _encode(self, room: Room, state: _Tracked) -> tuple[bytes, int | None, int, int]:
+        """(update, base id, depth, chain bytes): a delta on the base, or a checkpoint."""
+        s = self.settings
+        if state.base_sv is not None and state.depth + 1 < s.history_checkpoint_every:
+            delta = room.doc.get_update(state.base_sv)
+            chain = state.chain_bytes + len(delta)
+            if chain <= s.history_checkpoint_max_delta_bytes:
+                return delta, state.base_id, state.depth + 1, chain
+        return room.doc.get_update(), None, 0, 0
+
+    def _credit(self, name: str, state: _Tracked, authors: list[dict[str, str]]) -> None:
+        """Add who typed into the session's terminals since the last version, when the terminal
+        changed files meanwhile."""
+        if self.terminal_activity is None:
+            return
+        disk_changes, typists = self.terminal_activity(name, state.last_version_wall)
+        if disk_changes == state.seen_disk_changes:
+            return
+        state.seen_disk_changes = disk_changes
+        for who in typists:
+            if all(a.get("id") != who.get("id") for a in authors):
+                authors.append(who)
+
+    async def _record(
+        self, room: Room, *, kind: str, author: dict[str, str] | None, note: str, force: bool
+    ) -> SessionVersion | None:
+        state = self._observe(room.name, room, time.monotonic())
+        if not state.dirty and not force:
+            return None
+        await self._base_on_head(room.name, state)
+        state = self._observe(room.name, room, time.monotonic())
+        # In the loop thread, with no await in between: the doc is not thread-safe, and the
+        # update, its state key, its files and what is taken from `state` describe one state
+        # (the poll loop may observe newer edits during the awaits below).
+        data, base_id, depth, chain = self._encode(room, state)
+        state_vector = room.doc.get_state()
+        key = state_key(room.doc)
+        texts = docfiles.files_of(room.doc)
+        dirty, changed_here, taken = state.dirty, state.changed_here, state.authors
+        state.dirty, state.changed_here, state.authors = False, False, {}
+        wall = time.time()
+        try:
+            fingerprints = await anyio.to_thread.run_sync(docfiles.fingerprints, texts)
+            del texts
+            previous, head_state = await self._previous_files(room.name, state)
+            files = docfiles.changed_paths(previous, fingerprints)
+            if not files and kind == "auto" and head_state != key:
+                # Nothing a person would see changed (e.g. a terminal opened): no empty version;
+                # these changes ride along in the next version's delta. (When another node just
+                # recorded this very state, the add below merges this node's authors into it.)
+                return None
+            authors = list(taken.values())
+            if author is not None and author not in authors:
+                authors.append(author)
+            self._credit(room.name, state, authors)
+            if changed_here and not authors:
+                authors.append(SERVER_AUTHOR)
+            row, created = await anyio.to_thread.run_sync(
+                lambda: self.store.add(
+                    room.name,
+                    data,
+                    state=key,
+                    kind=kind,
+                    authors=authors,
+                    files=files,
+                    note=note,
+                    base_id=base_id,
+                    depth=depth,
+                    chain_bytes=chain,
                 )
-            except BaseException:
-                # Not recorded: the next try still names these authors.
-                state.dirty = state.dirty or dirty
-                state.changed_here = state.changed_here or changed_here
-                state.authors = {**taken, **state.authors}
-                raise
-            state.last_files = fingerprints
-            state.last_version_id = row.id
-            state.last_version_at = time.monotonic()
-            if created:
-                self.rooms.stats.history_versions += 1
-            log.info(
-                "session %r: version %s (%s, %d files changed%s)",
-                room.name,
-                row.id,
-                kind,
-                len(files),
-                "" if created else "; that state was recorded already: merged into it",
             )
-            return row
+        except BaseException:
+            # Not recorded: the next try still names these authors.
+            state.dirty = state.dirty or dirty
+            state.changed_here = state.changed_here or changed_here
+            state.authors = {**taken, **state.authors}
+            raise
+        state.last_files = fingerprints
+        state.last_version_id = row.id
+        state.last_version_at = time.monotonic()
+        state.last_version_wall = wall
+        # The next delta starts from this state (a merged row holds the very same state).
+        state.base_id, state.base_sv = row.id, state_vector
+        state.depth, state.chain_bytes = (depth, chain) if created else (row.depth, row.chain_bytes)
+        if created:
+            self.rooms.stats.history_versions += 1
+        log.info(
+            "session %r: version %s (%s, %d files changed, %s of %d bytes%s)",
+            room.name,
+            row.id,
+            kind,
+            len(files),
+            "checkpoint" if base_id is None else f"delta on {base_id}",
+            len(data),
+            "" if created else "; that state was recorded already: merged into it",
+        )
+        return row
 
     async def before_unload(self, room: Room) -> None:
         """The manager's hook: keep the last edits of a room that is about to unload."""
@@ -198,3 +313,4 @@ class HistoryRecorder:
             await self.record(room, kind="auto", note="on unload")
         self._tracked.pop(room.name, None)
         self._locks.pop(room.name, None)
+        self._loaded.pop(room.name, None)

@@ -21,6 +21,7 @@ from backend.bus.types import Bus
 from backend.errors import CapacityError
 from backend.ops.counters import NodeStats, SampledHistogram
 from backend.rooms.awareness import PresenceLimits, StateStamp
+from backend.rooms.memory import MemoryReleaser
 from backend.rooms.replication import RoomLink
 from backend.rooms.room import CanWrite, GuardFactory, Room, _always
 from backend.settings import Settings
@@ -77,6 +78,7 @@ class RoomManager:
         # Awaited with a loaded room before any joiner gets it (file sync reads the workspace in).
         # A failing hook is logged; the room is served regardless.
         self.after_load: list[Callable[[Room], Awaitable[None]]] = []
+        self.memory = MemoryReleaser(enabled=settings.room_unload_trim_memory)
 
     async def acquire(self, name: str) -> Room:
         """The live room of that name, loading it if needed; every concurrent caller gets it."""
@@ -186,12 +188,19 @@ class RoomManager:
             if scope is not None:
                 scope.cancel()
             self._fold_stats(room)
+            # The writer and the link hold the room's bound methods (a reference cycle): cut
+            # them, so the whole Doc is freed by reference counting now, not at some later
+            # full garbage collection (tests/test_rooms_memory.py).
+            room.writer = None
+            room.link = None
             log.info("room %r unloaded", room.name)
         except Exception:
             log.exception("room %r: flush on unload failed", room.name)
         finally:
             del self._unloading[room.name]
             done.set()
+        if not self._closed:
+            self._tg.start_soon(self.memory.release)
 
     def _fold_stats(self, room: Room) -> None:
         """Keep an unloaded room's counters in the node totals (metrics never go backwards)."""
@@ -230,15 +239,26 @@ class RoomManager:
         interval = max(0.05, min(1.0, idle / 4))
         while True:
             await anyio.sleep(interval)
-            now = time.monotonic()
-            for room in list(self.rooms.values()):
-                if (
-                    not room.clients
-                    and not room.pins
-                    and room.idle_since is not None
-                    and now - room.idle_since >= idle
-                ):
-                    await self.unload(room)
+            # A method of its own: its locals die with each pass, so the last room unloaded is
+            # not kept alive (with its whole Doc) by this loop's variable until the next unload.
+            await self._reap_once(idle)
+
+    async def _reap_once(self, idle: float) -> None:
+        now = time.monotonic()
+        for name in [n for n, r in self.rooms.items() if self._unloadable(r, now, idle)]:
+            room = self.rooms.get(name)
+            if room is not None and self._unloadable(room, now, idle):
+                await self.unload(room)
+            del room
+
+    @staticmethod
+    def _unloadable(room: Room, now: float, idle: float) -> bool:
+        return (
+            not room.clients
+            and not room.pins
+            and room.idle_since is not None
+            and now - room.idle_since >= idle
+        )
 
     async def close(self) -> None:
         """Shutdown: flush every room (clients were already told 1012 by the server)."""

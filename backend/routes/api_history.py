@@ -135,7 +135,7 @@ async def diff_version(
     require(principal, session_id, Action.READ)
     recorder = _recorder(services)
     row = await _version(recorder, session_id, version_id)
-    old = await anyio.to_thread.run_sync(docfiles.decode, row.data)
+    old = await anyio.to_thread.run_sync(recorder.store.files_at, row)
     async with _pinned(services, session_id) as room:
         now = docfiles.files_of(room.doc)
     paths = (
@@ -159,8 +159,9 @@ async def file_at_version(
 ) -> dict[str, str]:
     """One file's content as it was in the version."""
     require(principal, session_id, Action.READ)
-    row = await _version(_recorder(services), session_id, version_id)
-    old = await anyio.to_thread.run_sync(docfiles.decode, row.data)
+    recorder = _recorder(services)
+    row = await _version(recorder, session_id, version_id)
+    old = await anyio.to_thread.run_sync(recorder.store.files_at, row)
     if path not in old:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such file in that version")
     return {"path": path, "content": old[path]}
@@ -178,7 +179,7 @@ async def restore_version(
     require(principal, session_id, Action.EDIT_DOC)
     recorder = _recorder(services)
     row = await _version(recorder, session_id, version_id)
-    old = await anyio.to_thread.run_sync(docfiles.decode, row.data)
+    old = await anyio.to_thread.run_sync(recorder.store.files_at, row)
     if body.file is not None and body.file not in old:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such file in that version")
     async with _pinned(services, session_id) as room:

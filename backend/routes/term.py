@@ -2,7 +2,8 @@
 
 Served as plain ASGI beside `/yjs` (see `backend.asgi`). Authenticate -> attach (starting the
 terminal when the role may) -> two loops: hub events -> frames, frames -> input/resize. The hub
-never waits for this client: when it falls behind it gets a `resync` from the scrollback.
+never waits for this one client: when its backlog overflows it gets a `skipped` notice, a dim
+mark in the output and the newest output from the scrollback.
 """
 
 from __future__ import annotations
@@ -26,9 +27,17 @@ from backend.routes.ws_auth import authenticate_websocket, close_with
 from backend.services import Services
 from backend.terminals import policy
 from backend.terminals.paths import PREFIX, parse_term_path
-from backend.terminals.protocol import Resize, Restart, control_frame, error_frame, parse_client_message
+from backend.terminals.protocol import (
+    Resize,
+    Restart,
+    control_frame,
+    error_frame,
+    parse_client_message,
+    skip_mark,
+    status_frame,
+)
 from backend.terminals.registry import Terminal, TerminalRegistry
-from sandbox import Output, PtyClosedError, Resync, SandboxError, Subscription, TerminalFullError
+from sandbox import Output, PtyClosedError, Resync, SandboxError, Skipped, Subscription, TerminalFullError
 
 log = logging.getLogger("tandem.term")
 
@@ -136,6 +145,11 @@ class _Client:
                     await self._send_text(text)
                 if isinstance(event, Resync) and event.data:
                     await self._send_bytes(event.data)  # the scrollback, right after the reset
+                if isinstance(event, Skipped):
+                    await self._send_text(status_frame(event))
+                    mark = skip_mark(event.nbytes) if event.nbytes else b""
+                    if mark or event.data:
+                        await self._send_bytes(mark + event.data)
             self._result = (closecodes.GOING_AWAY, "terminal closed")
         except WebSocketDisconnect:
             pass  # the input loop sees the disconnect too

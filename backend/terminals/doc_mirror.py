@@ -9,7 +9,7 @@ from typing import Any
 
 from pycrdt import Doc, Map
 
-from sandbox import Exited, Resized, Resync, StatusChanged, TerminalEvent
+from sandbox import Exited, Resized, Resync, Skipped, StatusChanged, TerminalEvent
 
 ORIGIN = "terminals"
 
@@ -46,7 +46,7 @@ def _update(doc: Doc, name: str, **fields: Any) -> None:
 
 def apply_event(doc: Doc, name: str, event: TerminalEvent) -> None:
     """Mirror one hub event seen by the server's own subscription (output is not mirrored)."""
-    if isinstance(event, Resync):
+    if isinstance(event, Resync | Skipped):
         _update(doc, name, status=event.status, cols=event.cols, rows=event.rows, exit_code=event.exit_status)
     elif isinstance(event, StatusChanged):
         fields: dict[str, Any] = {"status": event.status}

@@ -5,7 +5,10 @@ Text frames: JSON control messages with a `type`, parsed once into the models be
 
 Client -> server: `resize` {cols, rows}; `restart` {} (hang up the shell, start a new one).
 Server -> client: `resync` {reason, status, cols, rows, exit_code} (reset the screen; the next
-binary frame is the scrollback), `status` {status, cols, rows}, `exit` {code},
+binary frame is the scrollback), `skipped` {bytes, status, cols, rows, exit_code} (this client
+fell behind and `bytes` of output were dropped for it; a `status` frame follows, then one binary
+frame with a dim one-line mark and the newest output it missed — no reset),
+`status` {status, cols, rows}, `exit` {code},
 `attribution` {author {id, name, color}, at, nbytes}, `error` {code, message}.
 """
 
@@ -18,7 +21,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from backend.errors import ProtocolError
-from sandbox import Attribution, Exited, Resized, Resync, StatusChanged, TerminalEvent
+from sandbox import Attribution, Exited, Resized, Resync, Skipped, StatusChanged, TerminalEvent
 
 MAX_CONTROL_BYTES = 4096
 
@@ -66,6 +69,17 @@ def control_frame(event: TerminalEvent, authors: Mapping[str, dict[str, str]]) -
                 "exit_code": event.exit_status,
             }
         )
+    if isinstance(event, Skipped):
+        return dumps(
+            {
+                "type": "skipped",
+                "bytes": event.nbytes,
+                "status": event.status,
+                "cols": event.cols,
+                "rows": event.rows,
+                "exit_code": event.exit_status,
+            }
+        )
     if isinstance(event, StatusChanged):
         return dumps({"type": "status", "status": event.status})
     if isinstance(event, Resized):
@@ -80,3 +94,19 @@ def control_frame(event: TerminalEvent, authors: Mapping[str, dict[str, str]]) -
 
 def error_frame(code: str, message: str) -> str:
     return dumps({"type": "error", "code": code, "message": message})
+
+
+def status_frame(event: Skipped) -> str:
+    """The state a `skipped` client may have missed, as the `status` frame every client knows."""
+    return dumps({"type": "status", "status": event.status, "cols": event.cols, "rows": event.rows})
+
+
+def skip_mark(nbytes: int) -> bytes:
+    """A dim one-line note written where `nbytes` of output were skipped for this client."""
+    if nbytes >= 1_000_000:
+        size = f"{nbytes / 1_000_000:.1f} MB"
+    elif nbytes >= 1_000:
+        size = f"{nbytes / 1_000:.1f} kB"
+    else:
+        size = f"{nbytes} bytes"
+    return f"\r\n\x1b[2m[… {size} of output skipped — you fell behind]\x1b[0m\r\n".encode()

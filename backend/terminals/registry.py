@@ -148,6 +148,21 @@ class TerminalRegistry:
         entry = self.sessions.get(session)
         return entry.authors if entry is not None else {}
 
+    def terminal_activity(self, session: str, since: float) -> tuple[int, list[dict[str, str]]]:
+        """(file changes the session's terminal made since its sandbox started, who typed into
+        its terminals at or after Unix time `since`, first typist first) — history's credit."""
+        entry = self.sessions.get(session)
+        if entry is None:
+            return 0, []
+        typists: list[str] = []
+        for term in entry.terminals.values():
+            for record in term.hub.attributions if term.hub is not None else ():
+                if record.at >= since and record.author_id not in typists:
+                    typists.append(record.author_id)
+        names = entry.authors
+        disk_changes = entry.sync.disk_changes if entry.sync is not None else 0
+        return disk_changes, [{"id": i, "name": names.get(i, {}).get("name", i)} for i in typists]
+
     # -- sessions -------------------------------------------------------------------------
 
     async def _entry(self, session: str, *, create: bool) -> ActiveSession | None:
@@ -234,12 +249,14 @@ class TerminalRegistry:
                     name=f"{entry.name}/{term.name}",
                     scrollback_bytes=s.terminal_scrollback_bytes,
                     subscriber_max_bytes=s.terminal_subscriber_queue_bytes,
+                    flow_pause_bytes=s.terminal_flow_pause_bytes,
+                    flow_pause_max=s.terminal_flow_pause_max_seconds,
                     max_subscribers=s.terminal_max_subscribers + 1,  # + the mirror
                     max_input_bytes=s.terminal_max_input_bytes,
                     preamble=previous.preamble() if previous is not None else b"",
                 ) as hub:
                     term.hub = hub_seen = hub
-                    async with hub.attach(SERVER_ID, can_write=False) as mirror:
+                    async with hub.attach(SERVER_ID, can_write=False, wants_output=False) as mirror:
                         doc_mirror.open_terminal(doc, term.name, term.opened_by)
                         if previous is not None:
                             doc_mirror.set_previous(doc, term.name, previous.doc_fields())

@@ -131,6 +131,12 @@ class TerminalService:
             raise SandboxOffError(self.status.reason or "terminals are off")
         return self._registry
 
+    def terminal_activity(self, session: str, since: float) -> tuple[int, list[dict[str, str]]]:
+        """For history's attribution (`TerminalRegistry.terminal_activity`); nothing when off."""
+        if self._registry is None:
+            return 0, []
+        return self._registry.terminal_activity(session, since)
+
     async def close(self) -> None:
         """Hang up every terminal and flush file sync; call before the rooms are closed."""
         if self._closed:

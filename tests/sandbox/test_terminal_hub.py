@@ -12,6 +12,7 @@ from sandbox import (
     PtyClosedError,
     Resized,
     Resync,
+    Skipped,
     StatusChanged,
     TerminalClosedError,
     TerminalFullError,
@@ -19,6 +20,7 @@ from sandbox import (
     TerminalInputTooLargeError,
     TerminalPermissionError,
 )
+from tests.support import eventually
 
 from .fakes import FakePtyFactory
 from .helpers import next_event_of, read_until
@@ -78,7 +80,7 @@ async def test_scrollback_is_bounded() -> None:
             assert hub.scrollback() == b"456789abcdefghij"
 
 
-async def test_a_stalled_subscriber_is_resynced_and_never_blocks_the_others() -> None:
+async def test_a_stalled_subscriber_catches_up_from_the_ring_and_never_blocks_the_others() -> None:
     factory = FakePtyFactory()
     async with TerminalHub(factory, subscriber_max_events=4) as hub:
         async with hub.attach("stalled", can_write=False) as stalled, hub.attach("a", can_write=True) as a:
@@ -88,12 +90,75 @@ async def test_a_stalled_subscriber_is_resynced_and_never_blocks_the_others() ->
                 await read_until(a, f"line {i}\r\n".encode())  # one frame per line, all delivered
             assert stalled.lagging and stalled.queued_events == 0
             assert stalled.dropped_events > 0
-            resync = await stalled.receive()
-            assert isinstance(resync, Resync) and resync.reason == "lag"
-            assert resync.data.endswith(b"line 19\r\n") and b"line 0\r\n" in resync.data
-            assert not stalled.lagging
+            caught_up = await stalled.receive()
+            # The ring still held everything it missed: no byte skipped, no screen reset.
+            assert isinstance(caught_up, Skipped) and caught_up.nbytes == 0
+            assert caught_up.data == b"".join(f"line {i}\r\n".encode() for i in range(20))
+            assert caught_up.status == "running" and not stalled.lagging
             factory.current.emit(b"after\r\n")
             assert await next_event_of(stalled, Output) == Output(b"after\r\n")
+            assert stalled.skipped_bytes == 0 and stalled.resyncs == 1
+
+
+async def test_a_laggard_beyond_the_ring_gets_a_skip_count_and_the_tail_from_a_line_start() -> None:
+    factory = FakePtyFactory()
+    hub = TerminalHub(factory, scrollback_bytes=64, subscriber_max_bytes=40, frame_bytes=10)
+    async with hub, hub.attach("stalled", can_write=False) as stalled, hub.attach("a", can_write=True) as a:
+        await a.receive()
+        await stalled.receive()  # its join replay
+        lines = b"".join(f"line-{i:03d}\n".encode() for i in range(30))  # 9 bytes a line
+        for i in range(30):
+            factory.current.emit(lines[i * 9 : i * 9 + 9])
+            await read_until(a, lines[i * 9 : i * 9 + 9])
+        assert stalled.lagging
+        skipped = await stalled.receive()
+        assert isinstance(skipped, Skipped)
+        # Missed: all 270 bytes; delivered: the ring's newest whole lines; the rest is counted.
+        assert skipped.data.startswith(b"line-") and lines.endswith(skipped.data)
+        assert skipped.nbytes + len(skipped.data) == len(lines) and skipped.nbytes > 0
+        assert stalled.skipped_bytes == skipped.nbytes
+
+
+async def test_the_reader_waits_for_a_lone_slow_reader_who_then_gets_every_byte() -> None:
+    factory = FakePtyFactory()
+    hub = TerminalHub(
+        factory, frame_bytes=1000, subscriber_max_bytes=5000, flow_pause_bytes=3000, flow_pause_max=60.0
+    )
+    async with hub, hub.attach("slow", can_write=True) as slow:
+        await slow.receive()
+        chunks = [bytes([65 + i % 26]) * 1000 for i in range(100)]
+        chunks.append(b"END")
+        for chunk in chunks:
+            factory.current.emit(chunk)
+        # Nobody reads: the reader stops at the pause threshold instead of overflowing the backlog.
+        await eventually(lambda: hub.flow_pauses >= 1 and slow.backlog_bytes >= 3000)
+        assert not slow.lagging
+        got = await read_until(slow, b"END", within=10)
+        assert got == b"".join(chunks) and slow.resyncs == 0
+
+
+async def test_one_stalled_subscriber_does_not_pace_a_fast_one_and_a_mirror_never_does() -> None:
+    factory = FakePtyFactory()
+    hub = TerminalHub(
+        factory, frame_bytes=1000, subscriber_max_bytes=5000, flow_pause_bytes=3000, flow_pause_max=60.0
+    )
+    async with (
+        hub,
+        hub.attach("mirror", can_write=False, wants_output=False) as mirror,
+        hub.attach("stalled", can_write=False) as stalled,
+        hub.attach("fast", can_write=True) as fast,
+    ):
+        await fast.receive()
+        chunks = [bytes([97 + i % 26]) * 1000 for i in range(100)]
+        chunks.append(b"END")
+        for chunk in chunks:
+            factory.current.emit(chunk)
+        got = await read_until(fast, b"END", within=10)
+        assert got == b"".join(chunks)  # the fast one got every byte while the other never read
+        assert stalled.lagging and mirror.backlog_bytes == 0
+        assert isinstance(await mirror.receive(), Resync)  # its join; then no output at all
+        factory.current.finish(0)
+        assert await next_event_of(mirror, Exited) == Exited(0)
 
 
 async def test_input_is_attributed_and_viewers_cannot_type() -> None:
@@ -206,3 +271,15 @@ async def test_closing_the_hub_hangs_up_and_ends_every_subscription() -> None:
     assert Output(b"last words") in events
     assert Exited(129) in events
     assert events[-1] == StatusChanged("closed")
+
+
+async def test_hanging_up_is_not_held_by_a_paused_reader() -> None:
+    factory = FakePtyFactory()
+    hub = TerminalHub(factory, frame_bytes=100, flow_pause_bytes=200, flow_pause_max=600.0)
+    async with hub, hub.attach("asleep", can_write=True) as asleep:
+        for _ in range(50):
+            factory.current.emit(b"z" * 100)
+        await eventually(lambda: hub.flow_pauses >= 1)  # nobody reads: the reader waits
+        with anyio.fail_after(10):  # far less than the 600 s pause: the hang-up reads on
+            await hub.restart()
+        assert factory.ptys[0].closed and asleep.backlog_bytes >= 200

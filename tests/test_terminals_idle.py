@@ -43,8 +43,13 @@ async def test_a_room_left_with_an_idle_terminal_unloads_and_a_watched_one_stays
         )
         out = await viewer.run("echo still-$((3+3))", "still-6")
         assert b"still-6" in out
-    async with term_client(left) as back:  # coming back starts a new shell: nothing lingered
+    async with term_client(left) as back:  # coming back starts a new shell, and says so
         resync = await back.control_until(lambda m: m["type"] == "resync")
         assert resync["reason"] == "join"
-        await back.read_until(b"$ ")
-        assert b"left-4" not in back.output
+        await back.read_until(b"this is a new shell")
+        # The old shell's output is kept above the line (the replaced-shell notice); the shell
+        # itself is new: its history starts after the notice.
+        notice = back.output.index(b"this is a new shell")
+        assert b"nobody watched it" in back.output[notice - 200 : notice]
+        out = await back.run("echo fresh-$((2+3))", "fresh-5")
+        assert b"fresh-5" in out

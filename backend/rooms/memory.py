@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import logging
 import time
 from collections.abc import Callable
@@ -73,6 +74,11 @@ class MemoryReleaser:
             self._running = False
 
     def _release_now(self) -> None:
+        # An unloaded room's doc can still sit in reference cycles that cancellation leaves behind
+        # (a CancelledError's traceback holds the frames of the file sync's cancelled tasks, and
+        # they hold the sync and its doc): collect them now rather than at some later full
+        # collection, so the trim below can return the document's memory.
+        gc.collect()
         for hook in self.before_trim:
             try:
                 hook()

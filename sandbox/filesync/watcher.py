@@ -125,20 +125,25 @@ class _Inotify:
                 buf = os.read(self.fd, 256 * 1024)
             except BlockingIOError:
                 continue
-            pos = 0
-            with self.lock:
-                while pos < len(buf):
-                    wd, mask, _cookie, length = _EVENT.unpack_from(buf, pos)
-                    raw = buf[pos + _EVENT.size : pos + _EVENT.size + length].rstrip(b"\0")
-                    pos += _EVENT.size + length
-                    if mask & IN_Q_OVERFLOW:
-                        targets = set().union(*self.owners.values()) if self.owners else set()
-                    else:
-                        targets = self.owners.get(wd, set())
-                        if mask & IN_IGNORED:
-                            self.owners.pop(wd, None)
-                    for watcher in targets:
-                        watcher.post((wd, mask, os.fsdecode(raw)))
+            # In a method of its own: its locals (the last watcher posted to) die with each
+            # batch, so this thread never keeps a closed watcher — and its sync and doc — alive.
+            self._dispatch(buf)
+
+    def _dispatch(self, buf: bytes) -> None:
+        pos = 0
+        with self.lock:
+            while pos < len(buf):
+                wd, mask, _cookie, length = _EVENT.unpack_from(buf, pos)
+                raw = buf[pos + _EVENT.size : pos + _EVENT.size + length].rstrip(b"\0")
+                pos += _EVENT.size + length
+                if mask & IN_Q_OVERFLOW:
+                    targets = set().union(*self.owners.values()) if self.owners else set()
+                else:
+                    targets = self.owners.get(wd, set())
+                    if mask & IN_IGNORED:
+                        self.owners.pop(wd, None)
+                for watcher in targets:
+                    watcher.post((wd, mask, os.fsdecode(raw)))
 
 
 class TreeWatcher:

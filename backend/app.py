@@ -37,6 +37,7 @@ from backend.routes import (
     api_links,
     api_sessions,
     auth_pages,
+    docs,
     errors,
     health,
     metrics,
@@ -52,6 +53,7 @@ from backend.store.sql import SqlDocumentStore
 from backend.terminals.live import TerminalAccess
 from backend.terminals.service import TerminalService
 from backend.tunnel.service import TunnelLimits, Tunnels
+from backend.version import __version__
 
 log = logging.getLogger("tandem.app")
 
@@ -179,12 +181,14 @@ def create_app(settings: Settings) -> TandemASGI:
         store.close()
         log.info("tandem stopped: every room flushed")
 
-    app = FastAPI(title="Tandem", lifespan=lifespan)
+    # Docs routes are Tandem's own (backend/routes/docs.py): its assets, no CDN.
+    app = FastAPI(title="Tandem", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.metrics_registry = make_registry() if settings.metrics_enabled else None
     registry = app.state.metrics_registry
     app.add_middleware(HttpOpsMiddleware, histogram=request_duration(registry) if registry else None)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    app.include_router(docs.router)
     app.include_router(api_history.router)
     app.include_router(sandbox_routes.router)
     errors.install(app)

@@ -17,7 +17,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 EXTRAS="${TANDEM_EXTRAS:-}"
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e ".${EXTRAS:+[$EXTRAS]}"
+.venv/bin/python -m pip install -q -c requirements.lock -e ".${EXTRAS:+[$EXTRAS]}"  # versions from the lock
 
 if [ -f web/package.json ]; then
   if ! command -v npm >/dev/null 2>&1; then

@@ -29,6 +29,7 @@ from backend.ops.metrics import TandemCollector, make_registry
 from backend.ops.redisprobe import RedisProbe
 from backend.ops.scheduler import BackupScheduler
 from backend.rooms.manager import RoomManager
+from backend.rooms.replication import channel_of
 from backend.routes import (
     api_auth,
     api_history,
@@ -144,6 +145,11 @@ def create_app(settings: Settings) -> TandemASGI:
                 settings.connections_per_principal_per_room, settings.connections_per_principal
             )
             app.state.services.bus = bus
+
+            async def drop_room_channel(session: str) -> None:
+                bus.drop(channel_of(session))  # a deleted session leaves no stream in Redis
+
+            app.state.services.session_deleted_hooks.append(drop_room_channel)
             if settings.redis_url:
                 probe = RedisProbe(settings.redis_url, settings.readyz_timeout_seconds)
                 stack.push_async_callback(probe.aclose)

@@ -21,7 +21,7 @@ from backend.bus.types import Bus
 from backend.errors import CapacityError
 from backend.ops.counters import NodeStats, SampledHistogram
 from backend.rooms.awareness import StateStamp
-from backend.rooms.replication import RoomLink
+from backend.rooms.replication import RoomLink, channel_of
 from backend.rooms.room import CanWrite, Room, WriteFilter, _always
 from backend.settings import Settings
 from backend.store.types import DocumentStore
@@ -95,6 +95,8 @@ class RoomManager:
 
     async def _load(self, name: str, load: _Load) -> None:
         try:
+            if self.bus is not None:  # before the store read: the channel's history stays meanwhile
+                await self.bus.hold(channel_of(name))
             stored = await anyio.to_thread.run_sync(self.store.load, name)
             doc: Doc = Doc()
             parts = ([stored.snapshot] if stored.snapshot else []) + stored.updates
@@ -166,6 +168,8 @@ class RoomManager:
                 # close() waits for a flush in progress, then flushes the rest and compacts;
                 # only then is the background loop stopped.
                 await room.close()
+                if self.bus is not None:  # persisted: the last node out deletes the channel
+                    self.bus.release(channel_of(room.name))
             scope = self._writer_scopes.pop(room.name, None)
             if scope is not None:
                 scope.cancel()

@@ -84,3 +84,27 @@ async def test_a_deleted_session_leaves_no_keys(cluster: tuple[list[TandemServer
         assert keys_of(prefix, sid)
         assert owner.delete(f"/api/sessions/{sid}").status_code == 204
         await until(lambda: not keys_of(prefix, sid), what="every key of the deleted session gone")
+
+
+async def test_a_loaded_room_is_trimmed_once_persisted_and_read_everywhere(
+    cluster: tuple[list[TandemServer], str],
+) -> None:
+    nodes, prefix = cluster
+    owner, sid = owner_session(nodes[0])
+    cookie = owner.cookie_header()
+    r = redis.Redis.from_url(SHARED_REDIS)
+    try:
+        async with (
+            yclient(nodes[0].ws_url, sid, cookie=cookie) as c1,
+            yclient(nodes[1].ws_url, sid, cookie=cookie) as c2,
+        ):
+            for i in range(20):
+                await (c1 if i % 2 else c2).edit(insert_file(f"f{i}.py", f"{i}\n"))
+            await until(lambda: c1.file_text("f18.py") == "18\n" and c2.file_text("f19.py") == "19\n")
+            stream = f"{prefix}ch:room:{sid}"
+            assert r.scard(f"{prefix}holders:room:{sid}") == 2
+            await until(lambda: r.xlen(stream) == 0, what="the loaded room's stream trimmed")
+            await c1.edit(insert_file("late.py", "late\n"))  # and it still carries what comes next
+            await until(lambda: c2.file_text("late.py") == "late\n")
+    finally:
+        r.close()

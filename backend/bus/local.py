@@ -96,7 +96,7 @@ class LocalBus:
                 _deliver(sub, message)
         return sub
 
-    async def hold(self, channel: str) -> None:
+    async def hold(self, channel: str, persisted: Callable[[], bool] = lambda: False) -> None:
         """In-process history is bounded by `history_max` and dies with the process: no holders."""
 
     def release(self, channel: str) -> None:

@@ -45,15 +45,34 @@ log = logging.getLogger("tandem.bus")
 DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
 RETRY_MAX_SECONDS = 2.0
 
-# KEYS: holders set, stream; ARGV: node id. The last holder out deletes the stream (atomically:
-# a node that holds it meanwhile keeps it).
+# KEYS: holders set, stream, marks; ARGV: node id. The last holder out deletes the stream
+# (atomically: a node that holds it meanwhile keeps it).
 RELEASE = """
 redis.call('SREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
 if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('DEL', KEYS[2])
+  redis.call('DEL', KEYS[2], KEYS[3])
   return 1
 end
 return 0
+"""
+# KEYS: holders set, marks hash, stream. Each holder's mark is the last id it has read with all it
+# published up to there persisted; the stream is trimmed up to the lowest mark, and not at all
+# while a holder has none (it is loading, or it died holding the room: MAXLEN bounds it then).
+TRIM = """
+local holders = redis.call('SMEMBERS', KEYS[1])
+if #holders == 0 then return 0 end
+local marks = redis.call('HMGET', KEYS[2], unpack(holders))
+local low_ms, low_seq = nil, nil
+for _, mark in ipairs(marks) do
+  if not mark then return 0 end
+  local dash = string.find(mark, '-', 1, true)
+  local ms, seq = tonumber(string.sub(mark, 1, dash - 1)), tonumber(string.sub(mark, dash + 1))
+  if low_ms == nil or ms < low_ms or (ms == low_ms and seq < low_seq) then
+    low_ms, low_seq = ms, seq
+  end
+end
+return redis.call('XTRIM', KEYS[3], 'MINID', string.format('%d-%d', low_ms, low_seq + 1))
 """
 # Outbox operations besides XADD, in publish order with this node's messages.
 _RELEASE = {b"op": b"release"}
@@ -147,7 +166,10 @@ class RedisBus:
         self._wake_cursor = b"0-0"
         self._ephemeral: set[bytes] = set()  # channel keys that expire with this node
         self._trims: dict[bytes, bytes] = {}  # ephemeral key -> last id read (trimmed up to it)
-        self._held: set[bytes] = set()  # durable channel keys this node holds (re-added on repair)
+        # Durable channel keys this node holds (re-added on repair), each with its "everything
+        # this node published there is persisted" check, and the last mark written for it.
+        self._held: dict[bytes, Callable[[], bool]] = {}
+        self._marks: dict[bytes, bytes] = {}
         self._reconnect: list[ReconnectListener] = []
         self._peer_lost: list[PeerLostListener] = []
         self._repair = anyio.Event()
@@ -242,9 +264,9 @@ class RedisBus:
             sub.deliver(message)
         return sub
 
-    async def hold(self, channel: str) -> None:
+    async def hold(self, channel: str, persisted: Callable[[], bool] = lambda: False) -> None:
         key = self._key(channel)
-        self._held.add(key)
+        self._held[key] = persisted
         try:
             await self._writer.sadd(self._holders(key), self.node_id)
         except DOWN as exc:
@@ -252,7 +274,8 @@ class RedisBus:
 
     def release(self, channel: str) -> None:
         key = self._key(channel)
-        self._held.discard(key)
+        self._held.pop(key, None)
+        self._marks.pop(key, None)
         self._outbox.append((key, _RELEASE))
         self._outbox_ready.set()
 
@@ -276,6 +299,23 @@ class RedisBus:
 
     def _holders(self, key: bytes) -> bytes:
         return self._prefix + b"holders:" + key.removeprefix(self._prefix + b"ch:")
+
+    def _marks_key(self, key: bytes) -> bytes:
+        return self._prefix + b"marks:" + key.removeprefix(self._prefix + b"ch:")
+
+    def _trim_held(self, pipe: Any) -> None:
+        """Queue on `pipe` this node's new marks and a trim of those channels (heartbeat)."""
+        for key, persisted in list(self._held.items()):
+            channel = self._keys.get(key)
+            state = self._channels.get(channel) if channel is not None else None
+            if state is None or state.cursor == b"0-0" or state.cursor == self._marks.get(key):
+                continue  # not read yet, or nothing new read since the last mark
+            cursor = state.cursor  # taken before the check: all we published up to it was applied
+            if not persisted():
+                continue
+            self._marks[key] = cursor
+            pipe.hset(self._marks_key(key), self.node_id, cursor)
+            pipe.eval(TRIM, 3, self._holders(key), self._marks_key(key), key)
 
     def _fields(self, kind: str, data: bytes) -> dict[bytes, bytes]:
         return {b"s": self.node_id.encode(), b"k": kind.encode(), b"d": data}
@@ -374,9 +414,9 @@ class RedisBus:
             pipe = self._writer.pipeline(transaction=False)
             for key, fields in batch:
                 if fields is _RELEASE:
-                    pipe.eval(RELEASE, 2, self._holders(key), key, self.node_id)
+                    pipe.eval(RELEASE, 3, self._holders(key), key, self._marks_key(key), self.node_id)
                 elif fields is _DROP:
-                    pipe.delete(key, self._holders(key))
+                    pipe.delete(key, self._holders(key), self._marks_key(key))
                 else:
                     pipe.xadd(key, fields, maxlen=self._maxlen, approximate=True)  # type: ignore[arg-type]
             try:
@@ -412,6 +452,7 @@ class RedisBus:
                     )
                     for key in self._ephemeral:  # outlive this node by a few expiries, no more
                         pipe.pexpire(key, expire_ms)
+                    self._trim_held(pipe)
                     await pipe.execute()
                 except DOWN as exc:
                     self._lost(exc)
@@ -433,6 +474,7 @@ class RedisBus:
                         for key in self._held:
                             pipe.sadd(self._holders(key), self.node_id)
                         await pipe.execute()
+                        self._marks.clear()  # rewritten at the next heartbeat
                     break
                 except DOWN:
                     await anyio.sleep(delay)

@@ -58,9 +58,11 @@ class Bus(Protocol):
         messages are dropped some time after the node stops."""
         ...
 
-    async def hold(self, channel: str) -> None:
+    async def hold(self, channel: str, persisted: Callable[[], bool] = ...) -> None:
         """This node is about to load the state the channel carries (call it before reading the
-        store): the channel's retained history stays while any node holds it."""
+        store): the channel's retained history stays while any node holds it. `persisted()` says
+        whether everything this node applied so far is persisted: then what it has read of the
+        channel may be trimmed as far as this node is concerned."""
         ...
 
     def release(self, channel: str) -> None:

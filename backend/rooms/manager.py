@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import anyio
 import anyio.abc
@@ -96,7 +97,7 @@ class RoomManager:
     async def _load(self, name: str, load: _Load) -> None:
         try:
             if self.bus is not None:  # before the store read: the channel's history stays meanwhile
-                await self.bus.hold(channel_of(name))
+                await self.bus.hold(channel_of(name), partial(self._persisted, name))
             stored = await anyio.to_thread.run_sync(self.store.load, name)
             doc: Doc = Doc()
             parts = ([stored.snapshot] if stored.snapshot else []) + stored.updates
@@ -143,6 +144,11 @@ class RoomManager:
         finally:
             del self._loading[name]
             load.done.set()
+
+    def _persisted(self, name: str) -> bool:
+        """Everything this node applied to the room is in the store (the bus may trim its channel)."""
+        room = self.rooms.get(name)
+        return room is not None and room.writer is not None and room.writer.pending_since is None
 
     async def _run_writer(self, room: Room) -> None:
         assert room.writer is not None

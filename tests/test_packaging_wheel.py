@@ -132,3 +132,21 @@ def test_wheel_from_a_clean_checkout_serves_its_pages(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+
+
+def test_a_wheel_without_node_or_a_bundle_fails_loudly(tmp_path: Path) -> None:
+    src = clean_checkout(tmp_path / "src")
+    (src / "web/node_modules").unlink()
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", ".", "--no-deps", "-q", "-w", str(tmp_path / "out")],
+        cwd=src,
+        capture_output=True,
+        text=True,
+        timeout=400,
+        env={**os.environ, "PATH": str(empty)},  # no node
+    )
+    assert result.returncode != 0
+    assert "web/static/dist is missing and cannot be built" in result.stdout + result.stderr
+    assert not list(tmp_path.glob("out/*.whl"))

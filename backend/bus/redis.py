@@ -8,9 +8,11 @@ bounds each channel's memory (trimming happens in whole macro nodes, cheap).
 
 Streams do not outlive their use: a node *holds* a durable channel (a set of holder node ids per
 channel) from before it reads the store until it has persisted and *released* it; the last
-release deletes the stream, and so does `drop` (a deleted session). A node's inbox (ephemeral:
-read by that node alone) is trimmed up to what the node has read, so tunnelled terminal output
-does not stay in Redis once delivered. What a log cannot
+release deletes the stream, and so does `drop` (a deleted session). While held, each holder's
+heartbeat writes its mark (the last id it read, once all it applied is persisted) and the stream
+is trimmed up to the lowest mark; a holder without a mark (loading, or dead) stops the trim.
+A node's inbox (ephemeral: read by that node alone) is trimmed up to what the node has read, so
+tunnelled terminal output does not stay in Redis once delivered. What a log cannot
 give — messages that failed to publish while Redis was away, or a stream wiped by a Redis
 restart without persistence — is repaired by the users through `on_reconnect` (rooms exchange
 state vectors, as y-redis and Hocuspocus do).

@@ -40,6 +40,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from backend.bus.liveness import BYE, HEARTBEAT, NODES_MAXLEN, NodeLiveness
+from backend.bus.retention import RELEASE, TRIM, after
 from backend.bus.types import BusMessage, Handler, PeerLostListener, ReconnectListener
 
 log = logging.getLogger("tandem.bus")
@@ -47,35 +48,6 @@ log = logging.getLogger("tandem.bus")
 DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
 RETRY_MAX_SECONDS = 2.0
 
-# KEYS: holders set, stream, marks; ARGV: node id. The last holder out deletes the stream
-# (atomically: a node that holds it meanwhile keeps it).
-RELEASE = """
-redis.call('SREM', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[3], ARGV[1])
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('DEL', KEYS[2], KEYS[3])
-  return 1
-end
-return 0
-"""
-# KEYS: holders set, marks hash, stream. Each holder's mark is the last id it has read with all it
-# published up to there persisted; the stream is trimmed up to the lowest mark, and not at all
-# while a holder has none (it is loading, or it died holding the room: MAXLEN bounds it then).
-TRIM = """
-local holders = redis.call('SMEMBERS', KEYS[1])
-if #holders == 0 then return 0 end
-local marks = redis.call('HMGET', KEYS[2], unpack(holders))
-local low_ms, low_seq = nil, nil
-for _, mark in ipairs(marks) do
-  if not mark then return 0 end
-  local dash = string.find(mark, '-', 1, true)
-  local ms, seq = tonumber(string.sub(mark, 1, dash - 1)), tonumber(string.sub(mark, dash + 1))
-  if low_ms == nil or ms < low_ms or (ms == low_ms and seq < low_seq) then
-    low_ms, low_seq = ms, seq
-  end
-end
-return redis.call('XTRIM', KEYS[3], 'MINID', string.format('%d-%d', low_ms, low_seq + 1))
-"""
 # Outbox operations besides XADD, in publish order with this node's messages.
 _RELEASE = {b"op": b"release"}
 _DROP = {b"op": b"drop"}
@@ -430,8 +402,7 @@ class RedisBus:
             trims, self._trims = self._trims, {}
             pipe = self._writer.pipeline(transaction=False)
             for key, last in trims.items():
-                ms, seq = _sid(last)
-                pipe.xtrim(key, minid=f"{ms}-{seq + 1}", approximate=False)
+                pipe.xtrim(key, minid=after(last), approximate=False)
             await pipe.execute()  # a failure: the next read sets the trim again
 
     def _drop_outbox(self) -> None:

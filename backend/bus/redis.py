@@ -403,7 +403,8 @@ class RedisBus:
             pipe = self._writer.pipeline(transaction=False)
             for key, last in trims.items():
                 pipe.xtrim(key, minid=after(last), approximate=False)
-            await pipe.execute()  # a failure: the next read sets the trim again
+            # A failure: the next read sets the trim again.
+            _log_failures(await pipe.execute(raise_on_error=False), "inbox trim")
 
     def _drop_outbox(self) -> None:
         if self._outbox:
@@ -426,7 +427,7 @@ class RedisBus:
                     for key in self._ephemeral:  # outlive this node by a few expiries, no more
                         pipe.pexpire(key, expire_ms)
                     self._trim_held(pipe)
-                    await pipe.execute()
+                    _log_failures(await pipe.execute(raise_on_error=False), "heartbeat")
                 except DOWN as exc:
                     self._lost(exc)
             if self.connected:
@@ -484,6 +485,15 @@ class RedisBus:
                     self._wake_cursor = b"0-0"
                 else:
                     state.cursor = b"0-0"
+
+
+def _log_failures(results: list[Any], what: str) -> None:
+    """Command errors inside a pipeline (not a lost connection): logged, never fatal to the bus."""
+    for result in results:
+        if isinstance(result, DOWN):
+            raise result
+        if isinstance(result, Exception):
+            log.warning("bus: %s: redis refused a command: %r", what, result)
 
 
 async def _run_listener(listener: Callable[..., Awaitable[None]], *args: str) -> None:

@@ -30,6 +30,7 @@ from backend.ops.metrics import TandemCollector, make_registry
 from backend.ops.redisprobe import RedisProbe
 from backend.ops.scheduler import BackupScheduler
 from backend.rooms.manager import RoomManager
+from backend.rooms.replication import channel_of
 from backend.routes import (
     api_auth,
     api_history,
@@ -38,6 +39,7 @@ from backend.routes import (
     api_links,
     api_sessions,
     auth_pages,
+    docs,
     errors,
     health,
     metrics,
@@ -55,6 +57,7 @@ from backend.terminals.live import TerminalAccess
 from backend.terminals.service import TerminalService
 from backend.terminals.workspace_syncs import WorkspaceSyncs
 from backend.tunnel.service import TunnelLimits, Tunnels
+from backend.version import __version__
 from sandbox import workspace_mounts
 
 log = logging.getLogger("tandem.app")
@@ -160,6 +163,11 @@ def create_app(settings: Settings) -> TandemASGI:
                 settings.connections_per_principal_per_room, settings.connections_per_principal
             )
             app.state.services.bus = bus
+
+            async def drop_room_channel(session: str) -> None:
+                bus.drop(channel_of(session))  # a deleted session leaves no stream in Redis
+
+            app.state.services.session_deleted_hooks.append(drop_room_channel)
             if settings.redis_url:
                 probe = RedisProbe(settings.redis_url, settings.readyz_timeout_seconds)
                 stack.push_async_callback(probe.aclose)
@@ -213,12 +221,14 @@ def create_app(settings: Settings) -> TandemASGI:
         store.close()
         log.info("tandem stopped: every room flushed")
 
-    app = FastAPI(title="Tandem", lifespan=lifespan)
+    # Docs routes are Tandem's own (backend/routes/docs.py): its assets, no CDN.
+    app = FastAPI(title="Tandem", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.metrics_registry = make_registry() if settings.metrics_enabled else None
     registry = app.state.metrics_registry
     app.add_middleware(HttpOpsMiddleware, histogram=request_duration(registry) if registry else None)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    app.include_router(docs.router)
     app.include_router(api_history.router)
     app.include_router(sandbox_routes.router)
     errors.install(app)

@@ -12,6 +12,7 @@ import typer
 
 from backend.settings import Settings
 from backend.store.private import private_dir
+from backend.version import print_version
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Tandem: a collaborative coding room.")
 
@@ -19,7 +20,11 @@ log = logging.getLogger("tandem.cli")
 
 
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=print_version, is_eager=True, help="Print the version")
+    ] = False,
+) -> None:
     """Tandem: a self-hosted collaborative coding room."""
 
 

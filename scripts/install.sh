@@ -36,12 +36,12 @@ if [ ! -x .venv/bin/python ]; then
   fi
 fi
 EXTRAS="${TANDEM_EXTRAS:-}"
-py_stamp="$(digest "extras=$EXTRAS $(.venv/bin/python -VV 2>&1)" pyproject.toml)"
+py_stamp="$(digest "extras=$EXTRAS $(.venv/bin/python -VV 2>&1)" pyproject.toml requirements.lock)"
 if fresh python "$py_stamp" && .venv/bin/python -c 'import backend' 2>/dev/null; then
-  say "Python packages up to date (pyproject.toml unchanged)"
+  say "Python packages up to date (pyproject.toml and requirements.lock unchanged)"
 else
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -e ".${EXTRAS:+[$EXTRAS]}"
+  .venv/bin/python -m pip install -q -c requirements.lock -e ".${EXTRAS:+[$EXTRAS]}"  # versions from the lock
   stamp python "$py_stamp"
 fi
 

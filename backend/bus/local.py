@@ -96,6 +96,15 @@ class LocalBus:
                 _deliver(sub, message)
         return sub
 
+    async def hold(self, channel: str, persisted: Callable[[], bool] = lambda: False) -> None:
+        """In-process history is bounded by `history_max` and dies with the process: no holders."""
+
+    def release(self, channel: str) -> None:
+        pass
+
+    def drop(self, channel: str) -> None:
+        self.hub.history.pop(channel, None)
+
     def on_reconnect(self, listener: ReconnectListener) -> None:
         self._reconnect.append(listener)
 

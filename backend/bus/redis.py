@@ -4,7 +4,15 @@ Why Streams and not pub/sub (Hocuspocus's Redis extension uses pub/sub and repai
 on load): a stream is a log with ids, so a reader resumes from the last id it processed and a
 subscriber catches up on retained history before going live — no gap between "loaded" and
 "subscribed", and a short connection loss costs a re-read, not a lost message. `MAXLEN ~`
-bounds each channel's memory (trimming happens in whole macro nodes, cheap). What a log cannot
+bounds each channel's memory (trimming happens in whole macro nodes, cheap).
+
+Streams do not outlive their use: a node *holds* a durable channel (a set of holder node ids per
+channel) from before it reads the store until it has persisted and *released* it; the last
+release deletes the stream, and so does `drop` (a deleted session). While held, each holder's
+heartbeat writes its mark (the last id it read, once all it applied is persisted) and the stream
+is trimmed up to the lowest mark; a holder without a mark (loading, or dead) stops the trim.
+A node's inbox (ephemeral: read by that node alone) is trimmed up to what the node has read, so
+tunnelled terminal output does not stay in Redis once delivered. What a log cannot
 give — messages that failed to publish while Redis was away, or a stream wiped by a Redis
 restart without persistence — is repaired by the users through `on_reconnect` (rooms exchange
 state vectors, as y-redis and Hocuspocus do).
@@ -32,12 +40,17 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from backend.bus.liveness import BYE, HEARTBEAT, NODES_MAXLEN, NodeLiveness
+from backend.bus.retention import RELEASE, TRIM, after
 from backend.bus.types import BusMessage, Handler, PeerLostListener, ReconnectListener
 
 log = logging.getLogger("tandem.bus")
 
 DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
 RETRY_MAX_SECONDS = 2.0
+
+# Outbox operations besides XADD, in publish order with this node's messages.
+_RELEASE = {b"op": b"release"}
+_DROP = {b"op": b"drop"}
 
 
 def _sid(stream_id: bytes | str) -> tuple[int, int]:
@@ -126,6 +139,11 @@ class RedisBus:
         self._wake_key = self._prefix + b"wake:" + self.node_id.encode()
         self._wake_cursor = b"0-0"
         self._ephemeral: set[bytes] = set()  # channel keys that expire with this node
+        self._trims: dict[bytes, bytes] = {}  # ephemeral key -> last id read (trimmed up to it)
+        # Durable channel keys this node holds (re-added on repair), each with its "everything
+        # this node published there is persisted" check, and the last mark written for it.
+        self._held: dict[bytes, Callable[[], bool]] = {}
+        self._marks: dict[bytes, bytes] = {}
         self._reconnect: list[ReconnectListener] = []
         self._peer_lost: list[PeerLostListener] = []
         self._repair = anyio.Event()
@@ -220,6 +238,25 @@ class RedisBus:
             sub.deliver(message)
         return sub
 
+    async def hold(self, channel: str, persisted: Callable[[], bool] = lambda: False) -> None:
+        key = self._key(channel)
+        self._held[key] = persisted
+        try:
+            await self._writer.sadd(self._holders(key), self.node_id)
+        except DOWN as exc:
+            self._lost(exc)  # the repair re-adds every held channel before users resync
+
+    def release(self, channel: str) -> None:
+        key = self._key(channel)
+        self._held.pop(key, None)
+        self._marks.pop(key, None)
+        self._outbox.append((key, _RELEASE))
+        self._outbox_ready.set()
+
+    def drop(self, channel: str) -> None:
+        self._outbox.append((self._key(channel), _DROP))
+        self._outbox_ready.set()
+
     def on_reconnect(self, listener: ReconnectListener) -> None:
         self._reconnect.append(listener)
 
@@ -233,6 +270,26 @@ class RedisBus:
 
     def _key(self, channel: str) -> bytes:
         return self._prefix + b"ch:" + channel.encode()
+
+    def _holders(self, key: bytes) -> bytes:
+        return self._prefix + b"holders:" + key.removeprefix(self._prefix + b"ch:")
+
+    def _marks_key(self, key: bytes) -> bytes:
+        return self._prefix + b"marks:" + key.removeprefix(self._prefix + b"ch:")
+
+    def _trim_held(self, pipe: Any) -> None:
+        """Queue on `pipe` this node's new marks and a trim of those channels (heartbeat)."""
+        for key, persisted in list(self._held.items()):
+            channel = self._keys.get(key)
+            state = self._channels.get(channel) if channel is not None else None
+            if state is None or state.cursor == b"0-0" or state.cursor == self._marks.get(key):
+                continue  # not read yet, or nothing new read since the last mark
+            cursor = state.cursor  # taken before the check: all we published up to it was applied
+            if not persisted():
+                continue
+            self._marks[key] = cursor
+            pipe.hset(self._marks_key(key), self.node_id, cursor)
+            pipe.eval(TRIM, 3, self._holders(key), self._marks_key(key), key)
 
     def _fields(self, kind: str, data: bytes) -> dict[bytes, bytes]:
         return {b"s": self.node_id.encode(), b"k": kind.encode(), b"d": data}
@@ -291,6 +348,9 @@ class RedisBus:
             if not entries:
                 return
         state.cursor = last
+        if key in self._ephemeral:  # read by this node alone: what it has read may go
+            self._trims[key] = last
+            self._outbox_ready.set()
         for _id, fields in entries:
             message = self._message(channel, fields)  # type: ignore[arg-type]
             for sub in list(state.handlers):
@@ -327,17 +387,32 @@ class RedisBus:
             batch = [self._outbox.popleft() for _ in range(min(len(self._outbox), 512))]
             pipe = self._writer.pipeline(transaction=False)
             for key, fields in batch:
-                pipe.xadd(key, fields, maxlen=self._maxlen, approximate=True)  # type: ignore[arg-type]
+                if fields is _RELEASE:
+                    pipe.eval(RELEASE, 3, self._holders(key), key, self._marks_key(key), self.node_id)
+                elif fields is _DROP:
+                    pipe.delete(key, self._holders(key), self._marks_key(key))
+                else:
+                    pipe.xadd(key, fields, maxlen=self._maxlen, approximate=True)  # type: ignore[arg-type]
             try:
                 await pipe.execute()
             except DOWN:
                 self.dropped += len(batch)
                 raise
+        if self._trims:
+            trims, self._trims = self._trims, {}
+            pipe = self._writer.pipeline(transaction=False)
+            for key, last in trims.items():
+                pipe.xtrim(key, minid=after(last), approximate=False)
+            # A failure: the next read sets the trim again.
+            _log_failures(await pipe.execute(raise_on_error=False), "inbox trim")
 
     def _drop_outbox(self) -> None:
         if self._outbox:
-            self.dropped += len(self._outbox)
+            # Messages are repaired by state exchange; releases and drops are kept for later.
+            ops = [item for item in self._outbox if item[1] is _RELEASE or item[1] is _DROP]
+            self.dropped += len(self._outbox) - len(ops)
             self._outbox.clear()
+            self._outbox.extend(ops)
             self._repair.set()
 
     async def _heartbeat_loop(self) -> None:
@@ -351,7 +426,8 @@ class RedisBus:
                     )
                     for key in self._ephemeral:  # outlive this node by a few expiries, no more
                         pipe.pexpire(key, expire_ms)
-                    await pipe.execute()
+                    self._trim_held(pipe)
+                    _log_failures(await pipe.execute(raise_on_error=False), "heartbeat")
                 except DOWN as exc:
                     self._lost(exc)
             if self.connected:
@@ -367,6 +443,12 @@ class RedisBus:
                 try:
                     await self._writer.ping()
                     await self._fix_cursors()
+                    if self._held:  # holders added while Redis was away, or lost with its data
+                        pipe = self._writer.pipeline(transaction=False)
+                        for key in self._held:
+                            pipe.sadd(self._holders(key), self.node_id)
+                        await pipe.execute()
+                        self._marks.clear()  # rewritten at the next heartbeat
                     break
                 except DOWN:
                     await anyio.sleep(delay)
@@ -377,6 +459,8 @@ class RedisBus:
             self.connected = True
             self._nodes.refresh()
             self.repairs += 1
+            if self._outbox:
+                self._outbox_ready.set()  # releases and drops kept while Redis was away
             for listener in self._reconnect:
                 await _run_listener(listener)
 
@@ -401,6 +485,15 @@ class RedisBus:
                     self._wake_cursor = b"0-0"
                 else:
                     state.cursor = b"0-0"
+
+
+def _log_failures(results: list[Any], what: str) -> None:
+    """Command errors inside a pipeline (not a lost connection): logged, never fatal to the bus."""
+    for result in results:
+        if isinstance(result, DOWN):
+            raise result
+        if isinstance(result, Exception):
+            log.warning("bus: %s: redis refused a command: %r", what, result)
 
 
 async def _run_listener(listener: Callable[..., Awaitable[None]], *args: str) -> None:

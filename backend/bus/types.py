@@ -58,6 +58,22 @@ class Bus(Protocol):
         messages are dropped some time after the node stops."""
         ...
 
+    async def hold(self, channel: str, persisted: Callable[[], bool] = ...) -> None:
+        """This node is about to load the state the channel carries (call it before reading the
+        store): the channel's retained history stays while any node holds it. `persisted()` says
+        whether everything this node applied so far is persisted: then what it has read of the
+        channel may be trimmed as far as this node is concerned."""
+        ...
+
+    def release(self, channel: str) -> None:
+        """This node no longer holds the channel and has persisted what it published on it. Once
+        no node holds it, its retained history is deleted (after this node's queued messages)."""
+        ...
+
+    def drop(self, channel: str) -> None:
+        """Delete the channel's retained history, held or not (what it carried was deleted)."""
+        ...
+
     def on_reconnect(self, listener: ReconnectListener) -> None: ...
 
     def on_peer_lost(self, listener: PeerLostListener) -> None: ...

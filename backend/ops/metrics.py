@@ -10,9 +10,18 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import (
+    GC_COLLECTOR,
+    CollectorRegistry,
+    GCCollector,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from backend.version import build_info
 
 if TYPE_CHECKING:
     from backend.services import Services
@@ -155,5 +164,17 @@ class TandemCollector(Collector):
 
 
 def make_registry() -> CollectorRegistry:
-    """One registry per app (never the global one): tests run several apps in a process."""
-    return CollectorRegistry(auto_describe=False)
+    """One registry per app (never the global one): tests run several apps in a process.
+
+    The usual `process_*`, `python_info` and `python_gc_*` families are registered on it too (the
+    global registry has them by default; a custom one has nothing), and `tandem_build_info`.
+    """
+    registry = CollectorRegistry(auto_describe=False)
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    if GC_COLLECTOR is not None:  # None where the interpreter has no gc stats (not CPython)
+        GCCollector(registry=registry)
+    Info("tandem_build", "Tandem's version and the versions it was built with", registry=registry).info(
+        build_info()
+    )
+    return registry

@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import anyio
 import anyio.abc
@@ -22,7 +23,7 @@ from backend.errors import CapacityError
 from backend.ops.counters import NodeStats, SampledHistogram
 from backend.rooms.awareness import PresenceLimits, StateStamp
 from backend.rooms.memory import MemoryReleaser
-from backend.rooms.replication import RoomLink
+from backend.rooms.replication import RoomLink, channel_of
 from backend.rooms.room import CanWrite, GuardFactory, Room, _always
 from backend.settings import Settings
 from backend.store.types import DocumentStore
@@ -106,6 +107,8 @@ class RoomManager:
 
     async def _load(self, name: str, load: _Load) -> None:
         try:
+            if self.bus is not None:  # before the store read: the channel's history stays meanwhile
+                await self.bus.hold(channel_of(name), partial(self._persisted, name))
             stored = await anyio.to_thread.run_sync(self.store.load, name)
             doc: Doc = Doc()
             parts = ([stored.snapshot] if stored.snapshot else []) + stored.updates
@@ -160,6 +163,11 @@ class RoomManager:
             del self._loading[name]
             load.done.set()
 
+    def _persisted(self, name: str) -> bool:
+        """Everything this node applied to the room is in the store (the bus may trim its channel)."""
+        room = self.rooms.get(name)
+        return room is not None and room.writer is not None and room.writer.pending_since is None
+
     async def _run_writer(self, room: Room) -> None:
         assert room.writer is not None
         with anyio.CancelScope() as scope:
@@ -184,6 +192,8 @@ class RoomManager:
                 # close() waits for a flush in progress, then flushes the rest and compacts;
                 # only then is the background loop stopped.
                 await room.close()
+                if self.bus is not None:  # persisted: the last node out deletes the channel
+                    self.bus.release(channel_of(room.name))
             scope = self._writer_scopes.pop(room.name, None)
             if scope is not None:
                 scope.cancel()

@@ -35,11 +35,12 @@ class TandemCollector(Collector):
         rooms = self.services.rooms
         stats = rooms.stats
         live = list(rooms.rooms.values())
+        counted = live + list(rooms.unloading_rooms.values())  # an unloading room's counters too
 
-        messages_in = stats.messages_in + sum(r.messages_in for r in live)
-        messages_out = stats.messages_out + sum(r.messages_out for r in live)
-        refused = stats.updates_refused + sum(r.updates_refused for r in live)
-        writers = [r.writer for r in live if r.writer is not None]
+        messages_in = stats.messages_in + sum(r.messages_in for r in counted)
+        messages_out = stats.messages_out + sum(r.messages_out for r in counted)
+        refused = stats.updates_refused + sum(r.updates_refused for r in counted)
+        writers = [r.writer for r in counted if r.writer is not None]
         persisted = stats.bytes_persisted + sum(w.bytes_persisted for w in writers)
         compactions = stats.compactions + sum(w.compactions for w in writers)
         failures = stats.persist_failures + sum(w.failures for w in writers)
@@ -63,7 +64,9 @@ class TandemCollector(Collector):
             opened.add_metric([channel], count)
         yield opened
 
-        yield GaugeMetricFamily("tandem_rooms_loaded", "Rooms (live documents) held by this node", len(live))
+        yield GaugeMetricFamily(
+            "tandem_rooms_loaded", "Rooms (live documents) held by this node", len(counted)
+        )  # unloading (flushing) rooms are still held
         yield CounterMetricFamily("tandem_messages_received", "y-websocket messages received", messages_in)
         yield CounterMetricFamily("tandem_messages_sent", "y-websocket messages sent (fan-out)", messages_out)
         yield CounterMetricFamily("tandem_updates_refused", "Document updates dropped for the role", refused)

@@ -80,6 +80,7 @@ class RoomManager:
         # A failing hook is logged; the room is served regardless.
         self.after_load: list[Callable[[Room], Awaitable[None]]] = []
         self.memory = MemoryReleaser(enabled=settings.room_unload_trim_memory)
+        self.unloading_rooms: dict[str, Room] = {}  # out of `rooms`, flushing, not yet folded
 
     async def acquire(self, name: str) -> Room:
         """The live room of that name, loading it if needed; every concurrent caller gets it."""
@@ -180,6 +181,8 @@ class RoomManager:
             return
         del self.rooms[room.name]
         done = self._unloading[room.name] = anyio.Event()
+        # Still counted by the metrics until its counters are folded into the node's totals.
+        self.unloading_rooms[room.name] = room
         try:
             with anyio.CancelScope(shield=True):
                 if room.link is not None:
@@ -198,6 +201,7 @@ class RoomManager:
             if scope is not None:
                 scope.cancel()
             self._fold_stats(room)
+            self.unloading_rooms.pop(room.name, None)  # no await since the fold: never counted twice
             # The writer and the link hold the room's bound methods (a reference cycle): cut
             # them, so the whole Doc is freed by reference counting now, not at some later
             # full garbage collection (tests/test_rooms_memory.py).
@@ -207,6 +211,7 @@ class RoomManager:
         except Exception:
             log.exception("room %r: flush on unload failed", room.name)
         finally:
+            self.unloading_rooms.pop(room.name, None)
             del self._unloading[room.name]
             done.set()
         if not self._closed:

@@ -1,5 +1,6 @@
-// Service worker (served at /sw.js, scope /): precaches the app shell, serves hashed assets
-// cache-first, pages network-first with the cached room shell as the offline fallback.
+// Service worker (served at /sw.js, scope /): precaches the app shell only (web/build.mjs), serves
+// hashed assets cache-first and caches the lazily loaded ones (Monaco's languages, the terminal) on
+// first use; pages network-first with the cached room shell as the offline fallback.
 /* global __PRECACHE__, __VERSION__ */
 const CACHE = 'tandem-' + __VERSION__
 const PRECACHE = __PRECACHE__

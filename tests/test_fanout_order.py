@@ -1,12 +1,13 @@
 """Fan-out order: every reader gets each writer's updates in the order that writer sent them.
 
-A real server, two writers sending numbered updates as fast as they can, two readers that read
-continuously and one whose socket reads are paused and resumed (a tiny receive buffer and a
+A real server, two writers sending numbered updates as fast as they can, and four readers: two
+that read continuously, one whose socket reads are paused and resumed (a tiny receive buffer and a
 `websockets` client that stops calling `recv`, so the server's sends to it suspend and its backlog
-fills while the writers keep writing). Each reader decodes every update frame into per-client
-Yjs clock ranges: a range that starts past what the reader has of that writer is an update that
-overtook an earlier one. Run on the fast path (raw frames) and on every fallback: the eager ASGI
-send, the backlog-only path, and the backlog without coalescing. Asserts order and counts only.
+fills while the writers keep writing), and one that joins mid-stream. Each reader decodes every
+update frame into per-client Yjs clock ranges: a range that starts past what the reader has of
+that writer is an update that overtook an earlier one. Run on the fast path (raw frames) and on
+every fallback: the eager ASGI send, the backlog-only path, the backlog without coalescing.
+Asserts order and counts only.
 """
 
 from __future__ import annotations
@@ -216,7 +217,12 @@ async def test_each_writer_arrives_in_order_at_every_reader(
     room = f"{server.ws_url}/order-{server.port}"
     writer_docs = [Doc() for _ in range(WRITERS)]
     final: dict[int, int] = {doc.client_id: 0 for doc in writer_docs}
-    readers = [Reader("steady-1", final), Reader("steady-2", final), Reader("paused", final)]
+    readers = [
+        Reader("steady-1", final),
+        Reader("steady-2", final),
+        Reader("paused", final),
+        Reader("late", final),
+    ]
     before = await _client_sends(server)
     burst_events = [anyio.Event() for _ in range(UPDATES_PER_WRITER // BURST)]
     writers_done = [0]
@@ -246,6 +252,13 @@ async def test_each_writer_arrives_in_order_at_every_reader(
                     reader.take(message)
             await reader.read_forever(paused)
 
+        async def read_late() -> None:
+            """Joins mid-stream: nothing of a writer may reach it ahead of the history (step 2)."""
+            await burst_events[0].wait()
+            async with connect(room, max_size=None, compression=None, open_timeout=60) as late:
+                await late.send(b"\x00\x00\x01\x00")
+                await readers[3].read_forever(late)
+
         async def write(index: int) -> None:
             doc = writer_docs[index]
             text = doc.get(f"w{index}", type=Text)
@@ -274,6 +287,7 @@ async def test_each_writer_arrives_in_order_at_every_reader(
                 tg.start_soon(readers[0].read_forever, steady1)
                 tg.start_soon(readers[1].read_forever, steady2)
                 tg.start_soon(read_paused)
+                tg.start_soon(read_late)
                 async with anyio.create_task_group() as writing:
                     for index in range(WRITERS):
                         writing.start_soon(write, index)

@@ -21,6 +21,26 @@ self.addEventListener('activate', event => {
   })())
 })
 
+// A page that loaded before this worker controlled it sends the hashed assets it used.
+self.addEventListener('message', event => {
+  const msg = event.data
+  if (!msg || msg.type !== 'keep' || !Array.isArray(msg.urls)) return
+  event.waitUntil((async () => {
+    const cache = await caches.open(CACHE)
+    for (const raw of msg.urls.slice(0, 500)) {
+      const url = new URL(String(raw), self.location.origin)
+      if (url.origin !== self.location.origin || !url.pathname.startsWith('/static/dist/')) continue
+      if (await cache.match(url.pathname)) continue
+      try {
+        const res = await fetch(url.pathname) // from the HTTP cache: the page just loaded it
+        if (res.ok) await cache.put(url.pathname, res)
+      } catch (err) {
+        console.warn('service worker: could not keep', url.pathname, err)
+      }
+    }
+  })())
+})
+
 self.addEventListener('fetch', event => {
   const req = event.request
   if (req.method !== 'GET') return

@@ -5,8 +5,9 @@ client (no extension is negotiated: `serve` turns permessage-deflate off). Throu
 re-frames the payload in Python; writing the frame straight to the transport of uvicorn's
 `websockets-sansio` protocol halves the CPU per delivered message (bench/). That protocol flushes
 its own output after every operation, so frames never interleave. uvicorn is pinned to an exact
-version for this, `tests/test_rawframe.py` covers these internals, and anything unexpected (another
-protocol class, a negotiated extension, a closing or paused socket) falls back to the ASGI send.
+version for this, `tests/test_fanout_order.py` checks that the path is taken (the `raw` count of
+`tandem_client_sends_total`), and anything unexpected (another protocol class, a negotiated
+extension, a closing or paused socket) falls back to the ASGI send.
 """
 
 from __future__ import annotations

@@ -249,3 +249,46 @@ async def test_each_writer_arrives_in_order_at_every_reader(
         assert delta["raw"] == 0 and delta["eager"] > 0 and delta["suspended"] > 0, delta
     else:
         assert delta["raw"] > 0 and delta["suspended"] > 0, delta
+
+
+async def test_a_client_that_speaks_first_without_sync_step1_misses_nothing(
+    path_server: tuple[TandemServer, dict[str, str]],
+) -> None:
+    """Live updates wait for a new client's first message; if that is not a SyncStep1, the client
+    first gets what changed since it joined, then live updates, in order."""
+    server, _env = path_server
+    room = f"{server.ws_url}/gate-{server.port}"
+    writer_doc = Doc()
+    text = writer_doc.get("t", type=Text)
+    pending: list[bytes] = []
+    writer_doc.observe(lambda e: pending.append(e.update))
+    reader = Reader("quiet", {writer_doc.client_id: 0})
+    with anyio.fail_after(60):
+        async with (
+            connect(room, compression=None, open_timeout=60) as quiet,
+            connect(room, compression=None, open_timeout=60) as writer,
+        ):
+            # The server greets each with its SyncStep1: after that, the quiet client is in the room.
+            assert isinstance(await quiet.recv(), bytes)
+            for seq in range(3):
+                text += f"<{seq}>"
+                await writer.send(create_update_message(pending.pop()))
+            # The writer syncs: the answer proves the room applied its updates (one connection, in
+            # order) while the quiet client, which has not spoken yet, got none of them live.
+            await writer.send(b"\x00\x00\x01\x00")
+            while True:
+                message = await writer.recv()
+                parsed = parse_message(message) if isinstance(message, bytes) else None
+                if isinstance(parsed, SyncUpdate) and parsed.step2:
+                    break
+            await quiet.send(create_update_message(b"\x00\x00"))  # its first message: not a SyncStep1
+            text += "<3>"
+            await writer.send(create_update_message(pending.pop()))
+            reader.final[writer_doc.client_id] = len(str(text))
+            reader.finish()
+            while not reader.done.is_set():
+                message = await quiet.recv()
+                assert isinstance(message, bytes)
+                reader.take(message)
+    assert reader.overtakes == []
+    assert str(reader.doc.get("t", type=Text)) == "<0><1><2><3>"

@@ -334,6 +334,24 @@ class Settings(BaseSettings):
         description="After a room unloads, collect garbage and return freed heap to the OS (malloc_trim).",
     )
 
+    # --- perf ---
+    fanout_raw_frames: bool = Field(
+        True,
+        description="Write broadcast frames straight to uvicorn's socket transport (the fan-out fast "
+        "path); off: every message goes through the ASGI send",
+    )
+    fanout_eager_sends: bool = Field(
+        True,
+        description="Send a message at once when the client's socket takes it; off: every message "
+        "goes through the client's backlog and sender task (slower; for tests and diagnosis)",
+    )
+    fanout_coalesce_max_bytes: int = Field(
+        256 * 1024,
+        ge=0,
+        description="A slow client's queued document updates merge into messages of at most this "
+        "size; 0 sends them one by one",
+    )
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             url = self.database_url

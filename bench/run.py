@@ -9,6 +9,7 @@ bench/results/latest.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import platform
 import resource
@@ -16,6 +17,7 @@ import statistics
 import sys
 import time
 
+from bench.noisy import cpu_hogs
 from bench.scenarios import all_scenarios
 from bench.servers import ROOT, STARTERS
 
@@ -52,8 +54,19 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="also the 2.6M-edit history")
     parser.add_argument("--only", nargs="*", help="scenario names to run (default: all)")
     parser.add_argument("--targets", nargs="*", default=list(STARTERS))
+    parser.add_argument(
+        "--noisy", action="store_true", help="run everything beside two CPU hogs at nice 5 (bench/noisy.py)"
+    )
+    parser.add_argument(
+        "--noisy-max-seconds", type=float, default=3600, help="the hogs stop by themselves after this"
+    )
     args = parser.parse_args()
     _raise_fd_limit()
+    with cpu_hogs(args.noisy_max_seconds) if args.noisy else contextlib.nullcontext():
+        _run(args)
+
+
+def _run(args: argparse.Namespace) -> None:
 
     scenarios = [s for s in all_scenarios(args.full, args.seconds) if not args.only or s[0] in args.only]
     samples: dict[str, dict[str, list[float | int | None]]] = {}
@@ -87,7 +100,8 @@ def main() -> None:
     (out / "latest.json").write_text(
         json.dumps({"machine": machine, "rounds": args.rounds, "table": table, "samples": samples}, indent=1)
     )
-    print(f"\nmachine: {machine}; rounds: {args.rounds}; python {sys.version.split()[0]}")
+    noisy = "; two CPU hogs at nice 5" if args.noisy else ""
+    print(f"\nmachine: {machine}; rounds: {args.rounds}; python {sys.version.split()[0]}{noisy}")
 
 
 if __name__ == "__main__":

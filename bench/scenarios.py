@@ -34,6 +34,7 @@ def fanout(server: Server, seconds: int) -> Metrics:
         out[f"{key} p50 ms"] = lat.get("p50")
         out[f"{key} p99 ms"] = lat.get("p99")
         out[f"{key} missing"] = r.get("missing")
+        out[f"{key} out of order"] = r.get("out_of_order")
         out[f"{key} loadgen loop p99 ms"] = r.get("client_loop_delay_p99_ms")
         cpu = r.get("server_cpu_steady_s", r["server_cpu_s"])
         out[f"{key} server CPU us/delivered"] = round(cpu * 1e6 / delivered, 2) if delivered else None

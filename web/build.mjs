@@ -82,13 +82,19 @@ async function build () {
   collect(pages.metafile, manifest, ['src/landing.js', 'src/room.js', 'src/editor.js', 'src/terminal.js', 'src/app.css'])
 
   // 3. The service worker, with the app shell to precache and a version derived from it.
-  // Precache what a room needs offline: every JS output (entries, shared chunks, the lazily
-  // loaded languages), the stylesheets the pages load, and fonts. Per-chunk CSS bundles that
-  // esbuild writes for dynamic imports are never loaded, so they are left out.
-  const loadedCss = new Set(['app.css', 'editor.css', 'terminal.css'].map(k => manifest[k]))
-  const precache = Object.keys({ ...pages.metafile.outputs, ...worker.metafile.outputs })
+  // Precache only the app shell: the landing and room pages, the editor core, the editor worker,
+  // the stylesheets they load and the fonts those reference, the manifest and icons (what the
+  // statically imported closure of those entries needs). Monaco's language tokenizers and the
+  // terminal are dynamic imports, fetched and cached by the service worker when first used
+  // (hashed names: cache-first), so a phone's first visit does not download every language.
+  const outputs = { ...pages.metafile.outputs, ...worker.metafile.outputs }
+  const shellRoots = ['landing.js', 'room.js', 'editor.js', 'editor.worker.js', 'app.css', 'editor.css']
+    .map(k => path.relative(root, path.join(outdir, manifest[k])).split(path.sep).join('/'))
+  const shell = staticClosure(outputs, shellRoots)
+  const precache = [...shell]
     .map(p => path.relative(outdir, path.join(root, p)).split(path.sep).join('/'))
-    .filter(p => !p.endsWith('.map') && (!p.endsWith('.css') || loadedCss.has(p)))
+    .filter(p => !p.endsWith('.map'))
+    .sort()
     .map(p => '/static/dist/' + p)
   precache.push('/static/manifest.webmanifest', '/static/icons/icon-192.png', '/static/icons/icon-512.png')
   const version = createHash('sha256').update(precache.join('\n')).digest('hex').slice(0, 12)
@@ -118,6 +124,21 @@ async function precompress (dir) {
     const file = path.join(entry.parentPath ?? entry.path, entry.name)
     await writeFile(file + '.gz', gzipSync(await readFile(file), { level: 9 }))
   }
+}
+
+// Every output a set of outputs needs before it runs: static imports, CSS @import and url()
+// assets (fonts); dynamic imports are left to load (and cache) on use.
+function staticClosure (outputs, roots) {
+  const seen = new Set()
+  const todo = [...roots]
+  while (todo.length) {
+    const out = todo.pop()
+    if (seen.has(out) || !outputs[out]) continue
+    seen.add(out)
+    const info = outputs[out]
+    for (const imp of info.imports || []) if (imp.kind !== 'dynamic-import' && !imp.external) todo.push(imp.path)
+  }
+  return seen
 }
 
 // Map "editor.js" / "editor.css" → hashed output names (relative to static/dist/).

@@ -21,6 +21,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from backend.rooms.connection import SEND_COUNTS
 from backend.version import build_info
 
 if TYPE_CHECKING:
@@ -64,11 +65,21 @@ class TandemCollector(Collector):
             opened.add_metric([channel], count)
         yield opened
 
+        # A room still flushing on unload is still held (and its counters not yet in the totals).
         yield GaugeMetricFamily(
             "tandem_rooms_loaded", "Rooms (live documents) held by this node", len(counted)
-        )  # unloading (flushing) rooms are still held
+        )
         yield CounterMetricFamily("tandem_messages_received", "y-websocket messages received", messages_in)
         yield CounterMetricFamily("tandem_messages_sent", "y-websocket messages sent (fan-out)", messages_out)
+        sends = CounterMetricFamily(
+            "tandem_client_sends",
+            "y-websocket messages by how they left: raw (straight to the socket), eager (ASGI send "
+            "done at once), suspended (had to wait for the socket), queued (behind a backlog)",
+            labels=["path"],
+        )
+        for path in ("raw", "eager", "suspended", "queued"):
+            sends.add_metric([path], getattr(SEND_COUNTS, path))
+        yield sends
         yield CounterMetricFamily("tandem_updates_refused", "Document updates dropped for the role", refused)
 
         fanout = stats.fanout

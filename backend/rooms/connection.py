@@ -39,6 +39,27 @@ COALESCE_MAX_BYTES = 256 * 1024
 class QueueLimits:
     max_messages: int
     max_bytes: int
+    # Merged backlog messages stay under this size; 0 sends queued messages one by one.
+    coalesce_max_bytes: int = COALESCE_MAX_BYTES
+    # The fast paths (settings `fanout_raw_frames`, `fanout_eager_sends`); off, every message takes
+    # the next path down, so tests can run each path on its own.
+    raw_frames: bool = True
+    eager: bool = True
+
+
+class SendCounts:
+    """How messages left, for /metrics: how often clients fall behind (process-wide totals)."""
+
+    __slots__ = ("eager", "queued", "raw", "suspended")
+
+    def __init__(self) -> None:
+        self.raw = 0  # written straight to the transport
+        self.eager = 0  # an ASGI send that completed at once
+        self.suspended = 0  # an ASGI send that had to wait for the socket (the sender finishes it)
+        self.queued = 0  # behind a backlog or a send in flight
+
+
+SEND_COUNTS = SendCounts()
 
 
 @dataclass(slots=True)
@@ -78,7 +99,7 @@ class ClientConnection:
         self.room = room
         # The server's own ASGI send (the endpoint is served outside Starlette's middleware).
         self._send: Send = send or websocket._send
-        self._sink = RawFrameSink.for_send(self._send)
+        self._sink = RawFrameSink.for_send(self._send) if limits.raw_frames else None
         self._limits = limits
         self._backlog: deque[bytes | _Close] = deque()
         self._backlog_bytes = 0
@@ -103,13 +124,16 @@ class ClientConnection:
         """Send now if the socket takes it, else queue; close the client if it cannot keep up.
 
         `frame` is `message` already framed (`rawframe.encode_binary_frame`), for broadcasts.
+        Order: once a message is queued or a send is in flight, every later message goes behind
+        it (see `_busy`); only the sender task writes then, so frames leave in `send` order.
         """
         if self._closing is not None or self._dead:
             self.dropped_messages += 1
             return
-        if self._sender is None or (not self._backlog and self._inflight is None and self._idle()):
+        if self._limits.eager and not self._busy():
             sink = self._sink
             if sink is not None and sink.try_write(frame or encode_binary_frame(message)):
+                SEND_COUNTS.raw += 1
                 return
             try:
                 self._inflight = start_eagerly(self._send({"type": "websocket.send", "bytes": message}))
@@ -117,9 +141,13 @@ class ClientConnection:
                 log.debug("send failed room=%r: %r", self.room, exc)
                 self._dead = True
                 return
-            if self._inflight is not None:
+            if self._inflight is None:
+                SEND_COUNTS.eager += 1
+            else:
+                SEND_COUNTS.suspended += 1
                 self._kick()
             return
+        SEND_COUNTS.queued += 1
         backlog = self._backlog
         backlog.append(message)
         self._backlog_bytes += len(message)
@@ -134,6 +162,12 @@ class ClientConnection:
             self.close(closecodes.MESSAGE_TOO_BIG, "send queue overflow: reconnect to resync")
             return
         self._kick()
+
+    def _busy(self) -> bool:
+        """A message is queued, a send is in flight, or the sender has not gone back to waiting."""
+        if self._inflight is not None or self._backlog:
+            return True
+        return self._sender is not None and not self._idle()
 
     def _idle(self) -> bool:
         """The sender has nothing left to do (it waits for the next kick)."""
@@ -195,7 +229,7 @@ class ClientConnection:
                         await self._send_close(backlog.popleft())  # type: ignore[arg-type]
                         return
                     # A client that fell behind gets its queued updates merged (see coalesce).
-                    message, taken = take_batch(backlog, COALESCE_MAX_BYTES)  # type: ignore[arg-type]
+                    message, taken = take_batch(backlog, self._limits.coalesce_max_bytes)  # type: ignore[arg-type]
                     self._backlog_bytes -= taken
                     await self._send({"type": "websocket.send", "bytes": message})
                 wakeup.clear()

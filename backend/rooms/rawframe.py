@@ -5,8 +5,9 @@ client (no extension is negotiated: `serve` turns permessage-deflate off). Throu
 re-frames the payload in Python; writing the frame straight to the transport of uvicorn's
 `websockets-sansio` protocol halves the CPU per delivered message (bench/). That protocol flushes
 its own output after every operation, so frames never interleave. uvicorn is pinned to an exact
-version for this, `tests/test_rawframe.py` covers these internals, and anything unexpected (another
-protocol class, a negotiated extension, a closing or paused socket) falls back to the ASGI send.
+version for this, `tests/test_fanout_order.py` checks that the path is taken (the `raw` count of
+`tandem_client_sends_total`), and anything unexpected (another protocol class, a negotiated
+extension, a closing or paused socket) falls back to the ASGI send.
 """
 
 from __future__ import annotations
@@ -14,10 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.types import Send
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
-
-_PROTOCOL_CLASS = "WebSocketsSansIOProtocol"
 
 
 def encode_binary_frame(payload: bytes) -> bytes:
@@ -32,9 +32,13 @@ class RawFrameSink:
 
     @classmethod
     def for_send(cls, send: Send) -> RawFrameSink | None:
-        """The sink behind an ASGI `send`, when it is uvicorn's sans-I/O protocol; else None."""
+        """The sink behind an ASGI `send`, when it is uvicorn's sans-I/O protocol; else None.
+
+        A subclass counts: `backend.edge` serves a guarded subclass (matching the class by name
+        silently turned this fast path off there).
+        """
         proto = getattr(send, "__self__", None)
-        if proto is None or type(proto).__name__ != _PROTOCOL_CLASS:
+        if not isinstance(proto, WebSocketsSansIOProtocol):
             return None
         conn = getattr(proto, "conn", None)
         if conn is None or getattr(conn, "extensions", None) or not hasattr(proto, "writable"):

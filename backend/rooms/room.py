@@ -34,6 +34,7 @@ from backend.rooms.durability import delete_set_of, digest, has_deletions
 from backend.rooms.protocol import (
     EMPTY_UPDATE,
     AwarenessUpdate,
+    Message,
     QueryAwareness,
     SyncStep1,
     SyncUpdate,
@@ -114,6 +115,12 @@ class Room:
         # Clients whose updates were applied since the history last looked (backend.history).
         self.edited_by: set[ClientConnection] = set()
         self._origin: Hashable | None = None
+        # Clients that joined and have not asked for the document yet (their first SyncStep1),
+        # with the state vector the room had when they joined. Live updates skip them: sent
+        # before the step 2 that carries the history, they would reach the client ahead of
+        # that writer's earlier updates (Yjs holds them as pending structs, and the bytes are
+        # sent twice). See `_open_gate`.
+        self._syncing: dict[ClientConnection, bytes] = {}
         self._batch: list[bytes] = []
         self._batch_origins: set[Hashable | None] = set()
         self._loop = asyncio.get_running_loop()
@@ -129,6 +136,7 @@ class Room:
 
     def join(self, client: ClientConnection) -> None:
         self.clients.add(client)
+        self._syncing[client] = self.doc.get_state()
         self.idle_since = None
         client.send(create_sync_message(self.doc))
         states = self.awareness.encode_all()
@@ -137,6 +145,7 @@ class Room:
 
     def leave(self, client: ClientConnection) -> None:
         self.clients.discard(client)
+        self._syncing.pop(client, None)
         removal = self.awareness.remove_owner(client)
         if removal is not None:
             self.broadcast(create_awareness_message(removal))
@@ -159,6 +168,8 @@ class Room:
         """Apply one frame from a client; raises `ProtocolError` for a malformed one."""
         self.messages_in += 1
         message = parse_message(frame)
+        if self._syncing and client in self._syncing:
+            self._open_gate(client, message)
         if isinstance(message, SyncUpdate):
             if message.update == EMPTY_UPDATE:
                 return
@@ -193,11 +204,36 @@ class Room:
             if states is not None:
                 client.send(create_awareness_message(states))
 
+    def _open_gate(self, client: ClientConnection, message: Message) -> None:
+        """The client's first message: from now on it gets live updates.
+
+        A SyncStep1 is answered with everything the room has, so nothing was missed. A client that
+        speaks first with anything else gets what changed since it joined, before any live update.
+        """
+        joined_at = self._syncing.pop(client)
+        if isinstance(message, SyncStep1):
+            return
+        missed = self.doc.get_update(joined_at)
+        if missed != EMPTY_UPDATE:
+            client.send(create_update_message(missed))
+
     def broadcast(self, message: bytes, exclude: ClientConnection | None = None) -> None:
         frame = encode_binary_frame(message)  # framed once for every client
         self.messages_out += len(self.clients)
         for client in self.clients:
             if client is not exclude:
+                client.send(message, frame)
+
+    def _broadcast_update(self, message: bytes, exclude: ClientConnection | None) -> None:
+        """A live document update: to every client but `exclude` and those not yet synced."""
+        syncing = self._syncing
+        if not syncing:
+            self.broadcast(message, exclude)
+            return
+        frame = encode_binary_frame(message)
+        for client in self.clients:
+            if client is not exclude and client not in syncing:
+                self.messages_out += 1
                 client.send(message, frame)
 
     # -- document --------------------------------------------------------------------------
@@ -260,7 +296,7 @@ class Room:
         exclude = only if isinstance(only, ClientConnection) else None
         for group in _groups_up_to(batch, MERGE_MAX_BYTES):
             update = group[0] if len(group) == 1 else merge_updates(*group)
-            self.broadcast(create_update_message(update), exclude)
+            self._broadcast_update(create_update_message(update), exclude)
         if self._fanout_t0 and self.fanout_histogram is not None:
             self.fanout_histogram.observe(time.perf_counter() - self._fanout_t0)
             self._fanout_t0 = 0.0

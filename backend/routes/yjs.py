@@ -59,7 +59,13 @@ async def yjs_endpoint(websocket: WebSocket, services: Services, send: Send) -> 
         return
     client = ClientConnection(
         websocket,
-        QueueLimits(settings.client_queue_max_messages, settings.client_queue_max_bytes),
+        QueueLimits(
+            settings.client_queue_max_messages,
+            settings.client_queue_max_bytes,
+            coalesce_max_bytes=settings.fanout_coalesce_max_bytes,
+            raw_frames=settings.fanout_raw_frames,
+            eager=settings.fanout_eager_sends,
+        ),
         principal,
         name,
         send,

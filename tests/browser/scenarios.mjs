@@ -418,6 +418,16 @@ const scenarios = {
     eq(manifest.name, 'Tandem', 'manifest name')
     assert(manifest.icons.some(i => i.sizes === '512x512'), 'manifest has a 512 icon')
     await until(p, () => navigator.serviceWorker.ready.then(r => Boolean(r.active)), null, { what: 'service worker active', timeout: 20000 })
+    // The worker precaches only the shell, and keeps what this first visit loaded before it was in
+    // control (the open file's language among them): all of it is cached for an offline reload.
+    await until(p, async () => {
+      const used = performance.getEntriesByType('resource').map(e => new URL(e.name).pathname)
+        .filter(u => u.startsWith('/static/dist/'))
+      const keys = await caches.keys()
+      const cache = await caches.open(keys.find(k => k.startsWith('tandem-')))
+      for (const u of used) if (!(await cache.match(u))) return false
+      return used.some(u => u.includes('/chunks/'))
+    }, null, { what: 'assets of the first visit in the service worker cache', timeout: 20000 })
     await p.reload()
     await until(p, () => Boolean(navigator.serviceWorker.controller), null, { what: 'service worker controls the page' })
     // Chromium's own installability checks (what its install prompt requires) find nothing missing.
@@ -433,6 +443,8 @@ const scenarios = {
     await p.reload()
     await p.waitForSelector('body[data-editor=ready]', { timeout: 20000 })
     await until(p, () => window.__screen().includes('live = True'), null, { what: 'content after offline reload' })
+    // Highlighted: the language's tokenizer (a lazily loaded chunk) came from the cache too.
+    await until(p, () => document.querySelectorAll('#editor .view-lines span[class^=mtk]:not(.mtk1)').length > 0, null, { what: 'syntax colours after offline reload' })
     await p.waitForSelector('#offline:not([hidden])', { timeout: 15000 })
     await shot(p, 'mobile-offline.png')
     await phone.context.setOffline(false)

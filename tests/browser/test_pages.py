@@ -91,6 +91,15 @@ def test_pages_and_pwa_files_are_served(web_server: TandemServer) -> None:
         sw = http.get("/sw.js")
         assert sw.status_code == 200 and sw.headers["content-type"].startswith("text/javascript")
         assert sw.headers["cache-control"] == "no-cache"
+        # It precaches the app shell only: Monaco's ~80 language chunks are cached on first use.
+        listed = re.search(r'\["/static/[^\]]*\]', sw.text)
+        assert listed is not None
+        precache = json.loads(listed.group(0))
+        for name in ("room.js", "editor.js", "editor.css", "editor.worker.js", "app.css"):
+            assert assets[name] in precache, name
+        assert len(precache) < 30, precache
+        for url in precache:
+            assert http.get(url).status_code == 200, url
         manifest = http.get("/static/manifest.webmanifest").json()
         assert manifest["name"] == "Tandem"
         for icon in manifest["icons"]:

@@ -54,4 +54,9 @@ function mountNoAuth () {
 
 if (document.body.dataset.auth === 'off') mountNoAuth()
 else mountHome(document.getElementById('home'))
-if ('serviceWorker' in navigator) navigator.serviceWorker.register('/sw.js').catch(() => {})
+// After the page has loaded, so precaching the room's shell never delays the landing page.
+if ('serviceWorker' in navigator) {
+  const register = () => navigator.serviceWorker.register('/sw.js').catch(() => {})
+  if (document.readyState === 'complete') register()
+  else window.addEventListener('load', register, { once: true })
+}

@@ -338,7 +338,22 @@ mountInvite($('#invite'), {
   toast
 })
 if ('serviceWorker' in navigator && !params.has('nosw')) {
-  navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch(err => console.warn('service worker', err))
+  // Once the editor has loaded: the shell's files are then in the HTTP cache, so installing the
+  // worker (precaching the shell) neither competes with the first load for a phone's bandwidth
+  // nor downloads them twice.
+  // Then it keeps what this page loaded before it was in control (the language of the open file):
+  // a reload offline needs those too.
+  editorLoaded.finally(async () => {
+    try {
+      await navigator.serviceWorker.register('/sw.js', { scope: '/' })
+      const reg = await navigator.serviceWorker.ready
+      const urls = performance.getEntriesByType('resource').map(e => e.name)
+        .filter(u => new URL(u).pathname.startsWith('/static/dist/'))
+      reg.active?.postMessage({ type: 'keep', urls })
+    } catch (err) {
+      console.warn('service worker', err)
+    }
+  })
 }
 
 // A first file for an empty new room, so there is something to type in. The server reads the

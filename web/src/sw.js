@@ -1,5 +1,6 @@
-// Service worker (served at /sw.js, scope /): precaches the app shell, serves hashed assets
-// cache-first, pages network-first with the cached room shell as the offline fallback.
+// Service worker (served at /sw.js, scope /): precaches the app shell only (web/build.mjs), serves
+// hashed assets cache-first and caches the lazily loaded ones (Monaco's languages, the terminal) on
+// first use; pages network-first with the cached room shell as the offline fallback.
 /* global __PRECACHE__, __VERSION__ */
 const CACHE = 'tandem-' + __VERSION__
 const PRECACHE = __PRECACHE__
@@ -17,6 +18,26 @@ self.addEventListener('activate', event => {
   event.waitUntil((async () => {
     for (const key of await caches.keys()) if (key.startsWith('tandem-') && key !== CACHE) await caches.delete(key)
     await self.clients.claim()
+  })())
+})
+
+// A page that loaded before this worker controlled it sends the hashed assets it used.
+self.addEventListener('message', event => {
+  const msg = event.data
+  if (!msg || msg.type !== 'keep' || !Array.isArray(msg.urls)) return
+  event.waitUntil((async () => {
+    const cache = await caches.open(CACHE)
+    for (const raw of msg.urls.slice(0, 500)) {
+      const url = new URL(String(raw), self.location.origin)
+      if (url.origin !== self.location.origin || !url.pathname.startsWith('/static/dist/')) continue
+      if (await cache.match(url.pathname)) continue
+      try {
+        const res = await fetch(url.pathname) // from the HTTP cache: the page just loaded it
+        if (res.ok) await cache.put(url.pathname, res)
+      } catch (err) {
+        console.warn('service worker: could not keep', url.pathname, err)
+      }
+    }
   })())
 })
 

@@ -59,6 +59,11 @@ export class RawClient extends EventEmitter {
     this.received = 0
     this.awarenessReceived = 0
     this.permissionDenied = null
+    // Order check: the clock each client's updates have reached here; an update that starts past
+    // it overtook an earlier one of that client (counted once synced: before the server's step 2
+    // live updates may legitimately arrive ahead of the history).
+    this.clocks = new Map()
+    this.outOfOrder = 0
     if (sendLocal) {
       this.doc.on('update', (update, origin) => { if (origin !== this) this.sendUpdate(update) })
     }
@@ -98,6 +103,15 @@ export class RawClient extends EventEmitter {
     return this
   }
 
+  _noteOrder (update) {
+    const { from, to } = Y.parseUpdateMeta(update)
+    for (const [client, start] of from) {
+      const have = this.clocks.get(client) ?? 0
+      if (start > have && this.step2At !== null) this.outOfOrder++
+      this.clocks.set(client, Math.max(have, to.get(client) ?? 0))
+    }
+  }
+
   _read (buf) {
     const dec = decoding.createDecoder(buf)
     const type = decoding.readVarUint(dec)
@@ -110,13 +124,16 @@ export class RawClient extends EventEmitter {
         if (first) this.step2At = performance.now()
         const update = decoding.readVarUint8Array(dec)
         if (first) this.step2Bytes = update.length
+        this._noteOrder(update)
         Y.applyUpdate(this.doc, update, this)
         if (first) {
           this.syncedAt = performance.now()
           this.emit('synced', this)
         }
       } else if (syncType === syncProtocol.messageYjsUpdate) {
-        if (this.applyRemote) Y.applyUpdate(this.doc, decoding.readVarUint8Array(dec), this)
+        const update = decoding.readVarUint8Array(dec)
+        this._noteOrder(update)
+        if (this.applyRemote) Y.applyUpdate(this.doc, update, this)
       }
     } else if (type === MSG_AWARENESS) {
       this.awarenessReceived++

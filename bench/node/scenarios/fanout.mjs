@@ -136,6 +136,9 @@ export const run = async (v) => {
     delivered,
     missing: expected - delivered,
     unknown_markers: unknown,
+    // Updates that reached a reader before an earlier update of the same writer (see RawClient).
+    out_of_order: readers.reduce((n, rd) => n + rd.outOfOrder, 0),
+    readers_out_of_order: readers.filter((rd) => rd.outOfOrder > 0).length,
     latency_ms: summary(latencies),
     send_lag_max_ms: round(maxLag),
     client_loop_delay_p99_ms: round(loopDelay.percentile(99) / 1e6),

@@ -77,6 +77,11 @@ class WorkspaceQuota:
         workspace.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not image.exists():
             self._create(image, workspace)
+        elif any(workspace.iterdir()):
+            # Files put in the bare directory while it was not mounted (an operator copying a
+            # project in between two loads of the room): moved into the image, so the mount
+            # never hides them; they are the newer copies.
+            self._copy_in(image, workspace)
         _run(["mount", "-t", "ext4", "-o", _MOUNT_OPTIONS, str(image), str(workspace)])
         logger.info("workspace %s mounted from %s (quota %d MiB)", workspace, image, self.size_bytes >> 20)
 
@@ -118,6 +123,18 @@ class WorkspaceQuota:
             finally:
                 _run(["umount", staging])
         os.replace(partial, image)
+
+    def _copy_in(self, image: Path, workspace: Path) -> None:
+        """Move the bare directory's files into an existing image (links as links, never
+        followed; nothing runs in the workspace: it is not mounted, so no container uses it)."""
+        logger.info("moving files put in %s while it was not mounted into its quota image", workspace)
+        with tempfile.TemporaryDirectory(dir=image.parent) as staging:
+            _run(["mount", "-t", "ext4", "-o", _MOUNT_OPTIONS, str(image), staging])
+            try:
+                _run(["cp", "-a", "--no-dereference", f"{workspace}/.", staging])
+                _clear(workspace)
+            finally:
+                _run(["umount", staging])
 
 
 def _clear(directory: Path) -> None:

@@ -358,7 +358,8 @@ class RedisBus:
 
     def _notify_peer_lost(self, node: str) -> None:
         log.info("bus: node %s left or stopped answering", node)
-        assert self._tg is not None
+        if self._tg is None:  # this node is shutting down: nobody is left to tell
+            return
         for listener in self._peer_lost:
             self._tg.start_soon(_run_listener, listener, node)
 

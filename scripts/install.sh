@@ -19,7 +19,7 @@ STAMPS=.venv/.tandem-stamps
 # A digest of the given files and directory trees (contents and names), plus extra words.
 digest() {
   local words="$1"; shift
-  { echo "$words"; find "$@" -type f -not -path '*/node_modules/*' -print0 2>/dev/null | sort -z | xargs -0 -r sha256sum; } |
+  { echo "$words"; { find "$@" -type f -not -path '*/node_modules/*' -print0 2>/dev/null || true; } | sort -z | xargs -0 -r sha256sum; } |
     sha256sum | cut -d' ' -f1
 }
 fresh() { [ "${TANDEM_FORCE_INSTALL:-0}" != 1 ] && [ -f "$STAMPS/$1" ] && [ "$(cat "$STAMPS/$1")" = "$2" ]; }
@@ -41,7 +41,10 @@ if fresh python "$py_stamp" && .venv/bin/python -c 'import backend' 2>/dev/null;
   say "Python packages up to date (pyproject.toml and requirements.lock unchanged)"
 else
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -c requirements.lock -e ".${EXTRAS:+[$EXTRAS]}"  # versions from the lock
+  # Versions from the lock (the tested set); a checkout without one resolves from pyproject.toml.
+  LOCK=()
+  [ -f requirements.lock ] && LOCK=(-c requirements.lock)
+  .venv/bin/python -m pip install -q "${LOCK[@]}" -e ".${EXTRAS:+[$EXTRAS]}"
   stamp python "$py_stamp"
 fi
 

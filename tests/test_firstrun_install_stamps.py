@@ -36,6 +36,7 @@ def _project(tmp_path: Path) -> Path:
     (root / "scripts").mkdir(parents=True)
     shutil.copy(ROOT / "scripts" / "install.sh", root / "scripts" / "install.sh")
     shutil.copy(ROOT / "pyproject.toml", root / "pyproject.toml")
+    shutil.copy(ROOT / "requirements.lock", root / "requirements.lock")
     web = root / "web"
     shutil.copytree(ROOT / "web" / "src", web / "src")
     for name in ("package.json", "package-lock.json", "build.mjs"):
@@ -74,6 +75,12 @@ def test_second_install_skips_everything_and_a_change_reinstalls_its_step(tmp_pa
     assert _install(root, tmp_path) == ["node build.mjs"]
     with (root / "pyproject.toml").open("a") as f:
         f.write("\n# a change\n")
+    assert [c for c in _install(root, tmp_path) if not c.startswith("python -c")] == [
+        "python -m",
+        "python -m",
+    ]
+    with (root / "requirements.lock").open("a") as f:  # a new lock re-installs the Python packages
+        f.write("# a change\n")
     assert [c for c in _install(root, tmp_path) if not c.startswith("python -c")] == [
         "python -m",
         "python -m",

@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import random
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,40 +37,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.servers import Server, free_port  # noqa: E402
+from tests.projects import copy_packages, text_files  # noqa: E402
 from tests.pyclient import WebsocketChannel  # noqa: E402
 
-SITE = Path(sys.prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
-# ~1,200 files and ~14 MB of text: a whole-doc sync stays under the 16 MiB frame limit (#18 finding 5).
-PACKAGES = [
-    "pip",
-    "setuptools",
-    "pydantic",
-    "_pytest",
-    "rich",
-    "fastapi",
-    "anyio",
-    "starlette",
-    "typer",
-    "click",
-]
 PHASE_TIMEOUT = 120.0
 PROBE_GAP = 0.02
 
 
 def build_project(root: Path) -> dict[str, str]:
-    root.mkdir(parents=True, exist_ok=True)
-    for name in PACKAGES:
-        shutil.copytree(SITE / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-    texts: dict[str, str] = {}
-    for path in root.rglob("*"):
-        if path.is_file() and not path.is_symlink():
-            data = path.read_bytes()
-            if len(data) <= 1024 * 1024 and b"\0" not in data[:8192]:
-                try:
-                    texts[path.relative_to(root).as_posix()] = data.decode()
-                except UnicodeDecodeError:
-                    pass
-    return texts
+    copy_packages(root)
+    texts, _ = text_files(root, 1024 * 1024)
+    return {rel: data.decode() for rel, data in texts.items()}
 
 
 def checkout_contents(texts: dict[str, str], files: int, seed: int = 1) -> dict[str, str]:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from pycrdt import Map, Text
 
 from sandbox.container_config import LABEL_INSTANCE, LABEL_SESSION
 from sandbox.filesync.workspace_sync import WELCOME_TEXT
+from tests.projects import copy_packages, text_files
 from tests.pyclient import pycrdt_client
 from tests.support import TandemServer
 from tests.support import eventually as wait_for
@@ -28,21 +27,6 @@ from tests.termclient import new_session, sandbox_server, term_client, term_url
 
 pytestmark = [pytest.mark.anyio, pytest.mark.docker]
 
-SITE = Path(sys.prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
-# ~1,200 files, ~11.6 MB of text under the 64 KiB limit: below the 16 MiB frame limit, which a
-# whole-doc sync of a bigger project still exceeds (#18 finding 5, incremental sync).
-PACKAGES = [
-    "pip",
-    "setuptools",
-    "pydantic",
-    "_pytest",
-    "rich",
-    "fastapi",
-    "anyio",
-    "starlette",
-    "typer",
-    "click",
-]
 MAIN_PY = "from pip._internal.cli.main import main\n\nif __name__ == '__main__':\n    main()\n"
 MAX_FILE = 64 * 1024
 
@@ -59,27 +43,12 @@ def _workspace(srv: TandemServer, session: str) -> Path:
 
 
 def _build_project(root: Path) -> tuple[dict[str, bytes], int]:
-    """Copy the packages; return the text files that fit the limit (path -> bytes), and the
-    number of files copied."""
-    root.mkdir(parents=True)
-    for name in PACKAGES:
-        shutil.copytree(SITE / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+    """Copy the packages, add `main.py` and a link to /usr; return the text files that fit the
+    limit (path -> bytes), and the number of files copied."""
+    copy_packages(root)
     (root / "main.py").write_text(MAIN_PY)
     os.symlink("/usr", root / "usr-link")
-    texts: dict[str, bytes] = {}
-    copied = 0
-    for path in root.rglob("*"):
-        if path.is_symlink() or not path.is_file():
-            continue
-        copied += 1
-        data = path.read_bytes()
-        if len(data) <= MAX_FILE and b"\0" not in data[:8192]:
-            try:
-                data.decode("utf-8")
-            except UnicodeDecodeError:
-                continue
-            texts[path.relative_to(root).as_posix()] = data
-    return texts, copied
+    return text_files(root, MAX_FILE)
 
 
 async def _containers_of(srv: TandemServer, session: str) -> list[object]:

@@ -34,6 +34,14 @@ def noauth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TandemServer]:
         yield server
 
 
+def test_favicon_is_the_app_icon(noauth: TandemServer) -> None:
+    """Browsers fetch /favicon.ico on pages without an icon link; it must not be a 404."""
+    answer = httpx.get(f"http://127.0.0.1:{noauth.port}/favicon.ico", timeout=10)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "image/png"
+    assert answer.content.startswith(b"\x89PNG")
+
+
 # -- bodies ------------------------------------------------------------------------------------
 
 

@@ -156,3 +156,14 @@ async def service_worker() -> Response:
         media_type="text/javascript; charset=utf-8",
         headers={"cache-control": "no-cache", "service-worker-allowed": "/"},
     )
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+async def favicon() -> Response:
+    """Browsers ask for /favicon.ico on pages without an icon link (the API docs, error pages):
+    the app icon, so no page ever logs a 404 for it."""
+    return FileResponse(
+        web.STATIC_DIR / "icons" / "icon-192.png",
+        media_type="image/png",
+        headers={"cache-control": "public, max-age=86400"},
+    )

@@ -176,6 +176,9 @@ async function walk (browser, base) {
   await until(p, () => window.__screen().includes('# followed live'), null, { what: "the owner's edit on the phone" })
   eq(await p.evaluate(() => document.body.dataset.file), await a.evaluate(() => document.body.dataset.file), 'the phone shows the owner\'s file')
   await shot(p, 'phone-follows')
+  // Watching someone type is no change of the viewer's: the page never drops its copy and
+  // reloads saying its changes were refused (an empty local transaction once made it do so).
+  eq(await p.evaluate(() => document.body.dataset.refused ?? null), null, 'a following viewer was told its changes were refused')
   mark('phoneFollowing')
 
   // It cannot edit: keys and the editor API change nothing.

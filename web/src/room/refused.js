@@ -76,6 +76,11 @@ export function guardRefused (ctx, { session, role }) {
       }
     }
     if (!tr.local || restoring) return
+    // Reading some types opens a local transaction that writes nothing (Y.Text#toDelta does):
+    // only a transaction that made structs or deletions is a change the server could refuse.
+    const wrote = (tr.afterState.get(doc.clientID) || 0) > (tr.beforeState.get(doc.clientID) || 0) ||
+      tr.deleteSet.clients.size > 0
+    if (!wrote) return
     const outside = [...tr.changed.keys()].some(t => rootOf(t) !== ctx.comments)
     if (role !== 'commenter' || outside) return restore()
     const clock = Y.getState(doc.store, doc.clientID)

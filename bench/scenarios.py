@@ -21,9 +21,9 @@ def _room(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def fanout(server: Server, seconds: int) -> Metrics:
+def fanout(server: Server, seconds: int, shapes: list[tuple[int, int]] | None = None) -> Metrics:
     out: Metrics = {}
-    for writers, readers in FANOUTS:
+    for writers, readers in shapes or FANOUTS:
         r = run_loadgen(
             server, "fanout", "--room", _room("fan"), "--writers", str(writers), "--readers", str(readers),
             "--rate", str(FANOUT_RATE), "--seconds", str(seconds),
@@ -89,9 +89,17 @@ def history(server: Server, edits: int) -> Metrics:
     }
 
 
-def all_scenarios(full: bool, seconds: int) -> list[tuple[str, Callable[[Server], Metrics]]]:
+def parse_shape(text: str) -> tuple[int, int]:
+    """`2x200` -> (2, 200): writers x readers of one fan-out run."""
+    writers, _, readers = text.partition("x")
+    return int(writers), int(readers)
+
+
+def all_scenarios(
+    full: bool, seconds: int, shapes: list[tuple[int, int]] | None = None
+) -> list[tuple[str, Callable[[Server], Metrics]]]:
     scenarios: list[tuple[str, Callable[[Server], Metrics]]] = [
-        ("fanout", lambda s: fanout(s, seconds)),
+        ("fanout", lambda s: fanout(s, seconds, shapes)),
         ("max rate", lambda s: max_rate(s, max(3, seconds // 2))),
         ("capacity 2000", lambda s: capacity(s, 2000, 200)),
         ("capacity 5000", lambda s: capacity(s, 5000, 500)),

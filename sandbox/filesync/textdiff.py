@@ -18,6 +18,10 @@ from pycrdt import Text
 # Myers' diff (google diff-match-patch in C++, line mode first) gives up after this long and
 # returns a coarser diff: a pathological pair of texts never holds the sync for long.
 DIFF_TIME_LIMIT = 0.05
+# The line diff's own limit (CPU seconds, in C with the GIL released): a real edit of a 1 MiB
+# file diffs in about a millisecond; reordered lines (`sort -o`) would search until the limit,
+# and a coarser diff of them ends as one replacement anyway.
+LINE_DIFF_TIME_LIMIT = 0.02
 # Changed blocks up to this many characters (both sides) are diffed by character, up to a
 # budget per file; beyond it a changed block of lines is replaced whole.
 CHAR_REFINE_LIMIT = 4000
@@ -113,7 +117,7 @@ def diff(old: str, new: str) -> list[Edit]:
     i = j = 0  # line indices into a_lines, b_lines
     equal = 0
     pending_del = pending_ins = 0  # lines of the current changed block
-    ops = dmp.diff(*symbols, counts_only=True, timelimit=DIFF_TIME_LIMIT, cleanup="No", checklines=False)
+    ops = dmp.diff(*symbols, counts_only=True, timelimit=LINE_DIFF_TIME_LIMIT, cleanup="No", checklines=False)
     for op, count in [*ops, ("=", 0)]:
         if op != "=":
             if op == "-":

@@ -155,21 +155,22 @@ class DiskToDoc:
                 self._add_text(rel, text)
                 return
             current = str(ytext)
+            base = self._last.get(rel, current)
             # The diff runs in a worker thread against a snapshot (never on the loop: a big file
             # takes tens of milliseconds); people may type meanwhile.
-            edits, dropped = await anyio.to_thread.run_sync(
-                disk_edits, self._last.get(rel, current), current, text
-            )
+            edits, dropped = await anyio.to_thread.run_sync(disk_edits, base, current, text)
             now = self._files.get(rel)
             if not isinstance(now, Text):
                 continue
+            # The doc had not changed since the last sync: the edits give exactly the disk's text.
+            exact = current == base
             now_text = str(now)
             if now_text != current:  # the doc moved: carry the edits over its small change, or diff again
                 followed = follow(edits, current, now_text)
                 if followed is None:
                     continue
                 edits, dropped = followed[0], dropped + followed[1]
-                current = now_text
+                current, exact = now_text, False
             ytext = now
             break
         else:
@@ -190,7 +191,9 @@ class DiskToDoc:
                 if rel in self._blobs:
                     del self._blobs[rel]
                 apply_edits(ytext, current, edits)
-        if str(ytext) != text:  # concurrent document edits survive: write the merge back
+        # Concurrent document edits survive: write the merge back (a 1 MiB str() is skipped when
+        # the result is known to be the disk's text).
+        if not (exact and not dropped) and str(ytext) != text:
             self._dirty.add(rel)
             self._dirty_event.set()
 

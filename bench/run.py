@@ -61,6 +61,12 @@ def main() -> None:
         "--noisy", action="store_true", help="run everything beside two CPU hogs at nice 5 (bench/noisy.py)"
     )
     parser.add_argument(
+        "--drain",
+        type=float,
+        help="seconds a fan-out run waits for late deliveries before counting them missing "
+        "(default 5; 30 with --noisy)",
+    )
+    parser.add_argument(
         "--noisy-max-seconds", type=float, default=3600, help="the hogs stop by themselves after this"
     )
     args = parser.parse_args()
@@ -70,7 +76,8 @@ def main() -> None:
 
 
 def _run(args: argparse.Namespace) -> None:
-    every = all_scenarios(args.full, args.seconds, args.fanouts)
+    drain = args.drain if args.drain is not None else (30 if args.noisy else 5)
+    every = all_scenarios(args.full, args.seconds, args.fanouts, drain)
     scenarios = [s for s in every if not args.only or s[0] in args.only]
     samples: dict[str, dict[str, list[float | int | None]]] = {}
     for round_no in range(args.rounds):

@@ -25,6 +25,7 @@ from backend.bus.leases import RedisLeases
 from backend.bus.types import Bus
 from backend.history.recorder import HistoryRecorder
 from backend.history.store import HistoryStore
+from backend.ops.heap import settle_heap
 from backend.ops.http import HttpOpsMiddleware, request_duration
 from backend.ops.metrics import TandemCollector, make_registry
 from backend.ops.redisprobe import RedisProbe
@@ -138,7 +139,9 @@ async def _tunnels(settings: Settings, bus: Bus, services: Services) -> AsyncIte
         yield tunnels
 
 
-def create_app(settings: Settings) -> TandemASGI:
+def create_app(settings: Settings, *, settle_heap_when_ready: bool = False) -> TandemASGI:
+    """The app; `settle_heap_when_ready` (`tandem serve` only): freeze start-up objects (backend.ops.heap)."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.resolved_database_url())
@@ -207,6 +210,8 @@ def create_app(settings: Settings) -> TandemASGI:
             tg.start_soon(rooms.run_reaper)
             _start_operations(app, settings, engine, tg)
             log.info("tandem node %s ready on %s:%d", rooms.node_id, settings.host, settings.port)
+            if settle_heap_when_ready:
+                settle_heap()
             try:
                 yield
             finally:

@@ -101,7 +101,7 @@ def serve(
 
     # Guarded protocols (per-IP and per-node connection caps, header timeout): backend/edge.
     guard, options = uvicorn_options(settings)
-    asgi = create_app(settings)
+    asgi = create_app(settings, settle_heap_when_ready=settings.gc_freeze_after_startup)
     registry = asgi.app.state.metrics_registry
     if registry is not None:
         from backend.edge.metrics import EdgeCollector

@@ -352,6 +352,13 @@ class Settings(BaseSettings):
         "size; 0 sends them one by one",
     )
 
+    # --- noisy neighbour ---
+    gc_freeze_after_startup: bool = Field(
+        True,
+        description="`tandem serve`: once started, collect garbage and freeze the surviving start-up "
+        "objects (gc.freeze), so full collections during traffic walk only what came later",
+    )
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             url = self.database_url

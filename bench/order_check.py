@@ -4,7 +4,8 @@ Two writers send numbered text inserts as fast as the server takes them; half th
 before the writing starts, the rest join in waves while it goes on (the join window is where a
 live update can overtake the history). Every reader decodes each update into per-writer Yjs clock
 ranges (tests/yclocks.py) and counts ranges that start past what it has — counting from its very
-first message, before its sync step 2 too, as an independent load generator does. `--noisy` runs
+first message, before its sync step 2 too, as an independent load generator does — and, after a
+2-minute drain, what it never got (`missing_characters`: Yjs clock units). `--noisy` runs
 beside two CPU hogs at nice 5 (bench/noisy.py). Prints one JSON line; loopback only, bounded.
 """
 
@@ -96,11 +97,11 @@ async def run(url: str, readers_n: int, updates: int, waves: int) -> dict[str, i
             progress.clear()
             await progress.wait()
 
-    missing_readers = 0
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(complete(), timeout=120)
-    except TimeoutError:
-        missing_readers = sum(1 for r in readers if any(r.have[c] < end for c, end in final.items()))
+    # Lost deliveries, not only late ones: what each reader still lacks of each writer's clock.
+    missing_readers = sum(1 for r in readers if any(r.have[c] < end for c, end in final.items()))
+    missing = sum(max(0, end - r.have[c]) for r in readers for c, end in final.items())
     for task in tasks:
         task.cancel()
     for ws in sockets:
@@ -111,6 +112,7 @@ async def run(url: str, readers_n: int, updates: int, waves: int) -> dict[str, i
         "out_of_order": sum(r.out_of_order for r in readers),
         "readers_out_of_order": sum(1 for r in readers if r.out_of_order),
         "readers_incomplete": missing_readers,
+        "missing_characters": missing,
     }
 
 

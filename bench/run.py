@@ -18,7 +18,7 @@ import sys
 import time
 
 from bench.noisy import cpu_hogs
-from bench.scenarios import all_scenarios
+from bench.scenarios import all_scenarios, parse_shape
 from bench.servers import ROOT, STARTERS
 
 LOWER_IS_BETTER_EXCEPT = ("max sustained",)
@@ -55,7 +55,16 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="scenario names to run (default: all)")
     parser.add_argument("--targets", nargs="*", default=list(STARTERS))
     parser.add_argument(
+        "--fanouts", nargs="*", type=parse_shape, help="fan-out shapes as WRITERSxREADERS, e.g. 2x200"
+    )
+    parser.add_argument(
         "--noisy", action="store_true", help="run everything beside two CPU hogs at nice 5 (bench/noisy.py)"
+    )
+    parser.add_argument(
+        "--drain",
+        type=float,
+        help="seconds a fan-out run waits for late deliveries before counting them missing "
+        "(default 5; 30 with --noisy)",
     )
     parser.add_argument(
         "--noisy-max-seconds", type=float, default=3600, help="the hogs stop by themselves after this"
@@ -67,8 +76,9 @@ def main() -> None:
 
 
 def _run(args: argparse.Namespace) -> None:
-
-    scenarios = [s for s in all_scenarios(args.full, args.seconds) if not args.only or s[0] in args.only]
+    drain = args.drain if args.drain is not None else (30 if args.noisy else 5)
+    every = all_scenarios(args.full, args.seconds, args.fanouts, drain)
+    scenarios = [s for s in every if not args.only or s[0] in args.only]
     samples: dict[str, dict[str, list[float | int | None]]] = {}
     for round_no in range(args.rounds):
         for scenario, fn in scenarios:

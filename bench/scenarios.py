@@ -21,12 +21,16 @@ def _room(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def fanout(server: Server, seconds: int) -> Metrics:
+def fanout(
+    server: Server, seconds: int, shapes: list[tuple[int, int]] | None = None, drain: float = 5
+) -> Metrics:
+    """`drain`: how long the generator waits for the last deliveries; what is still missing then
+    counts as lost (a noisy run drains longer, so late is not counted as lost)."""
     out: Metrics = {}
-    for writers, readers in FANOUTS:
+    for writers, readers in shapes or FANOUTS:
         r = run_loadgen(
             server, "fanout", "--room", _room("fan"), "--writers", str(writers), "--readers", str(readers),
-            "--rate", str(FANOUT_RATE), "--seconds", str(seconds),
+            "--rate", str(FANOUT_RATE), "--seconds", str(seconds), "--drain", str(drain),
         )  # fmt: skip
         key = f"fanout {writers}->{readers}"
         lat = r.get("latency_ms") or {}
@@ -89,9 +93,17 @@ def history(server: Server, edits: int) -> Metrics:
     }
 
 
-def all_scenarios(full: bool, seconds: int) -> list[tuple[str, Callable[[Server], Metrics]]]:
+def parse_shape(text: str) -> tuple[int, int]:
+    """`2x200` -> (2, 200): writers x readers of one fan-out run."""
+    writers, _, readers = text.partition("x")
+    return int(writers), int(readers)
+
+
+def all_scenarios(
+    full: bool, seconds: int, shapes: list[tuple[int, int]] | None = None, drain: float = 5
+) -> list[tuple[str, Callable[[Server], Metrics]]]:
     scenarios: list[tuple[str, Callable[[Server], Metrics]]] = [
-        ("fanout", lambda s: fanout(s, seconds)),
+        ("fanout", lambda s: fanout(s, seconds, shapes, drain)),
         ("max rate", lambda s: max_rate(s, max(3, seconds // 2))),
         ("capacity 2000", lambda s: capacity(s, 2000, 200)),
         ("capacity 5000", lambda s: capacity(s, 5000, 500)),

@@ -58,8 +58,12 @@ class Server:
             self.tmp.cleanup()
 
 
+# Generous: on a shared two-core machine beside the `--noisy` hogs, start-up alone can take 30 s.
+START_TIMEOUT = 120
+
+
 def _wait_http(port: int, proc: subprocess.Popen[bytes], path: str = "/healthz") -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}")
@@ -76,13 +80,20 @@ def start_tandem(database_url: str | None = None) -> Server:
     tmp = tempfile.TemporaryDirectory(prefix="tandem-bench-")
     port = free_port()
     args = [sys.executable, "-m", "backend", "serve", "--no-auth", "--port", str(port), "--data", tmp.name]
+    # The references have no terminals: no sandbox image build (debootstrap) beside the measurement.
+    args += ["--sandbox", "off"]
     if database_url:
         args += ["--database-url", database_url]
     # Every load-generator client connects from 127.0.0.1: lift the per-IP connection cap.
     env = {**os.environ, "TANDEM_LOG_LEVEL": "warning", "TANDEM_CONNECTIONS_PER_IP": "1000000"}
     proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _wait_http(port, proc)
-    return Server("tandem", proc, f"ws://127.0.0.1:{port}/yjs", tmp)
+    server = Server("tandem", proc, f"ws://127.0.0.1:{port}/yjs", tmp)
+    try:
+        _wait_http(port, proc)
+    except BaseException:
+        server.stop()  # a server that never answered must not outlive the benchmark
+        raise
+    return server
 
 
 def start_pycrdt_websocket() -> Server:
@@ -91,8 +102,13 @@ def start_pycrdt_websocket() -> Server:
     args = [sys.executable, "-m", "uvicorn", "bench.reference_pycrdt:app", "--port", str(port)]
     args += ["--log-level", "warning"]
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _wait_http(port, proc, "/")
-    return Server("pycrdt-websocket", proc, f"ws://127.0.0.1:{port}/yjs")
+    server = Server("pycrdt-websocket", proc, f"ws://127.0.0.1:{port}/yjs")
+    try:
+        _wait_http(port, proc, "/")
+    except BaseException:
+        server.stop()
+        raise
+    return server
 
 
 def start_node_reference() -> Server:

@@ -26,7 +26,14 @@ import anyio
 
 from .engine import connect_engine
 from .errors import ImageBuildError, SandboxUnavailableError
-from .rootfs import DEFAULT_PACKAGES, Progress, debootstrap_rootfs, tar_directory, write_busybox_rootfs
+from .rootfs import (
+    DEFAULT_PACKAGES,
+    Progress,
+    debootstrap_rootfs,
+    stop_running_builds,
+    tar_directory,
+    write_busybox_rootfs,
+)
 from .types import DEFAULT_IMAGE, TEST_IMAGE
 
 logger = logging.getLogger(__name__)
@@ -109,7 +116,15 @@ async def _build(
             return tag
         with tempfile.TemporaryDirectory(prefix="tandem-image-") as tmp:
             work = Path(tmp)
-            rootfs_tar = await anyio.to_thread.run_sync(make_rootfs, work, progress)
+            try:
+                # Abandoned on cancel (a server shutting down mid-debootstrap must not wait
+                # minutes for it): the build's subprocess is stopped, so the thread ends soon.
+                rootfs_tar = await anyio.to_thread.run_sync(
+                    make_rootfs, work, progress, abandon_on_cancel=True
+                )
+            except anyio.get_cancelled_exc_class():
+                stop_running_builds()
+                raise
             progress(0.9, "packing the build context")
             context = work / "context.tar"
             dockerfile = DOCKERFILE.format(kind=kind, uid=uid, gid=gid)

@@ -13,6 +13,7 @@ import io
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import tarfile
 from collections.abc import Callable, Sequence
@@ -171,23 +172,52 @@ def stage_fraction(line: str, current: float) -> float:
     return current
 
 
+# Builds running in worker threads, so a server shutting down can stop them (a thread cannot be
+# cancelled; its child process can): see `stop_running_builds`.
+_running: set[subprocess.Popen[str]] = set()
+
+
+def stop_running_builds() -> int:
+    """Terminate every build subprocess this process started (its whole process group, so
+    debootstrap's dpkg children go too); the threads reading them then end. How many were stopped."""
+    stopped = 0
+    for proc in list(_running):
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+                stopped += 1
+            except ProcessLookupError:
+                pass
+    return stopped
+
+
 def _run_streaming(argv: list[str], env: dict[str, str], progress: Progress | None) -> tuple[int, str]:
     """Run `argv`, passing each output line to `progress`; (exit code, the last 2000 characters)."""
     lines: list[str] = []
     fraction = 0.0
     with subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, bufsize=1
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        bufsize=1,
+        start_new_session=True,  # its own process group: `stop_running_builds` stops all of it
     ) as proc:
-        assert proc.stdout is not None
-        for raw in proc.stdout:
-            line = raw.rstrip()
-            if not line:
-                continue
-            lines.append(line)
-            del lines[:-60]
-            fraction = stage_fraction(line, fraction)
-            if progress is not None:
-                progress(fraction, line)
+        _running.add(proc)
+        try:
+            assert proc.stdout is not None
+            for raw in proc.stdout:
+                line = raw.rstrip()
+                if not line:
+                    continue
+                lines.append(line)
+                del lines[:-60]
+                fraction = stage_fraction(line, fraction)
+                if progress is not None:
+                    progress(fraction, line)
+        finally:
+            _running.discard(proc)
     return proc.returncode, "\n".join(lines)[-2000:]
 
 

@@ -1,0 +1,64 @@
+"""The database schema: Alembic migrations run at start-up (`tandem serve`) and by `tandem db`.
+
+The scripts live in `backend/store/migrations` and ship inside the package, so an installed wheel
+migrates its own database; nothing reads an alembic.ini. `upgrade` is idempotent and safe to run
+from several nodes at once (see migrations/env.py for the PostgreSQL lock).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, MetaData
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+LOCK_KEY = "tandem:migrate"  # pg_advisory_xact_lock(hashtext(LOCK_KEY))
+
+
+def target_metadata() -> MetaData:
+    """Every table the models declare (importing the model modules registers them)."""
+    from sqlmodel import SQLModel
+
+    import backend.access.models
+    import backend.history.models
+    import backend.store.models  # noqa: F401
+
+    return SQLModel.metadata
+
+
+def _config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the database to `revision`: a fresh one is created, an older one upgraded in place."""
+    with engine.begin() as conn:
+        command.upgrade(_config(conn), revision)
+
+
+def current(engine: Engine) -> str | None:
+    """The revision the database is at (None: empty, or made before migrations existed)."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head() -> str:
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def differences(engine: Engine) -> list[Any]:
+    """What autogenerate would write to make the database match the models ([] when they agree)."""
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        return list(compare_metadata(context, target_metadata()))

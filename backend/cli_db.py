@@ -48,8 +48,8 @@ def db_upgrade(
     _refuse_missing(settings, create)
     engine = make_engine(settings.resolved_database_url())
     try:
-        before = schema.current(engine) or ("unversioned" if inspect(engine).get_table_names() else "empty")
-        schema.upgrade(engine)
+        tables = bool(inspect(engine).get_table_names())
+        before = schema.upgrade(engine) or ("unversioned" if tables else "empty")
         after = schema.current(engine)
     finally:
         engine.dispose()

@@ -15,7 +15,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, MetaData
+from sqlalchemy import Connection, Engine, MetaData, text
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 LOCK_KEY = "tandem:migrate"  # pg_advisory_xact_lock(hashtext(LOCK_KEY))
@@ -39,10 +39,21 @@ def _config(connection: Connection | None = None) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database to `revision`: a fresh one is created, an older one upgraded in place."""
+def upgrade(engine: Engine, revision: str = "head") -> str | None:
+    """Bring the database to `revision`: a fresh one is created, an older one upgraded in place.
+    Returns the revision it was at (None: empty or unversioned), read under the lock.
+
+    On PostgreSQL the whole upgrade is one transaction that first takes an advisory lock, so
+    nodes starting together migrate one at a time: the first upgrades, the others wait, then find
+    the database at head and do nothing (PostgreSQL's DDL is transactional). SQLite is
+    single-node, and its file lock serializes writers anyway.
+    """
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": LOCK_KEY})
+        before = MigrationContext.configure(conn).get_current_revision()
         command.upgrade(_config(conn), revision)
+    return before
 
 
 def current(engine: Engine) -> str | None:

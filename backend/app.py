@@ -16,7 +16,7 @@ from backend.access.comment_policy import CommentLimits
 from backend.access.connlimit import PrincipalConnections
 from backend.access.identity import AccountAuthenticator
 from backend.access.live import AccessListener, AccessWatcher
-from backend.access.ratelimit import LoginRateLimiter
+from backend.access.ratelimit import LoginRateLimiter, Windows, make_storage
 from backend.asgi import TandemASGI
 from backend.auth.noauth import NoAuthAuthenticator
 from backend.auth.types import Authenticator
@@ -139,6 +139,9 @@ async def _tunnels(settings: Settings, bus: Bus, services: Services) -> AsyncIte
 
 
 def create_app(settings: Settings) -> TandemASGI:
+    # Login, signup and join limits share one storage (Redis when configured: cluster-wide).
+    windows = Windows(make_storage(settings), settings.login_rate_limit_entries)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.resolved_database_url())
@@ -152,9 +155,9 @@ def create_app(settings: Settings) -> TandemASGI:
             rooms, authenticator = _rooms_and_identity(settings, engine, store, tg, access_listeners)
             rooms.use_bus(bus)
             limiter = LoginRateLimiter(
+                windows,
                 settings.login_max_attempts,
                 settings.login_window_seconds,
-                settings.login_rate_limit_entries,
                 ip_max_attempts=settings.login_ip_max_attempts,
             )
             app.state.services = Services(settings, engine, store, rooms, authenticator, limiter)
@@ -241,4 +244,4 @@ def create_app(settings: Settings) -> TandemASGI:
         # Before `pages`: its guard of `/s/{session}` must match first.
         app.include_router(auth_pages.router)
     app.include_router(pages.router)
-    return TandemASGI(app, settings)
+    return TandemASGI(app, settings, windows)

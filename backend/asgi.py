@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from backend.access.connlimit import SCOPE_LEASE
+from backend.access.ratelimit import Windows
 from backend.access.throttle import ThrottleMiddleware
 from backend.edge.bodylimit import BodyLimitMiddleware
 from backend.edge.hosts import AllowedHosts, HostGuardMiddleware
@@ -26,10 +27,10 @@ from backend.settings import Settings
 
 
 class TandemASGI:
-    def __init__(self, app: FastAPI, settings: Settings) -> None:
+    def __init__(self, app: FastAPI, settings: Settings, windows: Windows) -> None:
         self.app = app
         limited = BodyLimitMiddleware(
-            ThrottleMiddleware(self._route, settings),
+            ThrottleMiddleware(self._route, settings, windows),
             settings.http_max_body_bytes,
             settings.http_body_limits,
             settings.http_body_timeout_seconds,

@@ -18,7 +18,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, MetaData, text
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-LOCK_KEY = "tandem:migrate"  # pg_advisory_xact_lock(hashtext(LOCK_KEY))
+# pg_advisory_xact_lock(hashtext(LOCK_KEY)). The key the releases before migrations took around
+# `create_all`: during a rolling upgrade an old node starting beside a new one waits for it too.
+LOCK_KEY = "tandem:create_tables"
 
 
 def target_metadata() -> MetaData:

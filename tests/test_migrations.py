@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from backend.access.names import fold
 from backend.access.passwords import hash_password
@@ -138,6 +139,34 @@ def test_a_database_from_before_migrations_is_upgraded_by_the_cli_and_keeps_its_
         assert_at_head_and_matches_models(engine)
         after = run_cli(data, url, "db", "current")
         assert f"revision: {schema.head()}; this release: {schema.head()}" in after.stdout
+    finally:
+        engine.dispose()
+
+
+def test_a_database_the_old_start_up_alter_upgraded_gets_the_models_constraint(url: str) -> None:
+    """The old start-up code added `state` with a unique *index* to databases from before it; the
+    models (and fresh databases) have a unique *constraint*: revision 0002 swaps one for the other,
+    so every database ends the same, with its rows and still refusing a duplicate state."""
+    engine = engine_of(url)
+    try:
+        make_old_database(engine, "older")
+        with engine.begin() as conn:  # what backend/history/store.py's upgrade_schema did
+            conn.execute(text("ALTER TABLE session_version ADD COLUMN state VARCHAR(64)"))
+            conn.execute(
+                text("CREATE UNIQUE INDEX uq_session_version_state ON session_version (session, state)")
+            )
+        seed(engine)
+        assert schema.upgrade(engine) is None  # unversioned before
+        assert_rows_survived(engine)
+        assert_at_head_and_matches_models(engine)
+        insert = text(
+            "INSERT INTO session_version (session, created_at, kind, data, authors, files, note, state)"
+            " VALUES ('sess1', '2026-01-02 00:00:00+00:00', 'auto', :data, '[]', '[]', '', 'k')"
+        )
+        with engine.begin() as conn:
+            conn.execute(insert, {"data": b"x"})
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(insert, {"data": b"y"})
     finally:
         engine.dispose()
 

@@ -139,9 +139,6 @@ async def _tunnels(settings: Settings, bus: Bus, services: Services) -> AsyncIte
 
 
 def create_app(settings: Settings) -> TandemASGI:
-    # Login, signup and join limits share one storage (Redis when configured: cluster-wide).
-    windows = Windows(make_storage(settings), settings.login_rate_limit_entries)
-
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.resolved_database_url())
@@ -154,6 +151,8 @@ def create_app(settings: Settings) -> TandemASGI:
             bus = await stack.enter_async_context(make_bus(settings))
             rooms, authenticator = _rooms_and_identity(settings, engine, store, tg, access_listeners)
             rooms.use_bus(bus)
+            # Login, signup and join limits share one storage (Redis when configured: cluster-wide).
+            windows = Windows(make_storage(settings), settings.login_rate_limit_entries)
             limiter = LoginRateLimiter(
                 windows,
                 settings.login_max_attempts,
@@ -244,4 +243,4 @@ def create_app(settings: Settings) -> TandemASGI:
         # Before `pages`: its guard of `/s/{session}` must match first.
         app.include_router(auth_pages.router)
     app.include_router(pages.router)
-    return TandemASGI(app, settings, windows)
+    return TandemASGI(app, settings)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -22,9 +23,9 @@ log = logging.getLogger("tandem.access")
 
 
 class ThrottleMiddleware:
-    def __init__(self, app: ASGIApp, settings: Settings, windows: Windows) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings, windows: Callable[[], Windows]) -> None:
         self.app = app
-        self.windows = windows
+        self.windows = windows  # built in the app's lifespan, after this middleware
         signup = (settings.signup_max_per_ip, settings.signup_window_seconds, "signups from your address")
         join = (settings.join_max_per_ip, settings.join_window_seconds, "joins from your address")
         # (exact path or prefix ending in "/", kind, limit, window, what)
@@ -50,7 +51,7 @@ class ThrottleMiddleware:
         rule = self._rule(scope["path"], ip)
         if rule is not None:
             try:
-                await self.windows.hit([rule])
+                await self.windows().hit([rule])
             except RateLimitedError as exc:
                 log.warning("throttled POST %s from %s: %s", scope["path"], ip, exc)
                 await _refuse(send, 429, str(exc), exc.retry_after)

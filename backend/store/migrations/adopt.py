@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.schema import SchemaItem
 
 
 def _inspector() -> sa.Inspector:
@@ -31,7 +32,7 @@ def unique_constraints(table: str) -> set[str]:
     return {u["name"] for u in _inspector().get_unique_constraints(table) if u["name"]}
 
 
-def create_table(table: str, *elements: sa.SchemaItem) -> None:
+def create_table(table: str, *elements: SchemaItem) -> None:
     if not has_table(table):
         op.create_table(table, *elements)
 

@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from tests.access_client import Http
-from tests.scaleout_support import SHARED_REDIS, node_env, redis_prefix, start_all, stop_all
-from tests.support import TandemServer, postgres_database
+from tests.scaleout_support import SHARED_REDIS, PrivateRedis, node_env, redis_prefix, start_all, stop_all
+from tests.support import TandemServer, postgres_database, running_server, wait_until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis, pytest.mark.postgres]
 
@@ -109,3 +109,31 @@ async def test_signups_joins_and_right_passwords_over_two_nodes(nodes: list[Tand
     # Right passwords give their attempts back: more logins than both windows, alternating nodes.
     for i in range(16):
         assert Http(nodes[i % 2].http_url).login(owner_name, PASSWORD).status_code == 200
+
+
+def test_without_redis_logins_and_signups_are_refused_not_unlimited(tmp_path: Path) -> None:
+    """The limits fail closed: while Redis is away, login and signup answer 503 (no password is
+    checked); once it is back, they work again (redis-py reconnects by itself)."""
+    private = PrivateRedis(tmp_path / "redis").start()
+    try:
+        with postgres_database() as url:
+            env = {**node_env(private.url, "tandem-test:"), **LIMITS}
+            with running_server(tmp_path / "node", url, auth=True, env=env) as node:
+                name = _name("user")
+                Http(node.http_url).signup(name, PASSWORD)
+                private.kill()
+                r = Http(node.http_url).login(name, PASSWORD)
+                assert r.status_code == 503 and "rate limit store" in r.json()["detail"], r.text
+                signup = Http(node.http_url).post(
+                    "/api/auth/signup", json={"username": _name("late"), "password": PASSWORD}
+                )
+                assert signup.status_code == 503 and int(signup.headers["retry-after"]) > 0
+                private.restart()
+                wait_until(
+                    lambda: Http(node.http_url).login(name, PASSWORD).status_code == 200,
+                    timeout=30,
+                    what="logins to work again once Redis is back",
+                )
+    finally:
+        if private.proc is not None and private.proc.poll() is None:
+            private.kill()

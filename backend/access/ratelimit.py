@@ -19,7 +19,8 @@ from __future__ import annotations
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from limits import RateLimitItem, RateLimitItemPerSecond
@@ -61,6 +62,15 @@ def make_storage(settings: Settings) -> Storage:
     )
 
 
+@contextmanager
+def _store_errors() -> Iterator[None]:
+    """Redis away: refuse (503) rather than let attempts through unlimited."""
+    try:
+        yield
+    except StorageError as exc:
+        raise RateLimitUnavailableError(f"the rate limit store is unavailable: {exc}") from exc
+
+
 class Windows:
     """Counts per key in `limits` storage (see the module docstring)."""
 
@@ -76,7 +86,7 @@ class Windows:
     async def hit(self, rules: Sequence[Rule]) -> Ticket:
         """Count one attempt in every rule's window, or none and raise `RateLimitedError`."""
         counted: list[Rule] = []
-        try:
+        with _store_errors():
             for rule in rules:
                 allowed = await self.limiter.hit(rule.item(), rule.key)
                 counted.append(rule)
@@ -84,16 +94,16 @@ class Windows:
                     await self._give_back(counted)
                     retry = await self._retry(rule)
                     raise RateLimitedError(f"too many {rule.what}: try again in {retry:.0f}s", retry)
-        except StorageError as exc:
-            raise RateLimitUnavailableError(f"the rate limit store is unavailable: {exc}") from exc
-        await self._remember(rules)
+            await self._remember(rules)
         return Ticket(tuple(rules))
 
     async def refund(self, ticket: Ticket) -> None:
-        await self._give_back(ticket.rules)
+        with _store_errors():
+            await self._give_back(ticket.rules)
 
     async def clear(self, rule: Rule) -> None:
-        await self.limiter.clear(rule.item(), rule.key)
+        with _store_errors():
+            await self.limiter.clear(rule.item(), rule.key)
         if self._keys is not None:
             self._keys.pop(rule.key, None)
 

@@ -16,7 +16,7 @@ from backend.access.comment_policy import CommentLimits
 from backend.access.connlimit import PrincipalConnections
 from backend.access.identity import AccountAuthenticator
 from backend.access.live import AccessListener, AccessWatcher
-from backend.access.ratelimit import LoginRateLimiter
+from backend.access.ratelimit import LoginRateLimiter, Windows, make_storage
 from backend.asgi import TandemASGI
 from backend.auth.noauth import NoAuthAuthenticator
 from backend.auth.types import Authenticator
@@ -154,10 +154,12 @@ def create_app(settings: Settings, *, settle_heap_when_ready: bool = False) -> T
             bus = await stack.enter_async_context(make_bus(settings))
             rooms, authenticator = _rooms_and_identity(settings, engine, store, tg, access_listeners)
             rooms.use_bus(bus)
+            # Login, signup and join limits share one storage (Redis when configured: cluster-wide).
+            windows = Windows(make_storage(settings), settings.login_rate_limit_entries)
             limiter = LoginRateLimiter(
+                windows,
                 settings.login_max_attempts,
                 settings.login_window_seconds,
-                settings.login_rate_limit_entries,
                 ip_max_attempts=settings.login_ip_max_attempts,
             )
             app.state.services = Services(settings, engine, store, rooms, authenticator, limiter)

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from backend.access.connlimit import SCOPE_LEASE
+from backend.access.ratelimit import Windows
 from backend.access.throttle import ThrottleMiddleware
 from backend.edge.bodylimit import BodyLimitMiddleware
 from backend.edge.hosts import AllowedHosts, HostGuardMiddleware
@@ -29,7 +30,7 @@ class TandemASGI:
     def __init__(self, app: FastAPI, settings: Settings) -> None:
         self.app = app
         limited = BodyLimitMiddleware(
-            ThrottleMiddleware(self._route, settings),
+            ThrottleMiddleware(self._route, settings, self._limit_windows),
             settings.http_max_body_bytes,
             settings.http_body_limits,
             settings.http_body_timeout_seconds,
@@ -38,6 +39,12 @@ class TandemASGI:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._entry(scope, receive, send)
+
+    def _limit_windows(self) -> Windows:
+        """The limits' storage, built in the lifespan with the login limiter (one per node)."""
+        limiter = self.app.state.services.login_limiter
+        assert limiter is not None
+        return limiter.windows
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":

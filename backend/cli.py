@@ -151,6 +151,11 @@ from backend import cli_ops  # noqa: E402
 
 cli_ops.register(app)
 
+# `tandem db upgrade`, `tandem db current` (see backend.cli_db).
+from backend import cli_db  # noqa: E402
+
+cli_db.register(app)
+
 
 if __name__ == "__main__":
     main()

@@ -66,6 +66,11 @@ class RateLimitedError(TandemError):
         self.retry_after = retry_after
 
 
+class RateLimitUnavailableError(TandemError):
+    """The shared store of the login, signup and join limits (Redis) does not answer (503):
+    attempts are refused rather than let through unlimited."""
+
+
 class TerminalNameError(TandemError):
     """A `/term/{session}/{terminal}` path or terminal name is malformed (close 4400)."""
 

@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     password_min_length: int = 8
     login_max_attempts: int = 5  # failed logins per username + IP within the window (per IP: below)
     login_window_seconds: float = 300.0
-    login_rate_limit_entries: int = 100_000  # tracked username+IP pairs per node (bounded memory)
+    login_rate_limit_entries: int = 100_000  # limit keys kept in memory (without Redis; bounded memory)
     login_ttl_days: float = 30.0
     guest_ttl_days: float = 30.0
     cookie_secure: bool | None = None  # default: on when public_url is https

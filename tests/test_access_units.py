@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from limits.aio.storage import MemoryStorage
 from pycrdt import Array, Doc, Map, Text
 from starlette.datastructures import Headers
 
@@ -15,7 +16,7 @@ from backend.access.durations import parse_duration
 from backend.access.names import fold
 from backend.access.origin import origin_allowed
 from backend.access.passwords import hash_password, verify_password
-from backend.access.ratelimit import LoginRateLimiter
+from backend.access.ratelimit import LoginRateLimiter, Windows
 from backend.access.tokens import new_id, new_token
 from backend.auth.types import Principal, Role
 from backend.errors import InvalidInputError, RateLimitedError
@@ -138,21 +139,22 @@ def test_durations() -> None:
             parse_duration(bad)
 
 
-def test_rate_limiter_counts_before_the_check_and_a_success_gives_back() -> None:
-    limiter = LoginRateLimiter(max_attempts=2, window_seconds=60, max_entries=6, ip_max_attempts=3)
-    limiter.attempt("k", "ip1")
-    limiter.attempt("k", "ip1")  # two counted (failed) attempts
+@pytest.mark.anyio
+async def test_rate_limiter_counts_before_the_check_and_a_success_gives_back() -> None:
+    limiter = LoginRateLimiter(Windows(MemoryStorage(), max_entries=6), 2, 60, ip_max_attempts=3)
+    await limiter.attempt("k", "ip1")
+    await limiter.attempt("k", "ip1")  # two counted (failed) attempts
     with pytest.raises(RateLimitedError):
-        limiter.attempt("k", "ip1")
-    ticket = limiter.attempt("k", "ip2")  # another address has its own budget for "k"
-    limiter.succeeded(ticket, "k", "ip2")  # ...and a success takes its attempt back
-    limiter.attempt("j", "ip2")
-    limiter.attempt("l", "ip2")
-    limiter.attempt("m", "ip2")
+        await limiter.attempt("k", "ip1")
+    ticket = await limiter.attempt("k", "ip2")  # another address has its own budget for "k"
+    await limiter.succeeded(ticket, "k", "ip2")  # ...and a success takes its attempt back
+    await limiter.attempt("j", "ip2")
+    await limiter.attempt("l", "ip2")
+    await limiter.attempt("m", "ip2")
     with pytest.raises(RateLimitedError, match="from your address"):  # spraying usernames
-        limiter.attempt("n", "ip2")
+        await limiter.attempt("n", "ip2")
     for i in range(10):  # bounded memory
-        limiter.attempt(f"other-{i}", f"ip-{i}")
+        await limiter.attempt(f"other-{i}", f"ip-{i}")
     assert len(limiter.windows) == 6
 
 

@@ -84,6 +84,9 @@ def test_wheel_from_a_clean_checkout_serves_its_pages(tmp_path: Path) -> None:
         if not key.startswith("_"):
             assert f"web/static/dist/{built}" in names, built
     assert not any("node_modules" in n for n in names)
+    # The schema migrations ship in the package (`tandem serve` below runs them from the wheel).
+    shipped = {"env.py", "script.py.mako", "versions/0001_baseline.py"}
+    assert {f"backend/store/migrations/{name}" for name in shipped} <= names
 
     venv = fresh_venv(tmp_path / "venv", wheel)
     where = subprocess.run(
@@ -132,6 +135,14 @@ def test_wheel_from_a_clean_checkout_serves_its_pages(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+    current = subprocess.run(
+        [str(venv / "bin/tandem"), "db", "current", "--data", str(tmp_path / "data")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert current.returncode == 0 and "revision: " in current.stdout, current.stdout + current.stderr
 
 
 def test_a_wheel_without_node_or_a_bundle_fails_loudly(tmp_path: Path) -> None:

@@ -98,19 +98,8 @@ class AccessWatcher:
             db.execute(delete(AccessChange).where(col(AccessChange.created_at) < cutoff))
             db.commit()
 
-    def _ensure_expiry_indexes(self) -> None:
-        """Databases made before the expiry indexes existed get them (create_all skips old tables)."""
-        for table in (ShareLink.__table__, Guest.__table__):  # type: ignore[attr-defined]
-            for index in table.indexes:
-                if "expires_at" in index.columns:
-                    index.create(self.engine, checkfirst=True)
-
     async def run(self) -> None:
         self.last_id = await anyio.to_thread.run_sync(self._latest_id)
-        try:
-            await anyio.to_thread.run_sync(self._ensure_expiry_indexes)
-        except Exception:  # a slower poll, not a broken one
-            log.exception("could not create the expiry indexes")
         pruned_at = time.monotonic()
         while True:
             await anyio.sleep(self.settings.access_poll_seconds)

@@ -1,25 +1,35 @@
-"""Login, signup and join throttling: sliding windows in memory, bounded, counted atomically.
+"""Login, signup and join limits, counted in the `limits` library's storage: Redis when
+`TANDEM_REDIS_URL` is set, so they hold across every node; memory otherwise.
 
-An attempt is counted *before* the password is checked, under one lock, against every window it
-falls in (the username at that IP, and the IP across all usernames): 100 concurrent attempts get
-exactly the limit's worth of password checks, and spraying many usernames from one IP runs into
-the IP's own window. A successful login takes its attempt back (so people behind one NAT who
-type their passwords right never lock each other out) and clears its username's window.
+An attempt is counted *before* the password is checked, against every window it falls in (the
+username at that IP, and the IP across all usernames), all or nothing: each count is one atomic
+increment (a Lua script in Redis, a lock in memory), and a refused attempt gives back what it
+took. So 100 concurrent attempts, on one node or spread over several, get exactly the limit's
+worth of password checks, and spraying many usernames from one IP runs into the IP's own window.
+A successful login gives its attempt back (people behind one NAT who type their passwords right
+never lock each other out) and clears its username's window.
 
-Per node: behind N nodes an attacker gets N times the budget, which still turns a password
-guessing run into years. The `limits` package was considered: it has no way to take back one
-counted attempt, and its memory storage does not bound the number of keys.
+Windows are fixed, starting at a key's first counted attempt (`limits`' fixed window: the only
+strategy whose count can be given back). Memory storage keeps at most `max_entries` keys (the
+least recently hit are cleared first); Redis keys expire with their window.
 """
 
 from __future__ import annotations
 
-import threading
+import math
 import time
-from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from backend.errors import RateLimitedError
+from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import FixedWindowRateLimiter
+from limits.errors import StorageError
+
+from backend.errors import RateLimitedError, RateLimitUnavailableError
+from backend.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,79 +39,119 @@ class Rule:
     window: float
     what: str  # for the message: "failed logins for this username"
 
+    def item(self) -> RateLimitItem:
+        return RateLimitItemPerSecond(self.limit, max(1, math.ceil(self.window)), namespace="tandem")
+
 
 @dataclass(frozen=True, slots=True)
 class Ticket:
     """The attempts one `hit` counted: `refund` takes exactly these back."""
 
-    entries: tuple[tuple[str, float], ...]
+    rules: tuple[Rule, ...]
 
 
-class SlidingWindows:
-    """Timestamps per key, at most `max_entries` keys (the least recently hit go first)."""
+def make_storage(settings: Settings) -> Storage:
+    if not settings.redis_url:
+        return MemoryStorage()
+    scheme, rest = settings.redis_url.split("://", 1)
+    return RedisStorage(
+        f"async+{scheme}://{rest}",
+        implementation="redispy",
+        key_prefix=f"{settings.redis_prefix}limits",
+        wrap_exceptions=True,
+    )
 
-    def __init__(self, max_entries: int) -> None:
+
+@contextmanager
+def _store_errors() -> Iterator[None]:
+    """Redis away: refuse (503) rather than let attempts through unlimited."""
+    try:
+        yield
+    except StorageError as exc:
+        raise RateLimitUnavailableError(f"the rate limit store is unavailable: {exc}") from exc
+
+
+class Windows:
+    """Counts per key in `limits` storage (see the module docstring)."""
+
+    def __init__(self, storage: Storage, max_entries: int) -> None:
+        self.storage = storage
+        self.limiter = FixedWindowRateLimiter(storage)
+        # Memory only: the keys in use, least recently hit first (Redis expires its own).
+        self._keys: OrderedDict[str, Rule] | None = (
+            OrderedDict() if isinstance(storage, MemoryStorage) else None
+        )
         self.max_entries = max_entries
-        self._hits: OrderedDict[str, deque[float]] = OrderedDict()
-        self._lock = threading.Lock()  # sync route handlers run in worker threads
 
-    def hit(self, rules: Sequence[Rule]) -> Ticket:
+    async def hit(self, rules: Sequence[Rule]) -> Ticket:
         """Count one attempt in every rule's window, or none and raise `RateLimitedError`."""
-        now = time.monotonic()
-        with self._lock:
+        counted: list[Rule] = []
+        with _store_errors():
             for rule in rules:
-                hits = self._hits.get(rule.key)
-                if hits is None:
-                    continue
-                while hits and now - hits[0] > rule.window:
-                    hits.popleft()
-                if len(hits) >= rule.limit:
-                    retry = rule.window - (now - hits[0])
+                allowed = await self.limiter.hit(rule.item(), rule.key)
+                counted.append(rule)
+                if not allowed:
+                    await self._give_back(counted)
+                    retry = await self._retry(rule)
                     raise RateLimitedError(f"too many {rule.what}: try again in {retry:.0f}s", retry)
-            for rule in rules:
-                self._hits.setdefault(rule.key, deque(maxlen=rule.limit)).append(now)
-                self._hits.move_to_end(rule.key)
-            while len(self._hits) > self.max_entries:
-                self._hits.popitem(last=False)
-        return Ticket(tuple((rule.key, now) for rule in rules))
+            await self._remember(rules)
+        return Ticket(tuple(rules))
 
-    def refund(self, ticket: Ticket) -> None:
-        with self._lock:
-            for key, stamp in ticket.entries:
-                hits = self._hits.get(key)
-                if hits is not None and stamp in hits:
-                    hits.remove(stamp)
+    async def refund(self, ticket: Ticket) -> None:
+        with _store_errors():
+            await self._give_back(ticket.rules)
 
-    def clear(self, key: str) -> None:
-        with self._lock:
-            self._hits.pop(key, None)
+    async def clear(self, rule: Rule) -> None:
+        with _store_errors():
+            await self.limiter.clear(rule.item(), rule.key)
+        if self._keys is not None:
+            self._keys.pop(rule.key, None)
 
     def __len__(self) -> int:
-        return len(self._hits)
+        return len(self._keys) if self._keys is not None else 0
+
+    async def _give_back(self, rules: Sequence[Rule]) -> None:
+        # A negative cost is one atomic decrement (INCRBY -1; `+= -1` under the memory lock).
+        for rule in rules:
+            await self.limiter.hit(rule.item(), rule.key, cost=-1)
+
+    async def _retry(self, rule: Rule) -> float:
+        stats = await self.limiter.get_window_stats(rule.item(), rule.key)
+        return max(1.0, stats.reset_time - time.time())
+
+    async def _remember(self, rules: Sequence[Rule]) -> None:
+        if self._keys is None:
+            return
+        for rule in rules:
+            self._keys[rule.key] = rule
+            self._keys.move_to_end(rule.key)
+        while len(self._keys) > self.max_entries:
+            _, oldest = self._keys.popitem(last=False)
+            await self.limiter.clear(oldest.item(), oldest.key)
 
 
 class LoginRateLimiter:
     def __init__(
-        self, max_attempts: int, window_seconds: float, max_entries: int, ip_max_attempts: int | None = None
+        self, windows: Windows, max_attempts: int, window_seconds: float, ip_max_attempts: int | None = None
     ) -> None:
+        self.windows = windows
         self.max_attempts = max_attempts
         self.ip_max_attempts = ip_max_attempts if ip_max_attempts is not None else 4 * max_attempts
         self.window = window_seconds
-        self.windows = SlidingWindows(max_entries)
 
-    def _user_key(self, username: str, ip: str) -> str:
-        return f"login:{username}|{ip}"
+    def _user_rule(self, username: str, ip: str) -> Rule:
+        return Rule(f"login:{username}|{ip}", self.max_attempts, self.window, "failed logins")
 
-    def attempt(self, username: str, ip: str) -> Ticket:
+    async def attempt(self, username: str, ip: str) -> Ticket:
         """Count a login attempt before its password is checked; raises `RateLimitedError`.
         `username` should be folded already (backend.access.names.fold)."""
-        return self.windows.hit(
+        return await self.windows.hit(
             [
-                Rule(self._user_key(username, ip), self.max_attempts, self.window, "failed logins"),
+                self._user_rule(username, ip),
                 Rule(f"login-ip:{ip}", self.ip_max_attempts, self.window, "failed logins from your address"),
             ]
         )
 
-    def succeeded(self, ticket: Ticket, username: str, ip: str) -> None:
-        self.windows.refund(ticket)
-        self.windows.clear(self._user_key(username, ip))
+    async def succeeded(self, ticket: Ticket, username: str, ip: str) -> None:
+        await self.windows.refund(ticket)
+        await self.windows.clear(self._user_rule(username, ip))

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pycrdt import Doc
-from sqlalchemy import Connection, Engine, delete, func, inspect, text
+from sqlalchemy import Engine, delete, func
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
@@ -262,24 +262,6 @@ class HistoryStore:
         with Session(self.engine) as db:
             db.execute(delete(SessionVersion).where(col(SessionVersion.session) == session))
             db.commit()
-
-
-def upgrade_schema(conn: Connection) -> None:
-    """Older databases: add `state` and its unique index, then the delta columns. Old rows keep
-    their full copies and read as checkpoints (`base_id` NULL); their `nbytes` is computed on use."""
-    columns = {c["name"] for c in inspect(conn).get_columns("session_version")}
-    if "state" not in columns:
-        conn.execute(text("ALTER TABLE session_version ADD COLUMN state VARCHAR(64)"))
-        conn.execute(text("CREATE UNIQUE INDEX uq_session_version_state ON session_version (session, state)"))
-    added = {
-        "base_id": "INTEGER",
-        "depth": "INTEGER NOT NULL DEFAULT 0",
-        "chain_bytes": "BIGINT NOT NULL DEFAULT 0",
-        "nbytes": "BIGINT",
-    }
-    for name, ddl in added.items():
-        if name not in columns:
-            conn.execute(text(f"ALTER TABLE session_version ADD COLUMN {name} {ddl}"))
 
 
 def _apply(parts: list[bytes]) -> Doc:

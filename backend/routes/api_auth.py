@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 from fastapi import APIRouter, Request, Response, status
 
 from backend.access import accounts, csrf
@@ -41,10 +42,11 @@ def log_in(
     cannot all slip through, and a right password takes its attempt back."""
     limiter = services.login_limiter
     ip, folded = client_ip(request), fold(username)
-    ticket = limiter.attempt(folded, ip) if limiter is not None else None
+    # Route handlers run in worker threads; the limiter's storage lives on the event loop.
+    ticket = anyio.from_thread.run(limiter.attempt, folded, ip) if limiter is not None else None
     account = accounts.check_password(db, username, password)
     if limiter is not None and ticket is not None:
-        limiter.succeeded(ticket, folded, ip)
+        anyio.from_thread.run(limiter.succeeded, ticket, folded, ip)
     return account, accounts.start_login(db, account, services.settings)
 
 

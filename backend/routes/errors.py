@@ -13,6 +13,7 @@ from backend.errors import (
     CredentialsMissingError,
     InvalidInputError,
     RateLimitedError,
+    RateLimitUnavailableError,
     SessionNotFoundError,
     TandemError,
 )
@@ -25,6 +26,7 @@ HTTP_STATUS: dict[type[TandemError], int] = {
     ConflictError: 409,
     InvalidInputError: 422,
     RateLimitedError: 429,
+    RateLimitUnavailableError: 503,
 }
 
 CLOSE_CODE: dict[type[TandemError], int] = {

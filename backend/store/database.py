@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, event, text
-from sqlmodel import SQLModel, create_engine
+from sqlalchemy import Engine, event
+from sqlmodel import create_engine
 
 from backend.store.private import private_sqlite
 
@@ -32,15 +32,7 @@ def make_engine(url: str) -> Engine:
 
 
 def create_tables(engine: Engine) -> None:
-    # Import every table module so SQLModel's metadata knows them.
-    import backend.access.models
-    import backend.history.models
-    import backend.store.models  # noqa: F401
-    from backend.history.store import upgrade_schema
+    """Create or upgrade the schema to the newest revision (Alembic; see backend.store.schema)."""
+    from backend.store.schema import upgrade
 
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            # Nodes starting together on an empty database would race on CREATE TYPE/TABLE.
-            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('tandem:create_tables'))"))
-        SQLModel.metadata.create_all(conn)
-        upgrade_schema(conn)
+    upgrade(engine)

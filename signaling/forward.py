@@ -67,7 +67,7 @@ class ForwardTrack(MediaStreamTrack):
         self._queue.put_nowait((data, self._last_out))
         return True
 
-    async def recv(self) -> av.Packet:  # type: ignore[override]
+    async def recv(self) -> av.Packet:
         item = await self._queue.get()
         if item is None or self.readyState != "live":
             raise MediaStreamError

@@ -67,8 +67,10 @@ def _vp8_transceiver(pc: RTCPeerConnection) -> RTCRtpTransceiver:
     codec on both sides, and every browser and aiortc speak VP8. Made before `setRemoteDescription`,
     which then gives it the offer's first video section."""
     transceiver = pc.addTransceiver("video", direction="recvonly")
-    caps = RTCRtpReceiver.getCapabilities("video").codecs
-    transceiver.setCodecPreferences([c for c in caps if c.mimeType.lower() in ("video/vp8", "video/rtx")])
+    caps = RTCRtpReceiver.getCapabilities("video")
+    assert caps is not None  # None only for a kind other than audio/video
+    vp8 = [c for c in caps.codecs if c.mimeType.lower() in ("video/vp8", "video/rtx")]
+    transceiver.setCodecPreferences(vp8)
     return transceiver
 
 

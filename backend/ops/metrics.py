@@ -174,7 +174,7 @@ class TandemCollector(Collector):
             return 0, 0, 0
         sessions = list(registry.sessions.values())
         terms = [t for s in sessions for t in s.terminals.values()]
-        return sum(t.viewers for t in terms), len(terms), sum(1 for s in sessions if not s.closing)
+        return sum(t.attached for t in terms), len(terms), sum(1 for s in sessions if not s.closing)
 
 
 def make_registry() -> CollectorRegistry:

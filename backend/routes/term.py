@@ -37,7 +37,15 @@ from backend.terminals.protocol import (
     status_frame,
 )
 from backend.terminals.registry import Terminal, TerminalRegistry
-from sandbox import Output, PtyClosedError, Resync, SandboxError, Skipped, Subscription, TerminalFullError
+from sandbox import (
+    Output,
+    PtyClosedError,
+    Resync,
+    SandboxError,
+    Skipped,
+    TerminalFullError,
+    TerminalSubscription,
+)
 
 log = logging.getLogger("tandem.term")
 
@@ -94,7 +102,7 @@ class _Client:
     registry: TerminalRegistry
     session: str
     term: Terminal
-    sub: Subscription
+    sub: TerminalSubscription
     principal: Principal
 
     def __post_init__(self) -> None:

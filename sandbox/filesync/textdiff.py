@@ -10,6 +10,7 @@ wins there, and the next write-back puts its version on disk).
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from typing import NamedTuple
 
 import fast_diff_match_patch as dmp
@@ -238,7 +239,7 @@ def apply_edits(ytext: Text, current: str, edits: list[Edit]) -> None:
             ytext.insert(start, text)
 
 
-def _unit(ytext: Text, current: str):  # type: ignore[no-untyped-def]
+def _unit(ytext: Text, current: str) -> Callable[[str], int]:
     n = len(ytext)
     if n == len(current.encode("utf-8")):
         return lambda s: len(s.encode("utf-8"))

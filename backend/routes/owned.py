@@ -16,6 +16,7 @@ from starlette.websockets import WebSocket
 
 from backend.auth.types import SCOPE_PRINCIPAL
 from backend.bus.leases import REDIS_DOWN_ERRORS, lease_key
+from backend.channels.close import raw_path
 from backend.errors import TandemError
 from backend.rooms.names import room_from_raw_path
 from backend.routes.signal import PREFIX as SIGNAL_PREFIX
@@ -64,7 +65,7 @@ async def owned_asgi(route: str, services: Services, scope: Scope, receive: Rece
         await handler(services, scope, receive, send)
         return
     try:
-        session = session_of(scope.get("raw_path") or scope["path"].encode(), services.settings)
+        session = session_of(raw_path(scope), services.settings)
     except TandemError:
         await handler(services, scope, receive, send)  # it closes with the reason
         return

@@ -31,6 +31,7 @@ from backend.auth.types import Principal
 from backend.bus.leases import Leases, lease_key
 from backend.bus.types import Bus, BusMessage, Subscription
 from backend.ops import logcontext
+from backend.ops.counters import ChannelStats
 from backend.tunnel import frames
 from backend.tunnel.entry import EntryEnd
 from backend.tunnel.owner import OwnerEnd
@@ -50,9 +51,15 @@ class TunnelLimits:
 
 class Tunnels:
     def __init__(
-        self, bus: Bus, leases: Leases, endpoints: dict[str, Endpoint], limits: TunnelLimits
+        self,
+        bus: Bus,
+        leases: Leases,
+        endpoints: dict[str, Endpoint],
+        limits: TunnelLimits,
+        stats: ChannelStats | None = None,
     ) -> None:
         self.bus = bus
+        self.stats = stats if stats is not None else ChannelStats()  # the entry ends' connections
         self.leases = leases
         self.endpoints = endpoints
         self.limits = limits
@@ -120,7 +127,7 @@ class Tunnels:
         }
         try:
             end.open(frames.dumps(body))
-            await end.run(websocket, self.limits.open_timeout_seconds)
+            await end.run(websocket, self.limits.open_timeout_seconds, self.stats)
         finally:
             self._entries.pop(tid, None)
             end.tell_owner_gone()

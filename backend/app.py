@@ -135,7 +135,8 @@ async def _tunnels(settings: Settings, bus: Bus, services: Services) -> AsyncIte
         window_bytes=settings.tunnel_window_bytes,
         open_timeout_seconds=settings.tunnel_open_timeout_seconds,
     )
-    async with leases, Tunnels(bus, leases, owned.endpoints(services), limits) as tunnels:
+    channels = services.rooms.stats.channels
+    async with leases, Tunnels(bus, leases, owned.endpoints(services), limits, channels) as tunnels:
         yield tunnels
 
 

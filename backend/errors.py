@@ -89,3 +89,13 @@ class SandboxOffError(TandemError):
 
 class HistoryChainError(StoreError):
     """A version's chain of deltas does not reach a checkpoint (its base is gone)."""
+
+
+class ChannelCloseError(TandemError):
+    """End a WebSocket channel with this close code (as Starlette's `WebSocketException`): raised
+    anywhere under `backend.channels.runner`, which closes the socket with `code` and `reason`."""
+
+    def __init__(self, code: int, reason: str = "") -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason

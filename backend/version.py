@@ -9,7 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 import typer
 
 # The components whose versions decide behaviour on the wire and on disk.
-COMPONENTS = ("pycrdt", "pycrdt-websocket", "fastapi", "uvicorn", "aiortc", "av")
+COMPONENTS = ("pycrdt", "fastapi", "uvicorn", "aiortc", "av")
 
 
 def _installed(name: str) -> str:

@@ -36,7 +36,7 @@ from .terminal_events import (
     TerminalStatus,
 )
 from .terminal_hub import PtyFactory, TerminalHub
-from .terminal_subscription import Subscription
+from .terminal_subscription import TerminalSubscription
 from .types import (
     DEFAULT_IMAGE,
     TEST_IMAGE,
@@ -74,7 +74,6 @@ __all__ = [
     "SandboxUnavailableError",
     "Skipped",
     "StatusChanged",
-    "Subscription",
     "TerminalClosedError",
     "TerminalEvent",
     "TerminalFullError",
@@ -82,6 +81,7 @@ __all__ = [
     "TerminalInputTooLargeError",
     "TerminalPermissionError",
     "TerminalStatus",
+    "TerminalSubscription",
     "WorkspaceMounts",
     "WorkspaceQuota",
     "workspace_mounts",

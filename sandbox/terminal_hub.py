@@ -49,7 +49,7 @@ from .terminal_events import (
     TerminalStatus,
 )
 from .terminal_replies import is_terminal_reply
-from .terminal_subscription import Subscription, check_size
+from .terminal_subscription import TerminalSubscription, check_size
 from .types import Pty
 
 logger = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ class TerminalHub:
         self._max_input_bytes = max_input_bytes
         self._exit_wait_timeout = exit_wait_timeout
         self._attributions: deque[Attribution] = deque(maxlen=attribution_history)
-        self._subscribers: list[Subscription] = []
+        self._subscribers: list[TerminalSubscription] = []
         self._pending = bytearray()
         self._has_pending = anyio.Event()
         self._pty: Pty | None = None
@@ -305,7 +305,7 @@ class TerminalHub:
         cols: int | None = None,
         rows: int | None = None,
         wants_output: bool = True,
-    ) -> AsyncIterator[Subscription]:
+    ) -> AsyncIterator[TerminalSubscription]:
         """Subscribe for the duration of the block; the first event is a `join` Resync.
 
         `wants_output=False` (e.g. a mirror of the terminal's state) gets every event but
@@ -315,7 +315,7 @@ class TerminalHub:
         if len(self._subscribers) >= self._max_subscribers:
             raise TerminalFullError(f"terminal {self.name} has {self._max_subscribers} subscribers already")
         size = check_size(cols, rows) if cols is not None and rows is not None else None
-        sub = Subscription(
+        sub = TerminalSubscription(
             self,
             principal_id,
             can_write=can_write,
@@ -359,7 +359,7 @@ class TerminalHub:
 
     # -- input path -----------------------------------------------------------------------
 
-    async def write(self, author_id: str, data: bytes, source: Subscription | None = None) -> None:
+    async def write(self, author_id: str, data: bytes, source: TerminalSubscription | None = None) -> None:
         """Type `data` into the PTY as `author_id` (authorization is the caller's job).
 
         A terminal's own answer to a query (see `terminal_replies`) goes through from one
@@ -405,7 +405,7 @@ class TerminalHub:
         return tuple(self._attributions)
 
     @property
-    def subscribers(self) -> tuple[Subscription, ...]:
+    def subscribers(self) -> tuple[TerminalSubscription, ...]:
         return tuple(self._subscribers)
 
     def scrollback(self) -> bytes:

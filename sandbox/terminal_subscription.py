@@ -37,7 +37,7 @@ def check_size(cols: int, rows: int) -> tuple[int, int]:
     return cols, rows
 
 
-class Subscription:
+class TerminalSubscription:
     """A principal attached to a terminal. Create through `TerminalHub.attach`."""
 
     def __init__(
@@ -164,7 +164,7 @@ class Subscription:
         self.skipped_bytes += event.nbytes
         return event
 
-    def __aiter__(self) -> Subscription:
+    def __aiter__(self) -> TerminalSubscription:
         return self
 
     async def __anext__(self) -> TerminalEvent:
@@ -186,4 +186,4 @@ class Subscription:
             await self._hub.apply_size()
 
 
-__all__ = ["Subscription", "check_size"]
+__all__ = ["TerminalSubscription", "check_size"]

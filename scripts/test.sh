@@ -50,5 +50,8 @@ say "ruff"
 ruff check .
 ruff format --check .
 
+say "mypy"
+mypy  # [tool.mypy] in pyproject.toml: backend/, sandbox/, signaling/
+
 say "pytest"
 exec python -m pytest "$@"

@@ -31,7 +31,9 @@ class ForbiddenError(SignalingError):
     code = "forbidden"
 
 
-class RateLimitedError(SignalingError):
+class MessageRateError(SignalingError):
+    """A peer sends more messages per second than `signal_messages_per_second`."""
+
     code = "rate_limited"
 
 

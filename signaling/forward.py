@@ -1,29 +1,22 @@
 """Forwarding ENCODED video frames from one aiortc receiver to many senders, never re-encoding.
 
-Relies on aiortc internals, pinned (aiortc==1.16.0) and covered by tests/test_relay_internals.py:
-- `RTCRtpReceiver._RTCRtpReceiver__decoder_queue`: every reassembled frame (a `JitterFrame`) is put
-  there for the decoder thread. `tap_receiver` swaps in a queue that hands frames to the fan-out on
-  the event loop instead, so nothing is decoded; the idle decoder thread only waits for the stop.
-- `RTCRtpSender._send_keyframe()`: what a viewer's PLI/FIR calls; replaced per sender so the request
-  goes to the publisher (an encoded frame cannot be "forced" into a keyframe here).
-- A track whose `recv()` returns `av.Packet` is packetized by the sender's `Vp8Encoder.pack()`.
+The frames come from the receiver's tap and keyframe requests from the senders' hooks, both aiortc
+internals kept in `signaling._compat.aiortc`. A track whose `recv()` returns `av.Packet` is
+packetized by the sender's `Vp8Encoder.pack()` (public behaviour, covered by the relay's tests).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
 import anyio
 import av
-from aiortc import MediaStreamTrack, RTCRtpReceiver, RTCRtpSender
+from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
-
-from signaling.errors import RelayError
 
 log = logging.getLogger("tandem.relay")
 
@@ -34,42 +27,6 @@ FrameSink = Callable[[bytes, int], None]  # (encoded VP8 frame, 90 kHz timestamp
 def is_vp8_keyframe(data: bytes) -> bool:
     # RFC 6386 9.1: P bit 0 = key frame, then the start code 9d 01 2a.
     return len(data) >= 10 and not (data[0] & 0x01) and data[3:6] == b"\x9d\x01\x2a"
-
-
-class _TapQueue:
-    """Stands in for the receiver's decoder queue: `put` runs on the event loop thread."""
-
-    def __init__(self, sink: FrameSink) -> None:
-        self._sink = sink
-        self._stopped = threading.Event()
-
-    def put(self, item: Any) -> None:
-        if item is None:  # the receiver stops: let the (idle) decoder thread finish
-            self._stopped.set()
-            return
-        _codec, encoded = item
-        self._sink(bytes(encoded.data), int(encoded.timestamp))
-
-    def get(self) -> None:
-        self._stopped.wait()
-        return None
-
-
-def tap_receiver(receiver: RTCRtpReceiver, sink: FrameSink) -> None:
-    """Route `receiver`'s encoded frames to `sink`. Must run before the receiver starts (that is,
-    after `setRemoteDescription(offer)` and before `setLocalDescription(answer)`)."""
-    if not hasattr(receiver, "_RTCRtpReceiver__decoder_queue"):
-        raise RelayError("this aiortc version has no decoder queue to tap (pinned: 1.16.0)")
-    if getattr(receiver, "_RTCRtpReceiver__decoder_thread", None) is not None:
-        raise RelayError("the receiver already started decoding")
-    receiver._RTCRtpReceiver__decoder_queue = _TapQueue(sink)  # type: ignore[attr-defined]
-
-
-def hook_keyframe_requests(sender: RTCRtpSender, on_request: Callable[[], None]) -> None:
-    """A viewer's PLI/FIR on `sender` calls `on_request` instead of forcing a (re-)encode."""
-    if not callable(getattr(sender, "_send_keyframe", None)):
-        raise RelayError("this aiortc version has no RTCRtpSender._send_keyframe (pinned: 1.16.0)")
-    sender._send_keyframe = on_request  # type: ignore[method-assign]
 
 
 class ForwardTrack(MediaStreamTrack):
@@ -110,7 +67,7 @@ class ForwardTrack(MediaStreamTrack):
         self._queue.put_nowait((data, self._last_out))
         return True
 
-    async def recv(self) -> av.Packet:  # type: ignore[override]
+    async def recv(self) -> av.Packet:
         item = await self._queue.get()
         if item is None or self.readyState != "live":
             raise MediaStreamError

@@ -18,8 +18,8 @@ from typing import Any, Literal
 from signaling.errors import (
     ForbiddenError,
     MessageError,
+    MessageRateError,
     NotJoinedError,
-    RateLimitedError,
     RelayError,
     SignalingError,
     UnknownPeerError,
@@ -162,7 +162,7 @@ class SignalingHub:
         )
         p._refilled = now
         if p._tokens < 1:
-            raise RateLimitedError(f"at most {self.limits.messages_per_second:g} messages per second")
+            raise MessageRateError(f"at most {self.limits.messages_per_second:g} messages per second")
         p._tokens -= 1
 
     async def _dispatch(self, p: Participant, m: Any) -> None:

@@ -11,17 +11,27 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 
 import anyio
 import anyio.abc
-from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
-from aiortc.rtcrtptransceiver import RTCRtpTransceiver
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpReceiver,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
+from aiortc.exceptions import OperationError
 from aiortc.sdp import candidate_from_sdp
 
+from signaling._compat import aiortc as aiortc_compat
+from signaling._compat.aioice import restrict_host_addresses
+from signaling._compat.aiortc import hook_keyframe_requests, tap_receiver
 from signaling.errors import RelayError
-from signaling.forward import Fanout, ForwardTrack, hook_keyframe_requests, tap_receiver
+from signaling.forward import Fanout, ForwardTrack
 from signaling.light import LightTier
-from signaling.loopback import restrict_host_addresses
 from signaling.types import Candidate
 
 log = logging.getLogger("tandem.relay")
@@ -52,23 +62,39 @@ class _Stream:
     light: LightTier | None = None
 
 
-def _only_vp8(transceiver: RTCRtpTransceiver) -> None:
-    """Forwarding needs one codec on both sides: VP8 (every browser and aiortc speak it)."""
-    codecs = transceiver._codecs  # aiortc 1.16: the negotiated codecs, used by createAnswer
-    vp8 = {c.payloadType for c in codecs if c.mimeType.lower() == "video/vp8"}
-    if not vp8:
-        raise RelayError("screen share needs VP8")
-    transceiver._codecs = [
-        c
-        for c in codecs
-        if c.payloadType in vp8 or (c.mimeType.lower() == "video/rtx" and c.parameters.get("apt") in vp8)
-    ]
+def _vp8_transceiver(pc: RTCPeerConnection) -> RTCRtpTransceiver:
+    """A video transceiver that negotiates VP8 only (and its retransmissions): forwarding needs one
+    codec on both sides, and every browser and aiortc speak VP8. Made before `setRemoteDescription`,
+    which then gives it the offer's first video section."""
+    transceiver = pc.addTransceiver("video", direction="recvonly")
+    caps = RTCRtpReceiver.getCapabilities("video")
+    assert caps is not None  # None only for a kind other than audio/video
+    vp8 = [c for c in caps.codecs if c.mimeType.lower() in ("video/vp8", "video/rtx")]
+    transceiver.setCodecPreferences(vp8)
+    return transceiver
+
+
+async def _accept_offer(pc: RTCPeerConnection, sdp: str, what: str) -> RTCRtpTransceiver:
+    """Apply a VP8 offer with exactly one video section; its transceiver. Other media go inactive."""
+    _vp8_transceiver(pc)
+    try:
+        await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
+    except OperationError as exc:
+        raise RelayError(f"screen share needs VP8 ({exc})") from exc
+    video = [t for t in pc.getTransceivers() if t.kind == "video" and t.mid is not None]
+    if len(video) != 1:
+        raise RelayError(f"a {what} exactly one video track")
+    for t in pc.getTransceivers():
+        if t.kind != "video":
+            t.direction = "inactive"  # audio is not relayed: never decoded, never queued
+    return video[0]
 
 
 class AiortcRelay:
     def __init__(self, config: RelayConfig, tg: anyio.abc.TaskGroup) -> None:
         self.config = config
         self._tg = tg
+        aiortc_compat.check()  # another aiortc is refused here, loudly, not mid-share
         self.streams: dict[tuple[str, str], _Stream] = {}
         restrict_host_addresses(config.host_addresses)
 
@@ -116,24 +142,11 @@ class AiortcRelay:
         pc = self._pc()
         stream.publisher = pc
         try:
-            await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
-            video = [t for t in pc.getTransceivers() if t.kind == "video"]
-            if len(video) != 1:
-                raise RelayError("a share publishes exactly one video track")
-            for t in pc.getTransceivers():
-                if t.kind != "video":
-                    t.direction = "inactive"  # audio is not relayed: never decoded, never queued
-            _only_vp8(video[0])
-            video[0].direction = "recvonly"
-            receiver = video[0].receiver
+            video = await _accept_offer(pc, sdp, "share publishes")
+            video.direction = "recvonly"
+            receiver = video.receiver
             tap_receiver(receiver, stream.fanout.feed)
-
-            async def pli() -> None:
-                sources = receiver.getSynchronizationSources()
-                if sources:
-                    await receiver._send_rtcp_pli(sources[-1].source)  # aiortc 1.16
-
-            stream.fanout.set_publisher(pli)
+            stream.fanout.set_publisher(partial(aiortc_compat.send_pli, receiver))
             return await self._answer(pc)
         except (ValueError, RelayError) as exc:
             await self.unpublish(session, stream_id)
@@ -149,16 +162,9 @@ class AiortcRelay:
         stream.viewers[viewer] = pc
         stream.tracks[viewer] = track
         try:
-            await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
-            video = [t for t in pc.getTransceivers() if t.kind == "video"]
-            if len(video) != 1:
-                raise RelayError("a viewer receives exactly one video track")
-            for t in pc.getTransceivers():
-                if t.kind != "video":
-                    t.direction = "inactive"
-            _only_vp8(video[0])
+            video = await _accept_offer(pc, sdp, "viewer receives")
             sender = pc.addTrack(track)
-            video[0].direction = "sendonly"
+            video.direction = "sendonly"
             if light:
                 if stream.light is None:
                     stream.light = LightTier(self.config, stream.fanout)

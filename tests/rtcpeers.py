@@ -18,7 +18,7 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamError
 
-from signaling.loopback import restrict_host_addresses
+from signaling._compat.aioice import restrict_host_addresses
 from tests.signalclient import SignalClient
 
 BITS = 16

@@ -1,5 +1,5 @@
-"""The aiortc internals the relay relies on (aiortc pinned to 1.16.0): if an upgrade moves them,
-these fail first, naming what moved."""
+"""The aiortc internals the relay relies on (aiortc pinned to 1.16.0, kept in
+signaling._compat.aiortc): if an upgrade moves them, these fail first, naming what moved."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ import pytest
 from aiortc import RTCRtpReceiver, RTCRtpSender
 from aiortc.codecs.vpx import Vp8Encoder
 
+from signaling._compat.aiortc import _TapQueue
 from signaling.errors import RelayError
-from signaling.forward import Fanout, ForwardTrack, _TapQueue, is_vp8_keyframe
+from signaling.forward import Fanout, ForwardTrack, is_vp8_keyframe
 
 pytestmark = pytest.mark.anyio
 
@@ -36,9 +37,9 @@ def encoded_frames(n: int) -> list[bytes]:
 
 def test_the_pinned_internals_exist() -> None:
     assert version("aiortc") == "1.16.0" and version("aioice") == "0.13.0"
-    assert "_RTCRtpReceiver__decoder_queue" in RTCRtpReceiver.__init__.__code__.co_names or hasattr(
-        RTCRtpReceiver, "_send_rtcp_pli"
-    )
+    # Each check on its own: joined with `or`, one moving would go unnoticed.
+    assert "_RTCRtpReceiver__decoder_queue" in RTCRtpReceiver.__init__.__code__.co_names
+    assert "_RTCRtpReceiver__decoder_thread" in RTCRtpReceiver.__init__.__code__.co_names
     assert callable(RTCRtpSender._send_keyframe)
     assert callable(RTCRtpReceiver._send_rtcp_pli)
     assert callable(Vp8Encoder.pack)
@@ -67,7 +68,7 @@ def test_the_tap_hands_frames_over_and_stops_cleanly() -> None:
 
 
 async def test_a_started_receiver_cannot_be_tapped() -> None:
-    from signaling.forward import tap_receiver
+    from signaling._compat.aiortc import tap_receiver
 
     class Started:
         _RTCRtpReceiver__decoder_queue = None

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, func
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from backend.access.models import Account, AccountNameKey, AccountPublic, LoginToken, aware
 from backend.access.names import fold
@@ -121,7 +121,7 @@ def start_login(db: Session, account: Account, settings: Settings) -> str:
 
 
 def end_login(db: Session, token: str) -> None:
-    db.execute(delete(LoginToken).where(LoginToken.token_hash == hash_token(token)))  # type: ignore[arg-type]
+    db.execute(delete(LoginToken).where(col(LoginToken.token_hash) == hash_token(token)))
     db.commit()
 
 

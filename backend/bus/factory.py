@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
+
 from backend.bus.local import LocalBus
 from backend.bus.redis import RedisBus
+from backend.bus.types import Bus
 from backend.settings import Settings
 
 
-def make_bus(settings: Settings) -> LocalBus | RedisBus:
+def make_bus(settings: Settings) -> AbstractAsyncContextManager[Bus]:
     """An async context manager: enter it before the rooms, leave it after they flushed."""
     if not settings.redis_url:
         return LocalBus()

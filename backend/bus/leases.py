@@ -30,7 +30,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 log = logging.getLogger("tandem.bus")
 
-DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
+# The exception types that mean "Redis is unreachable" (not a bad command).
+REDIS_DOWN_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
 
 # KEYS[1] lease; ARGV: me, ttl ms, a dead holder that may be replaced (or "").
 _CLAIM = """
@@ -131,7 +132,7 @@ class RedisLeases:
             for key in list(self._held):  # the next claimant need not wait for the TTL
                 try:
                     await self._release(keys=[self._key(key)], args=[self.node_id])
-                except DOWN:
+                except REDIS_DOWN_ERRORS:
                     break
         with anyio.CancelScope(shield=True):
             await self._client.aclose()
@@ -164,7 +165,7 @@ class RedisLeases:
             return  # taken again meanwhile
         try:
             await self._release(keys=[self._key(key)], args=[self.node_id])
-        except DOWN as exc:
+        except REDIS_DOWN_ERRORS as exc:
             log.info("lease %s: release failed (%r); it expires by itself", key, exc)
 
     async def _renew_loop(self) -> None:
@@ -175,7 +176,7 @@ class RedisLeases:
                 continue
             try:
                 lost = await self._renew(keys=[self._key(k) for k in keys], args=[self.node_id, self._ttl_ms])
-            except DOWN as exc:
+            except REDIS_DOWN_ERRORS as exc:
                 log.warning("leases: renewal failed (%r); retrying", exc)
                 continue
             for index in lost:

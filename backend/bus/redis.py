@@ -35,17 +35,15 @@ import anyio.abc
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from backend.bus.leases import REDIS_DOWN_ERRORS
 from backend.bus.liveness import BYE, HEARTBEAT, NODES_MAXLEN, NodeLiveness
 from backend.bus.retention import RELEASE, TRIM, after
 from backend.bus.types import BusMessage, Handler, PeerLostListener, ReconnectListener
 
 log = logging.getLogger("tandem.bus")
 
-DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
 RETRY_MAX_SECONDS = 2.0
 
 # Outbox operations besides XADD, in publish order with this node's messages.
@@ -124,11 +122,11 @@ class RedisBus:
         timeout = block_ms / 1000 + 5
         # One immediate retry (a pooled connection gone stale after a Redis restart); beyond that
         # the repair loop owns the backoff, so a dead Redis never stalls a publish for seconds.
-        once = {"retry": Retry(NoBackoff(), 1), "socket_connect_timeout": 5}
+        once: dict[str, Any] = {"retry": Retry(NoBackoff(), 1), "socket_connect_timeout": 5}
         # Any: redis-py types every reply as a union of all it could be; with decode_responses
         # off (the default) these are bytes, and parsing them is this module's job.
-        self._reader: Any = aioredis.Redis.from_url(url, socket_timeout=timeout, **once)  # type: ignore[arg-type]
-        self._writer: Any = aioredis.Redis.from_url(url, socket_timeout=10, **once)  # type: ignore[arg-type]
+        self._reader: Any = aioredis.Redis.from_url(url, socket_timeout=timeout, **once)
+        self._writer: Any = aioredis.Redis.from_url(url, socket_timeout=10, **once)
         self._channels: dict[str, _Channel] = {}
         self._keys: dict[bytes, str] = {}
         self._outbox: deque[tuple[bytes, dict[bytes, bytes]]] = deque()
@@ -158,7 +156,7 @@ class RedisBus:
         try:
             await self._nodes.start(self._writer)
             self.connected = True
-        except DOWN as exc:
+        except REDIS_DOWN_ERRORS as exc:
             log.warning("redis unreachable at start (%r): will retry", exc)
             self._repair.set()
         self._tg = await anyio.create_task_group().__aenter__()
@@ -176,7 +174,7 @@ class RedisBus:
             try:
                 await self._flush_outbox()
                 await self._writer.xadd(self._nodes.key, self._nodes.fields(BYE), maxlen=NODES_MAXLEN)
-            except DOWN as exc:
+            except REDIS_DOWN_ERRORS as exc:
                 log.warning("bus: could not say goodbye (%r); peers will expire this node", exc)
         tg, self._tg = self._tg, None
         tg.cancel_scope.cancel()
@@ -208,7 +206,7 @@ class RedisBus:
             try:
                 history = await self._writer.xrange(key, "-", "+") if replay else []
                 cursor = history[-1][0] if history else (b"0-0" if replay else await self._last_id(key))
-            except DOWN as exc:
+            except REDIS_DOWN_ERRORS as exc:
                 # Redis is away: subscribe anyway; the reader starts from the stream's beginning once
                 # it is back (for `replay=False` too: a duplicate beats a gap), and users repair.
                 self._lost(exc)
@@ -228,7 +226,7 @@ class RedisBus:
         if replay:
             try:
                 history = await self._writer.xrange(state.key, "-", state.cursor)
-            except DOWN as exc:
+            except REDIS_DOWN_ERRORS as exc:
                 self._lost(exc)  # go live without the history: the users' repair fills it in
                 history = []
             for _entry_id, fields in history:
@@ -243,7 +241,7 @@ class RedisBus:
         self._held[key] = persisted
         try:
             await self._writer.sadd(self._holders(key), self.node_id)
-        except DOWN as exc:
+        except REDIS_DOWN_ERRORS as exc:
             self._lost(exc)  # the repair re-adds every held channel before users resync
 
     def release(self, channel: str) -> None:
@@ -307,7 +305,7 @@ class RedisBus:
         try:
             await self._writer.xadd(self._wake_key, {b"k": b"w"}, maxlen=1)
             await self._writer.pexpire(self._wake_key, int(self._expiry * 4000))
-        except DOWN:
+        except REDIS_DOWN_ERRORS:
             self._repair.set()
 
     async def _read_loop(self) -> None:
@@ -320,7 +318,7 @@ class RedisBus:
                 streams[state.key] = state.cursor
             try:
                 response = await self._reader.xread(streams, count=self._count, block=self._block_ms)
-            except DOWN as exc:
+            except REDIS_DOWN_ERRORS as exc:
                 self._lost(exc)
                 continue
             for key, entries in response or ():
@@ -378,7 +376,7 @@ class RedisBus:
                 continue
             try:
                 await self._flush_outbox()
-            except DOWN as exc:
+            except REDIS_DOWN_ERRORS as exc:
                 self._drop_outbox()
                 self._lost(exc)
 
@@ -393,10 +391,10 @@ class RedisBus:
                 elif fields is _DROP:
                     pipe.delete(key, self._holders(key), self._marks_key(key))
                 else:
-                    pipe.xadd(key, fields, maxlen=self._maxlen, approximate=True)  # type: ignore[arg-type]
+                    pipe.xadd(key, fields, maxlen=self._maxlen, approximate=True)
             try:
                 await pipe.execute()
-            except DOWN:
+            except REDIS_DOWN_ERRORS:
                 self.dropped += len(batch)
                 raise
         if self._trims:
@@ -429,7 +427,7 @@ class RedisBus:
                         pipe.pexpire(key, expire_ms)
                     self._trim_held(pipe)
                     _log_failures(await pipe.execute(raise_on_error=False), "heartbeat")
-                except DOWN as exc:
+                except REDIS_DOWN_ERRORS as exc:
                     self._lost(exc)
             if self.connected:
                 self._nodes.expire()
@@ -451,7 +449,7 @@ class RedisBus:
                         await pipe.execute()
                         self._marks.clear()  # rewritten at the next heartbeat
                     break
-                except DOWN:
+                except REDIS_DOWN_ERRORS:
                     await anyio.sleep(delay)
                     delay = min(delay * 2, RETRY_MAX_SECONDS)
             self._repair = anyio.Event()
@@ -491,7 +489,7 @@ class RedisBus:
 def _log_failures(results: list[Any], what: str) -> None:
     """Command errors inside a pipeline (not a lost connection): logged, never fatal to the bus."""
     for result in results:
-        if isinstance(result, DOWN):
+        if isinstance(result, REDIS_DOWN_ERRORS):
             raise result
         if isinstance(result, Exception):
             log.warning("bus: %s: redis refused a command: %r", what, result)

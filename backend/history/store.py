@@ -34,6 +34,7 @@ from datetime import datetime
 
 from pycrdt import Doc
 from sqlalchemy import Engine, delete, func
+from sqlalchemy import select as select_columns  # typed past sqlmodel's four columns
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
@@ -245,12 +246,12 @@ class HistoryStore:
     def head(self, session: str) -> Head | None:
         with Session(self.engine) as db:
             found = db.execute(
-                select(
-                    SessionVersion.id,
-                    SessionVersion.state,
-                    SessionVersion.created_at,
-                    SessionVersion.depth,
-                    SessionVersion.chain_bytes,
+                select_columns(
+                    col(SessionVersion.id),
+                    col(SessionVersion.state),
+                    col(SessionVersion.created_at),
+                    col(SessionVersion.depth),
+                    col(SessionVersion.chain_bytes),
                 )
                 .where(col(SessionVersion.session) == session)
                 .order_by(col(SessionVersion.id).desc())

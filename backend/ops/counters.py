@@ -53,6 +53,16 @@ class SampledHistogram:
 
 
 @dataclass
+class ChannelStats:
+    """Connections of the channels served by `backend.channels.runner` (`/term`, `/signal`, a
+    tunnel's entry end), by channel."""
+
+    opened: Counter[str] = field(default_factory=Counter)  # channel -> connections served
+    open: Counter[str] = field(default_factory=Counter)  # channel -> connections now
+    closes: Counter[tuple[str, int]] = field(default_factory=Counter)  # (channel, code) -> count
+
+
+@dataclass
 class NodeStats:
     """Per-node totals: what unloaded rooms counted, and events counted outside any room."""
 
@@ -65,6 +75,7 @@ class NodeStats:
     slow_clients_dropped: int = 0
     closes: Counter[int] = field(default_factory=Counter)  # WebSocket close code -> count
     connections_opened: Counter[str] = field(default_factory=Counter)  # channel -> count
+    channels: ChannelStats = field(default_factory=ChannelStats)  # /term, /signal, tunnels
     history_versions: int = 0
     backups: int = 0
     backup_failures: int = 0

@@ -57,13 +57,22 @@ class TandemCollector(Collector):
         connections.add_metric(["yjs"], sum(len(r.clients) for r in live))
         connections.add_metric(["term"], term_conns)
         connections.add_metric(["signal"], peers)
+        connections.add_metric(["tunnel"], stats.channels.open["tunnel"])  # entry ends on this node
         yield connections
         opened = CounterMetricFamily(
             "tandem_connections_opened", "WebSocket connections accepted, by channel", labels=["channel"]
         )
-        for channel, count in sorted(stats.connections_opened.items()):
+        for channel, count in sorted((stats.connections_opened + stats.channels.opened).items()):
             opened.add_metric([channel], count)
         yield opened
+        channel_closes = CounterMetricFamily(
+            "tandem_channel_closes",
+            "Closes of /term, /signal and tunnel entry connections, by channel and close code",
+            labels=["channel", "code"],
+        )
+        for (channel, code), count in sorted(stats.channels.closes.items()):
+            channel_closes.add_metric([channel, str(code)], count)
+        yield channel_closes
 
         # A room still flushing on unload is still held (and its counters not yet in the totals).
         yield GaugeMetricFamily(
@@ -174,7 +183,7 @@ class TandemCollector(Collector):
             return 0, 0, 0
         sessions = list(registry.sessions.values())
         terms = [t for s in sessions for t in s.terminals.values()]
-        return sum(t.viewers for t in terms), len(terms), sum(1 for s in sessions if not s.closing)
+        return sum(t.attached for t in terms), len(terms), sum(1 for s in sessions if not s.closing)
 
 
 def make_registry() -> CollectorRegistry:

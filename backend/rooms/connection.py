@@ -24,6 +24,7 @@ from starlette.types import Send
 from starlette.websockets import WebSocket, WebSocketState
 
 from backend import closecodes
+from backend._compat.starlette import asgi_send
 from backend.rooms.coalesce import take_batch
 from backend.rooms.eager import Suspended, start_eagerly
 from backend.rooms.rawframe import RawFrameSink, encode_binary_frame
@@ -98,7 +99,7 @@ class ClientConnection:
         self.principal = principal
         self.room = room
         # The server's own ASGI send (the endpoint is served outside Starlette's middleware).
-        self._send: Send = send or websocket._send
+        self._send: Send = send or asgi_send(websocket)
         self._sink = RawFrameSink.for_send(self._send) if limits.raw_frames else None
         self._limits = limits
         self._backlog: deque[bytes | _Close] = deque()

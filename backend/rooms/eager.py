@@ -9,7 +9,7 @@ task to finish. This is what Python 3.12's eager task factory does, on 3.11.
 
 from __future__ import annotations
 
-from collections.abc import Coroutine, Generator
+from collections.abc import Awaitable, Coroutine, Generator
 from typing import Any
 
 
@@ -43,8 +43,15 @@ class Suspended:
         self._coro.close()
 
 
-def start_eagerly(coro: Coroutine[Any, Any, Any]) -> Suspended | None:
-    """Run `coro` until it completes (None) or suspends (the rest, to await). Raises its error."""
+async def _awaiting(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
+
+
+def start_eagerly(send: Awaitable[Any]) -> Suspended | None:
+    """Run `send` until it completes (None) or suspends (the rest, to await). Raises its error.
+
+    An ASGI send is typed as any awaitable; uvicorn's is a coroutine, driven directly."""
+    coro = send if isinstance(send, Coroutine) else _awaiting(send)
     try:
         first = coro.send(None)
     except StopIteration:

@@ -4,20 +4,23 @@ Server-to-client WebSocket frames are unmasked, so one broadcast is the same byt
 client (no extension is negotiated: `serve` turns permessage-deflate off). Through ASGI each send
 re-frames the payload in Python; writing the frame straight to the transport of uvicorn's
 `websockets-sansio` protocol halves the CPU per delivered message (bench/). That protocol flushes
-its own output after every operation, so frames never interleave. uvicorn is pinned to an exact
-version for this, `tests/test_fanout_order.py` checks that the path is taken (the `raw` count of
-`tandem_client_sends_total`), and anything unexpected (another protocol class, a negotiated
-extension, a closing or paused socket) falls back to the ASGI send.
+its own output after every operation, so frames never interleave. The uvicorn internals sit in
+`backend._compat.uvicorn` (version-checked); `tests/test_rawframe.py` checks that the path is taken
+and that anything unexpected (another protocol class, a negotiated extension, a closing or paused
+socket, an internal that moved and raises) falls back to the ASGI send.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from starlette.types import Send
-from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.frames import Frame, Opcode
-from websockets.protocol import State
+
+from backend._compat import uvicorn as uvicorn_compat
+
+log = logging.getLogger("tandem.rooms")
 
 
 def encode_binary_frame(payload: bytes) -> bytes:
@@ -37,20 +40,20 @@ class RawFrameSink:
         A subclass counts: `backend.edge` serves a guarded subclass (matching the class by name
         silently turned this fast path off there).
         """
-        proto = getattr(send, "__self__", None)
-        if not isinstance(proto, WebSocketsSansIOProtocol):
-            return None
-        conn = getattr(proto, "conn", None)
-        if conn is None or getattr(conn, "extensions", None) or not hasattr(proto, "writable"):
-            return None
-        return cls(proto)
+        proto = uvicorn_compat.protocol_of(send)
+        return None if proto is None else cls(proto)
 
     def try_write(self, frame: bytes) -> bool:
-        """Write the frame now if the socket is open and not backed up; False means use ASGI."""
+        """Write the frame now if the socket is open and not backed up; False means use ASGI.
+
+        An internal that moved (AttributeError and the like) turns this sink off, logged once:
+        the fan-out carries on through ASGI sends instead of failing."""
         proto = self._proto
-        if proto.close_sent or proto.disconnected or not proto.writable.is_set():
+        if proto is None:
             return False
-        if proto.conn.state is not State.OPEN:
+        try:
+            return uvicorn_compat.write_if_open(proto, frame)
+        except Exception as exc:
+            log.warning("raw-frame fast path off for this client: %r", exc)
+            self._proto = None
             return False
-        proto.transport.write(frame)
-        return True

@@ -17,13 +17,14 @@ from typing import Any, Protocol
 from pycrdt import (
     Doc,
     TransactionEvent,
+    YMessageType,
     YSyncMessageType,
     create_awareness_message,
     create_sync_message,
     create_update_message,
     merge_updates,
+    write_message,
 )
-from pycrdt._sync import create_message
 
 from backend.errors import ProtocolError
 from backend.ops.counters import SampledHistogram
@@ -192,7 +193,7 @@ class Room:
                 update = self.doc.get_update(message.state_vector)
             except ValueError as exc:
                 raise ProtocolError(f"bad state vector: {exc}") from exc
-            client.send(create_message(update, YSyncMessageType.SYNC_STEP2))
+            client.send(bytes([YMessageType.SYNC, YSyncMessageType.SYNC_STEP2]) + write_message(update))
         elif isinstance(message, AwarenessUpdate):
             changed = self.awareness.apply(parse_awareness_update(message.update), client)
             if changed is not None:

@@ -1,11 +1,10 @@
-"""Map the backend's errors to HTTP answers (and their WebSocket close codes, in one table)."""
+"""Map the backend's errors to HTTP answers (their WebSocket close codes: `closecodes.close_for`)."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from backend import closecodes
 from backend.errors import (
     AccessDeniedError,
     AuthenticationError,
@@ -27,12 +26,6 @@ HTTP_STATUS: dict[type[TandemError], int] = {
     InvalidInputError: 422,
     RateLimitedError: 429,
     RateLimitUnavailableError: 503,
-}
-
-CLOSE_CODE: dict[type[TandemError], int] = {
-    AuthenticationError: closecodes.UNAUTHORIZED,
-    AccessDeniedError: closecodes.FORBIDDEN,
-    SessionNotFoundError: closecodes.NOT_FOUND,
 }
 
 

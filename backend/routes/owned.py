@@ -15,7 +15,8 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from backend.auth.types import SCOPE_PRINCIPAL
-from backend.bus.leases import DOWN, lease_key
+from backend.bus.leases import REDIS_DOWN_ERRORS, lease_key
+from backend.channels.close import raw_path
 from backend.errors import TandemError
 from backend.rooms.names import room_from_raw_path
 from backend.routes.signal import PREFIX as SIGNAL_PREFIX
@@ -64,7 +65,7 @@ async def owned_asgi(route: str, services: Services, scope: Scope, receive: Rece
         await handler(services, scope, receive, send)
         return
     try:
-        session = session_of(scope.get("raw_path") or scope["path"].encode(), services.settings)
+        session = session_of(raw_path(scope), services.settings)
     except TandemError:
         await handler(services, scope, receive, send)  # it closes with the reason
         return
@@ -75,7 +76,7 @@ async def owned_asgi(route: str, services: Services, scope: Scope, receive: Rece
     key = lease_key(session)
     try:
         owner = await tunnels.leases.claim(key)
-    except DOWN as exc:
+    except REDIS_DOWN_ERRORS as exc:
         # Redis is away: serve here rather than refuse; a second owner is possible until it is
         # back, and the lease renewal then reports it (RedisLeases.lost).
         log.warning("session=%r: owner lease unavailable (%r); serving %s here", session, exc, route)

@@ -14,14 +14,13 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from backend import closecodes
-from backend.errors import (
-    RoomNameError,
-)
+from backend.channels.close import close_with, raw_path
+from backend.channels.runner import ChannelRunner
+from backend.errors import RoomNameError
 from backend.rooms.names import room_from_raw_path
-from backend.routes.ws_auth import authenticate_websocket, close_with
+from backend.routes.ws_auth import authenticate_websocket
 from backend.screenshare import identity_of
 from backend.services import Services
-from signaling import SignalingError
 from signaling.messages import error_frame
 
 log = logging.getLogger("tandem.signal")
@@ -40,10 +39,9 @@ async def signal_asgi(services: Services, scope: Scope, receive: Receive, send: 
 class _Outbox:
     """The hub's view of one client: a bounded queue; overflow or `close` ends the connection."""
 
-    def __init__(self, stream: MemoryObjectSendStream[str], scope: anyio.CancelScope) -> None:
+    def __init__(self, stream: MemoryObjectSendStream[str], channel: ChannelRunner) -> None:
         self._stream = stream
-        self._scope = scope
-        self.result: tuple[int, str] = (closecodes.NORMAL, "")
+        self._channel = channel
 
     def offer(self, text: str) -> bool:
         try:
@@ -56,18 +54,15 @@ class _Outbox:
         return False
 
     def close(self, code: int, reason: str) -> None:
-        if not self._scope.cancel_called:
-            self.result = (code, reason)
-            self._scope.cancel()
+        self._channel.end(code, reason)
 
 
 async def signal_endpoint(websocket: WebSocket, services: Services) -> None:
     settings = services.settings
     try:
-        raw = websocket.scope.get("raw_path") or websocket.scope["path"].encode()
-        session = room_from_raw_path(raw, PREFIX, settings.room_name_max_length)
+        session = room_from_raw_path(raw_path(websocket.scope), PREFIX, settings.room_name_max_length)
     except RoomNameError as exc:
-        await close_with(websocket, closecodes.BAD_REQUEST, str(exc))
+        await close_with(websocket, *closecodes.close_for(exc))
         return
     screenshare = services.screenshare
     if screenshare is None:
@@ -76,56 +71,44 @@ async def signal_endpoint(websocket: WebSocket, services: Services) -> None:
     principal = await authenticate_websocket(websocket, services, session)
     if principal is None:
         return
-    await websocket.accept()
-    send, receive = anyio.create_memory_object_stream[str](settings.signal_outbox_messages)
-    scope = anyio.CancelScope()
-    outbox = _Outbox(send, scope)
-    hub = screenshare.hub
-    try:
-        participant = hub.connect(session, identity_of(principal, session), outbox)
-    except SignalingError as exc:
-        await close_with(websocket, closecodes.TRY_AGAIN_LATER, str(exc))
-        return
-    screenshare.principals[participant] = principal
-    try:
-        with scope:
-            async with anyio.create_task_group() as tg:
+    stats = services.rooms.stats.channels
+    async with ChannelRunner(websocket, "signal", stats, session=session, principal=principal.id) as channel:
+        await websocket.accept()
+        send, receive = anyio.create_memory_object_stream[str](settings.signal_outbox_messages)
+        outbox = _Outbox(send, channel)
+        hub = screenshare.hub
+        participant = hub.connect(session, identity_of(principal, session), outbox)  # SignalingError: 1013
+        screenshare.principals[participant] = principal
 
-                async def pump_out() -> None:
+        async def pump_out() -> None:
+            async for text in receive:
+                await websocket.send_text(text)
+
+        async def pump_in() -> None:
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                text = message.get("text")
+                if text is None:
+                    participant.errors += 1
+                    outbox.offer(error_frame("bad_message", "signaling uses text frames"))
+                    continue
+                await hub.handle(participant, text)
+                if participant.errors > settings.signal_max_errors:
+                    return
+
+        try:
+            await channel.pumps(pump_in, pump_out)
+        finally:
+            screenshare.principals.pop(participant, None)
+            with anyio.CancelScope(shield=True):
+                await hub.disconnect(participant)
+                send.close()
+                with anyio.move_on_after(1):  # what the hub said last (an `error` before a close) goes out
                     try:
                         async for text in receive:
                             await websocket.send_text(text)
-                    except (WebSocketDisconnect, OSError):
-                        outbox.close(closecodes.NORMAL, "")  # gone: the reader sees it too
-
-                tg.start_soon(pump_out)
-                while True:
-                    message = await websocket.receive()
-                    if message["type"] == "websocket.disconnect":
-                        outbox.close(closecodes.NORMAL, "")
-                        break
-                    text = message.get("text")
-                    if text is None:
-                        participant.errors += 1
-                        outbox.offer(error_frame("bad_message", "signaling uses text frames"))
-                        continue
-                    await hub.handle(participant, text)
-                    if participant.errors > settings.signal_max_errors:
-                        break
-    except WebSocketDisconnect:
-        pass
-    except OSError as exc:
-        log.info("session=%r peer=%s: connection lost: %s", session, participant.id, exc)
-    finally:
-        screenshare.principals.pop(participant, None)
-        with anyio.CancelScope(shield=True):
-            await hub.disconnect(participant)
-            send.close()
-            with anyio.move_on_after(1):  # what the hub said last (an `error` before a close) goes out
-                try:
-                    async for text in receive:
-                        await websocket.send_text(text)
-                except (WebSocketDisconnect, RuntimeError, OSError):
-                    pass
-            receive.close()
-            await close_with(websocket, *outbox.result)
+                    except (WebSocketDisconnect, RuntimeError, OSError):
+                        pass
+                receive.close()

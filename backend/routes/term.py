@@ -13,17 +13,14 @@ from dataclasses import dataclass
 
 import anyio
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from backend import closecodes
 from backend.auth.types import Principal
-from backend.errors import (
-    ProtocolError,
-    TerminalLimitError,
-    TerminalNameError,
-    TerminalNotFoundError,
-)
-from backend.routes.ws_auth import authenticate_websocket, close_with
+from backend.channels.close import close_with, raw_path
+from backend.channels.runner import ChannelRunner
+from backend.errors import ChannelCloseError, TerminalNameError
+from backend.routes.ws_auth import authenticate_websocket
 from backend.services import Services
 from backend.terminals import policy
 from backend.terminals.paths import PREFIX, parse_term_path
@@ -37,7 +34,13 @@ from backend.terminals.protocol import (
     status_frame,
 )
 from backend.terminals.registry import Terminal, TerminalRegistry
-from sandbox import Output, PtyClosedError, Resync, SandboxError, Skipped, Subscription, TerminalFullError
+from sandbox import (
+    Output,
+    PtyClosedError,
+    Resync,
+    Skipped,
+    TerminalSubscription,
+)
 
 log = logging.getLogger("tandem.term")
 
@@ -52,23 +55,24 @@ async def term_asgi(services: Services, scope: Scope, receive: Receive, send: Se
 
 async def term_endpoint(websocket: WebSocket, services: Services) -> None:
     try:
-        raw = websocket.scope.get("raw_path") or websocket.scope["path"].encode()
-        session, name = parse_term_path(raw, services.settings)
+        session, name = parse_term_path(raw_path(websocket.scope), services.settings)
     except TerminalNameError as exc:
-        await close_with(websocket, closecodes.BAD_REQUEST, str(exc))
+        await close_with(websocket, *closecodes.close_for(exc))
         return
     principal = await authenticate_websocket(websocket, services, session)
     if principal is None:
         return
-    await websocket.accept()
-    terminals = services.terminals
-    if terminals is None or not terminals.status.enabled:
-        reason = terminals.status.reason if terminals is not None else "terminals are off"
-        await websocket.send_text(error_frame("sandbox_off", reason or "terminals are off"))
-        await close_with(websocket, closecodes.TERMINALS_OFF, reason or "terminals are off")
-        return
-    registry = terminals.registry
-    try:
+    stats = services.rooms.stats.channels
+    async with ChannelRunner(
+        websocket, "term", stats, session=session, terminal=name, principal=principal.id
+    ) as channel:
+        await websocket.accept()
+        terminals = services.terminals
+        if terminals is None or not terminals.status.enabled:
+            reason = (terminals.status.reason if terminals is not None else None) or "terminals are off"
+            await websocket.send_text(error_frame("sandbox_off", reason))
+            raise ChannelCloseError(closecodes.TERMINALS_OFF, reason)
+        registry = terminals.registry
         async with registry.attach(
             session,
             name,
@@ -76,15 +80,7 @@ async def term_endpoint(websocket: WebSocket, services: Services) -> None:
             can_start=policy.may_start(principal, session),
             can_type=policy.may_type(principal, session),
         ) as (term, sub):
-            code, reason = await _Client(websocket, services, registry, session, term, sub, principal).serve()
-    except TerminalNotFoundError as exc:
-        code, reason = closecodes.NOT_FOUND, str(exc)
-    except (TerminalLimitError, TerminalFullError) as exc:
-        code, reason = closecodes.TRY_AGAIN_LATER, str(exc)
-    except SandboxError as exc:
-        log.warning("session=%r terminal=%r principal=%s: %s", session, name, principal.id, exc)
-        code, reason = closecodes.INTERNAL_ERROR, f"sandbox error: {exc}"
-    await close_with(websocket, code, reason)
+            await _Client(websocket, services, registry, session, term, sub, principal, channel).serve()
 
 
 @dataclass(eq=False)  # identity: connections live in sets
@@ -94,37 +90,27 @@ class _Client:
     registry: TerminalRegistry
     session: str
     term: Terminal
-    sub: Subscription
+    sub: TerminalSubscription
     principal: Principal
+    channel: ChannelRunner
 
     def __post_init__(self) -> None:
         self._send_lock = anyio.Lock()  # error notices share the socket with the output loop
-        self._result: tuple[int, str] = (closecodes.NORMAL, "")
         self._told_read_only = False
-        self._scope: anyio.CancelScope | None = None
 
     def revoke(self, code: int, reason: str) -> None:
         """Access is gone (backend.terminals.live): end this connection with `code`."""
-        self._result = (code, reason)
-        if self._scope is not None:
-            self._scope.cancel()
+        self.channel.end(code, reason)
 
-    async def serve(self) -> tuple[int, str]:
+    async def serve(self) -> None:
         access = self.services.terminal_access
         if access is not None:
             access.opened(self.session, self)
         try:
-            async with anyio.create_task_group() as tg:
-                self._scope = tg.cancel_scope
-                tg.start_soon(self._pump_out, tg.cancel_scope)
-                result = await self._pump_in()
-                if result is not None:
-                    self._result = result
-                tg.cancel_scope.cancel()
+            await self.channel.pumps(self._pump_in, self._pump_out)
         finally:
             if access is not None:
                 access.closed(self.session, self)
-        return self._result
 
     async def _send_text(self, text: str) -> None:
         async with self._send_lock:
@@ -134,33 +120,29 @@ class _Client:
         async with self._send_lock:
             await self.websocket.send_bytes(data)
 
-    async def _pump_out(self, scope: anyio.CancelScope) -> None:
-        try:
-            async for event in self.sub:
-                if isinstance(event, Output):
-                    await self._send_bytes(event.data)
-                    continue
-                text = control_frame(event, self.registry.authors(self.session))
-                if text is not None:
-                    await self._send_text(text)
-                if isinstance(event, Resync) and event.data:
-                    await self._send_bytes(event.data)  # the scrollback, right after the reset
-                if isinstance(event, Skipped):
-                    await self._send_text(status_frame(event))
-                    mark = skip_mark(event.nbytes) if event.nbytes else b""
-                    if mark or event.data:
-                        await self._send_bytes(mark + event.data)
-            self._result = (closecodes.GOING_AWAY, "terminal closed")
-        except WebSocketDisconnect:
-            pass  # the input loop sees the disconnect too
-        scope.cancel()
+    async def _pump_out(self) -> None:
+        async for event in self.sub:
+            if isinstance(event, Output):
+                await self._send_bytes(event.data)
+                continue
+            text = control_frame(event, self.registry.authors(self.session))
+            if text is not None:
+                await self._send_text(text)
+            if isinstance(event, Resync) and event.data:
+                await self._send_bytes(event.data)  # the scrollback, right after the reset
+            if isinstance(event, Skipped):
+                await self._send_text(status_frame(event))
+                mark = skip_mark(event.nbytes) if event.nbytes else b""
+                if mark or event.data:
+                    await self._send_bytes(mark + event.data)
+        self.channel.end(closecodes.GOING_AWAY, "terminal closed")
 
-    async def _pump_in(self) -> tuple[int, str] | None:
+    async def _pump_in(self) -> None:
         settings = self.services.settings
         while True:
             message = await self.websocket.receive()
             if message["type"] == "websocket.disconnect":
-                return None
+                return
             data, text = message.get("bytes"), message.get("text")
             if data is not None:
                 if len(data) > settings.terminal_max_input_bytes:
@@ -170,17 +152,13 @@ class _Client:
                         self.principal.id,
                         len(data),
                     )
-                    return (
+                    raise ChannelCloseError(
                         closecodes.MESSAGE_TOO_BIG,
                         f"input frames are at most {settings.terminal_max_input_bytes} bytes",
                     )
                 await self._type(data)
             elif text is not None:
-                try:
-                    control = parse_client_message(text)
-                except ProtocolError as exc:
-                    log.warning("session=%r principal=%s: %s", self.session, self.principal.id, exc)
-                    return closecodes.BAD_REQUEST, str(exc)
+                control = parse_client_message(text)  # a ProtocolError closes with 4400
                 if isinstance(control, Resize):
                     await self._resize(control)
                 elif isinstance(control, Restart):

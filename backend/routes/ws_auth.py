@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from starlette.websockets import WebSocket
 
 from backend import closecodes
 from backend.access.connlimit import SCOPE_LEASE
 from backend.access.origin import origin_allowed
 from backend.auth.types import SCOPE_PRINCIPAL, Principal
+from backend.channels.close import close_with
 from backend.errors import (
     AccessDeniedError,
     AuthenticationError,
@@ -24,21 +25,9 @@ from backend.errors import (
     InvalidInputError,
     SessionNotFoundError,
 )
-from backend.routes.errors import CLOSE_CODE
 from backend.services import Services
 
 log = logging.getLogger("tandem.ws")
-
-
-async def close_with(websocket: WebSocket, code: int, reason: str) -> None:
-    """Close with `code` (accepting first if needed); a client that already left is fine."""
-    if websocket.application_state == WebSocketState.CONNECTING:
-        await websocket.accept()
-    if websocket.application_state == WebSocketState.CONNECTED:
-        try:
-            await websocket.close(code, reason.encode()[:120].decode(errors="ignore"))
-        except (WebSocketDisconnect, RuntimeError, OSError):
-            pass  # the client is gone already
 
 
 async def authenticate_websocket(websocket: WebSocket, services: Services, session: str) -> Principal | None:
@@ -56,8 +45,7 @@ async def authenticate_websocket(websocket: WebSocket, services: Services, sessi
         await websocket.close(closecodes.POLICY_VIOLATION)  # junk without credentials: HTTP 403
         return None
     except (AuthenticationError, AccessDeniedError, SessionNotFoundError) as exc:
-        code = next(c for cls, c in CLOSE_CODE.items() if isinstance(exc, cls))
-        await close_with(websocket, code, str(exc))
+        await close_with(websocket, *closecodes.close_for(exc))
         return None
     except InvalidInputError as exc:  # e.g. a `?name=` that passes for an account
         await close_with(websocket, closecodes.BAD_REQUEST, str(exc))

@@ -24,9 +24,9 @@ class SqlDocumentStore:
             snap = session.get(DocumentSnapshot, room)
             after = snap.upto_seq if snap is not None and not self.shared else 0
             rows = session.execute(
-                select(DocumentUpdate.id, DocumentUpdate.data)
-                .where(DocumentUpdate.room == room, DocumentUpdate.id > after)
-                .order_by(DocumentUpdate.id)
+                select(col(DocumentUpdate.id), col(DocumentUpdate.data))
+                .where(col(DocumentUpdate.room) == room, col(DocumentUpdate.id) > after)
+                .order_by(col(DocumentUpdate.id))
             ).all()
         last = max(rows[-1][0] if rows else 0, snap.upto_seq if snap is not None else 0)
         return StoredDocument(
@@ -39,7 +39,7 @@ class SqlDocumentStore:
         now = utcnow()
         with Session(self.engine) as session:
             result = session.execute(
-                insert(DocumentUpdate).returning(DocumentUpdate.id),
+                insert(DocumentUpdate).returning(col(DocumentUpdate.id)),
                 [{"room": room, "data": u, "created_at": now} for u in updates],
             )
             last = max(r[0] for r in result.all())
@@ -61,7 +61,9 @@ class SqlDocumentStore:
             else:
                 return  # an older compaction lost the race: keep the newer snapshot
             session.execute(
-                delete(DocumentUpdate).where(DocumentUpdate.room == room, DocumentUpdate.id <= upto_seq)
+                delete(DocumentUpdate).where(
+                    col(DocumentUpdate.room) == room, col(DocumentUpdate.id) <= upto_seq
+                )
             )
             session.commit()
 
@@ -72,9 +74,9 @@ class SqlDocumentStore:
                 session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:room))"), {"room": room})
             current = session.get(DocumentSnapshot, room)
             rows = session.execute(
-                select(DocumentUpdate.id, DocumentUpdate.data)
-                .where(DocumentUpdate.room == room)
-                .order_by(DocumentUpdate.id)
+                select(col(DocumentUpdate.id), col(DocumentUpdate.data))
+                .where(col(DocumentUpdate.room) == room)
+                .order_by(col(DocumentUpdate.id))
             ).all()
             parts = ([bytes(current.data)] if current is not None else []) + [bytes(r[1]) for r in rows]
             merged = merge_updates(*parts, snapshot) if parts else snapshot
@@ -92,8 +94,8 @@ class SqlDocumentStore:
 
     def delete(self, room: str) -> None:
         with Session(self.engine) as session:
-            session.execute(delete(DocumentUpdate).where(DocumentUpdate.room == room))
-            session.execute(delete(DocumentSnapshot).where(DocumentSnapshot.room == room))
+            session.execute(delete(DocumentUpdate).where(col(DocumentUpdate.room) == room))
+            session.execute(delete(DocumentSnapshot).where(col(DocumentSnapshot.room) == room))
             session.commit()
 
     def ping(self) -> None:

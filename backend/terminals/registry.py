@@ -34,7 +34,14 @@ from backend.terminals import doc_mirror
 from backend.terminals import previous as previous_shell
 from backend.terminals.paths import sandbox_instance, workspace_dir
 from backend.terminals.workspace_syncs import WorkspaceSyncs
-from sandbox import ContainerNotFoundError, DockerSandbox, Pty, SandboxError, Subscription, TerminalHub
+from sandbox import (
+    ContainerNotFoundError,
+    DockerSandbox,
+    Pty,
+    SandboxError,
+    TerminalHub,
+    TerminalSubscription,
+)
 from sandbox.container_config import LABEL_INSTANCE, LABEL_MANAGED, LABEL_SESSION, container_name
 from sandbox.filesync import WorkspaceSync
 
@@ -59,7 +66,8 @@ class Terminal:
     end_reason: str | None = None  # why it was hung up, when the registry did it
 
     @property
-    def viewers(self) -> int:
+    def attached(self) -> int:
+        """Clients attached to this terminal, of any role (most may type); the doc mirror is not one."""
         return 0 if self.hub is None else sum(1 for s in self.hub.subscribers if s.principal_id != SERVER_ID)
 
 
@@ -102,7 +110,7 @@ class TerminalRegistry:
     @asynccontextmanager
     async def attach(
         self, session: str, name: str, principal: Principal, *, can_start: bool, can_type: bool
-    ) -> AsyncIterator[tuple[Terminal, Subscription]]:
+    ) -> AsyncIterator[tuple[Terminal, TerminalSubscription]]:
         """Subscribe to a terminal, starting it (and the session's sandbox) when allowed.
 
         A role that may not start terminals only ever watches one that runs: it never activates
@@ -140,7 +148,7 @@ class TerminalRegistry:
                 term.detached_since = None
                 yield term, sub
         finally:
-            if term.viewers == 0:
+            if term.attached == 0:
                 term.detached_since = anyio.current_time()
 
     def authors(self, session: str) -> Mapping[str, dict[str, str]]:
@@ -311,7 +319,7 @@ class TerminalRegistry:
                 for term in list(entry.terminals.values()):
                     if (
                         term.detached_since is not None
-                        and term.viewers == 0
+                        and term.attached == 0
                         and now - term.detached_since >= limit
                     ):
                         log.info(

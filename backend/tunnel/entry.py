@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from functools import partial
 
 import anyio
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from backend import closecodes
-from backend.routes.ws_auth import close_with
+from backend.channels.runner import ChannelRunner
+from backend.errors import ChannelCloseError
+from backend.ops.counters import ChannelStats
 from backend.tunnel import frames
 
 log = logging.getLogger("tandem.tunnel")
@@ -51,28 +54,26 @@ class EntryEnd:
             pass
         self._send_in.close()
 
-    async def run(self, websocket: WebSocket, open_timeout: float) -> None:
-        first: tuple[str, bytes] | None = None
-        with anyio.move_on_after(open_timeout):
-            first = await self._next()
-        if first is None:
-            log.warning("tunnel %s: node %s did not answer", self.tid, self.owner_node)
-            await close_with(
-                websocket, closecodes.TRY_AGAIN_LATER, "the session's node did not answer; retry"
-            )
-            return
-        kind, payload = first
-        if kind in (frames.CLOSE, FAILED):
-            await self._close(websocket, kind, payload)
-            return
-        if kind != frames.ACCEPT:
-            await close_with(websocket, closecodes.INTERNAL_ERROR, "tunnel protocol error")
-            return
-        await websocket.accept(json.loads(payload).get("subprotocol"))
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(self._down, websocket, tg.cancel_scope)
-            await self._up(websocket)
-            tg.cancel_scope.cancel()
+    async def run(self, websocket: WebSocket, open_timeout: float, stats: ChannelStats) -> None:
+        async with ChannelRunner(
+            websocket, "tunnel", stats, tunnel=self.tid, owner=self.owner_node
+        ) as channel:
+            first: tuple[str, bytes] | None = None
+            with anyio.move_on_after(open_timeout):
+                first = await self._next()
+            if first is None:
+                log.warning("tunnel %s: node %s did not answer", self.tid, self.owner_node)
+                raise ChannelCloseError(
+                    closecodes.TRY_AGAIN_LATER, "the session's node did not answer; retry"
+                )
+            kind, payload = first
+            if kind in (frames.CLOSE, FAILED):
+                self._close(channel, kind, payload)
+                return
+            if kind != frames.ACCEPT:
+                raise ChannelCloseError(closecodes.INTERNAL_ERROR, "tunnel protocol error")
+            await websocket.accept(json.loads(payload).get("subprotocol"))
+            await channel.pumps(partial(self._up, websocket), partial(self._down, websocket, channel))
 
     async def _next(self) -> tuple[str, bytes]:
         try:
@@ -94,34 +95,32 @@ class EntryEnd:
             elif text is not None:
                 self._emit(frames.TEXT, text.encode())
 
-    async def _down(self, websocket: WebSocket, scope: anyio.CancelScope) -> None:
-        """Owner -> client, acknowledging what reached the client so the owner may send more."""
-        delivered = acked = 0
-        try:
-            while True:
-                kind, payload = await self._next()
-                if kind in (frames.CLOSE, FAILED):
-                    await self._close(websocket, kind, payload)
-                    break
-                if kind == frames.TEXT:
-                    await websocket.send_text(payload.decode("utf-8", "replace"))
-                elif kind == frames.BYTES:
-                    await websocket.send_bytes(payload)
-                else:
-                    continue
-                delivered += len(payload)
-                if delivered - acked >= self._ack_every:
-                    acked = delivered
-                    self._emit(frames.ACK, frames.dumps({"bytes": delivered}))
-        except (WebSocketDisconnect, OSError):
-            pass  # the up pump sees the disconnect and tells the owner
-        scope.cancel()
+    async def _down(self, websocket: WebSocket, channel: ChannelRunner) -> None:
+        """Owner -> client, acknowledging what reached the client so the owner may send more.
 
-    async def _close(self, websocket: WebSocket, kind: str, payload: bytes) -> None:
+        A client that left ends this in the runner; the up pump has told the owner by then."""
+        delivered = acked = 0
+        while True:
+            kind, payload = await self._next()
+            if kind in (frames.CLOSE, FAILED):
+                self._close(channel, kind, payload)
+                return
+            if kind == frames.TEXT:
+                await websocket.send_text(payload.decode("utf-8", "replace"))
+            elif kind == frames.BYTES:
+                await websocket.send_bytes(payload)
+            else:
+                continue
+            delivered += len(payload)
+            if delivered - acked >= self._ack_every:
+                acked = delivered
+                self._emit(frames.ACK, frames.dumps({"bytes": delivered}))
+
+    def _close(self, channel: ChannelRunner, kind: str, payload: bytes) -> None:
         if kind == frames.CLOSE:
             self.owner_told = True  # closed on the owner's word
         body = json.loads(payload)
-        await close_with(websocket, int(body.get("code", closecodes.NORMAL)), str(body.get("reason", "")))
+        channel.end(int(body.get("code", closecodes.NORMAL)), str(body.get("reason", "")))
 
     def tell_owner_gone(self) -> None:
         if not self.owner_told:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import anyio
@@ -52,7 +52,7 @@ class OwnerEnd:
         except (anyio.EndOfStream, anyio.ClosedResourceError):
             return {"type": "websocket.disconnect", "code": closecodes.SERVICE_RESTART}
 
-    async def send(self, message: dict[str, Any]) -> None:
+    async def send(self, message: MutableMapping[str, Any]) -> None:
         kind = message["type"]
         if self.closed:
             raise TunnelClosedError("the tunnel is closed")

@@ -19,6 +19,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -30,6 +31,7 @@ from backend.auth.types import Principal
 from backend.bus.leases import Leases, lease_key
 from backend.bus.types import Bus, BusMessage, Subscription
 from backend.ops import logcontext
+from backend.ops.counters import ChannelStats
 from backend.tunnel import frames
 from backend.tunnel.entry import EntryEnd
 from backend.tunnel.owner import OwnerEnd
@@ -49,9 +51,15 @@ class TunnelLimits:
 
 class Tunnels:
     def __init__(
-        self, bus: Bus, leases: Leases, endpoints: dict[str, Endpoint], limits: TunnelLimits
+        self,
+        bus: Bus,
+        leases: Leases,
+        endpoints: dict[str, Endpoint],
+        limits: TunnelLimits,
+        stats: ChannelStats | None = None,
     ) -> None:
         self.bus = bus
+        self.stats = stats if stats is not None else ChannelStats()  # the entry ends' connections
         self.leases = leases
         self.endpoints = endpoints
         self.limits = limits
@@ -119,14 +127,14 @@ class Tunnels:
         }
         try:
             end.open(frames.dumps(body))
-            await end.run(websocket, self.limits.open_timeout_seconds)
+            await end.run(websocket, self.limits.open_timeout_seconds, self.stats)
         finally:
             self._entries.pop(tid, None)
             end.tell_owner_gone()
 
     # -- owner side ------------------------------------------------------------------------------
 
-    def _open(self, tid: str, body: dict[str, object]) -> None:
+    def _open(self, tid: str, body: dict[str, Any]) -> None:
         entry_node = str(body["reply"])
         end = OwnerEnd(tid, entry_node, self._publisher(entry_node), self.limits.window_bytes)
         endpoint = self.endpoints.get(str(body["route"]))
@@ -138,10 +146,10 @@ class Tunnels:
             self._all_done = anyio.Event()
         self._tg.start_soon(self._serve, end, endpoint, body)
 
-    async def _serve(self, end: OwnerEnd, endpoint: Endpoint, body: dict[str, object]) -> None:
+    async def _serve(self, end: OwnerEnd, endpoint: Endpoint, body: dict[str, Any]) -> None:
         session = str(body["session"])
-        principal = frames.principal_from_json(body["principal"])  # type: ignore[arg-type]
-        scope = frames.scope_from_json(body["scope"], principal)  # type: ignore[arg-type]
+        principal = frames.principal_from_json(body["principal"])
+        scope = frames.scope_from_json(body["scope"], principal)
         logcontext.request_id.set(str(body.get("request_id") or logcontext.new_request_id(None)))
         self.opened += 1
         try:
@@ -193,13 +201,16 @@ class Tunnels:
             end.finish(closecodes.SERVICE_RESTART, reason)
             end.lost()
 
+    def _ends(self) -> list[EntryEnd | OwnerEnd]:
+        return [*self._entries.values(), *self._owned.values()]
+
     async def _peer_lost(self, node: str) -> None:
-        for end in [*self._entries.values(), *self._owned.values()]:
+        for end in self._ends():
             other = end.owner_node if isinstance(end, EntryEnd) else end.entry_node
             if other == node:
                 self._break(end, "the session's node left; reconnect")
 
     async def _reconnected(self) -> None:
         # Messages may have been lost while the bus was away: no tunnel can be trusted.
-        for end in [*self._entries.values(), *self._owned.values()]:
+        for end in self._ends():
             self._break(end, "the bus reconnected; reconnect")

@@ -9,6 +9,7 @@ wins there, and the next write-back puts its version on disk).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import accumulate, chain
 from typing import NamedTuple
 
@@ -267,7 +268,7 @@ def apply_edits(ytext: Text, current: str, edits: list[Edit]) -> None:
         last = edit.end
 
 
-def _unit(ytext: Text, current: str):  # type: ignore[no-untyped-def]
+def _unit(ytext: Text, current: str) -> Callable[[str], int]:
     n = len(ytext)
     if n == len(current.encode("utf-8")):
         return lambda s: len(s.encode("utf-8"))

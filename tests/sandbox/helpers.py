@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import anyio
 
-from sandbox import Output, Resync, Subscription, TerminalEvent
+from sandbox import Output, Resync, TerminalEvent, TerminalSubscription
 
 
-async def read_until(sub: Subscription, needle: bytes, *, within: float = 10.0) -> bytes:
+async def read_until(sub: TerminalSubscription, needle: bytes, *, within: float = 10.0) -> bytes:
     """Receive events until the terminal bytes seen contain `needle`; return those bytes."""
     seen = bytearray()
     with anyio.fail_after(within):
@@ -18,7 +18,7 @@ async def read_until(sub: Subscription, needle: bytes, *, within: float = 10.0) 
     return bytes(seen)
 
 
-async def next_event_of(sub: Subscription, kind: type, *, within: float = 10.0) -> TerminalEvent:
+async def next_event_of(sub: TerminalSubscription, kind: type, *, within: float = 10.0) -> TerminalEvent:
     with anyio.fail_after(within):
         while True:
             event = await sub.receive()

@@ -42,7 +42,7 @@ def create_index(name: str, table: str, cols: list[str], unique: bool = False) -
         op.create_index(name, table, cols, unique=unique)
 
 
-def add_columns(table: str, *new: sa.Column) -> None:  # type: ignore[type-arg]
+def add_columns(table: str, *new: sa.Column) -> None:
     present = columns(table)
     missing = [c for c in new if c.name not in present]
     if missing:

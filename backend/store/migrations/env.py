@@ -30,7 +30,7 @@ else:
     from backend.settings import Settings
     from backend.store.database import make_engine
 
-    engine = make_engine(Settings().resolved_database_url())
+    engine = make_engine(Settings.model_validate({}).resolved_database_url())
     try:
         with engine.connect() as connection:
             run(connection)

@@ -1,22 +1,27 @@
-"""Which local addresses aioice offers as host candidates.
+"""aioice internals: which local addresses it offers as host candidates.
 
 aioice 0.13 has no option for it, and it always leaves out 127.0.0.1, so a relay on a loopback-only
 test machine (or a netns with only `lo`) could never connect. `restrict_host_addresses` replaces its
-module-level `get_host_addresses` (process-wide: the relay is the only aioice user in the server).
-Empty: aioice's own choice (every interface but loopback) — the right thing on a LAN.
+module-level `aioice.ice.get_host_addresses` (process-wide: the relay is the only aioice user in the
+server). Empty: aioice's own choice (every interface but loopback) — the right thing on a LAN.
+Test: tests/test_compat_aioice.py.
 """
 
 from __future__ import annotations
 
 import aioice.ice
 
+from signaling._compat import require
 from signaling.errors import RelayError
 
-_original = aioice.ice.get_host_addresses
+TESTED = ("aioice", "0.13", "0.14")
+
+_original = getattr(aioice.ice, "get_host_addresses", None)
 
 
 def restrict_host_addresses(addresses: list[str]) -> None:
-    if not hasattr(aioice.ice, "get_host_addresses"):
+    require(*TESTED)
+    if _original is None or not hasattr(aioice.ice, "get_host_addresses"):
         raise RelayError("aioice.ice.get_host_addresses is gone: pin aioice==0.13.0")
     if not addresses:
         aioice.ice.get_host_addresses = _original

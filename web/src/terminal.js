@@ -6,6 +6,7 @@
 //   client → server: resize {cols, rows} (editors only), restart {}.
 // Close codes: 4503 terminals off, 4400/4401/4403/4404, 1013 caps, 1001 closed/shutdown.
 import { Terminal } from '@xterm/xterm'
+import { FitAddon } from '@xterm/addon-fit'
 import '@xterm/xterm/css/xterm.css'
 
 // 1013: the session's node did not answer a tunnel (another node, or the same one, will).
@@ -45,13 +46,20 @@ export function openTerminal (container, opts) {
   const setState = (s, info = {}) => { state = s; opts.onState(s, info) }
 
   // ---- size: editors fit the panel and ask the server; everyone renders the server's size
-  const cellSize = () => term._core?._renderService?.dimensions?.css?.cell
+  // @xterm/addon-fit measures the cells (public API; no reaching into xterm's render service):
+  // how many columns and rows of the current font fit the container.
+  const fitAddon = new FitAddon()
+  term.loadAddon(fitAddon)
+  const proposed = () => {
+    if (!container.clientWidth || !container.clientHeight) return null
+    const dims = fitAddon.proposeDimensions()
+    return dims && dims.cols > 0 && dims.rows > 0 ? dims : null
+  }
   const fit = () => {
-    const cell = cellSize()
-    if (!cell?.width || !container.clientWidth) return
-    const cols = Math.max(20, Math.floor(container.clientWidth / cell.width))
-    const rows = Math.max(5, Math.floor(container.clientHeight / cell.height))
-    if (readOnly) return
+    const dims = proposed()
+    if (!dims || readOnly) return
+    const cols = Math.max(20, dims.cols)
+    const rows = Math.max(5, dims.rows)
     if (!want || want.cols !== cols || want.rows !== rows) {
       want = { cols, rows }
       if (cols !== term.cols || rows !== term.rows) term.resize(cols, rows)
@@ -68,10 +76,10 @@ export function openTerminal (container, opts) {
   // A watcher renders the terminal at the size its editors chose: on a narrower screen (a phone)
   // the font shrinks until every column and row fits, instead of cutting off the right edge.
   const scaleToFit = () => {
-    const cell = cellSize()
-    if (!readOnly || !cell?.width || !container.clientWidth || !container.clientHeight) return
+    const dims = readOnly ? proposed() : null
+    if (!dims) return
     const size = term.options.fontSize
-    const scale = Math.min(container.clientWidth / (term.cols * cell.width), container.clientHeight / (term.rows * cell.height))
+    const scale = Math.min(dims.cols / term.cols, dims.rows / term.rows)
     const next = Math.max(5, Math.min(FONT_SIZE, Math.floor(size * scale * 4) / 4))
     if (next !== size) term.options.fontSize = next
   }

@@ -84,6 +84,22 @@ def images() -> None:
         assert tag in result.stdout, result.stdout
 
 
+def test_unchanged_images_are_not_rebuilt(images: None) -> None:
+    """Every image carries the hash of what it is made from: a second build finds them all."""
+    result = subprocess.run(
+        ["bash", str(ROOT / "scripts/build-images.sh")], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = [line.split("\t") for line in result.stdout.splitlines()]
+    assert {row[0]: row[1] for row in rows} == {
+        "tandem-debian:bookworm": "cached",
+        "tandem:latest": "cached",
+        "tandem-postgres:latest": "cached",
+        "tandem-redis:latest": "cached",
+        "tandem-nginx:latest": "cached",
+    }
+
+
 @pytest.fixture(scope="module")
 def stack(images: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     data = tmp_path_factory.mktemp("compose") / "data"
@@ -98,6 +114,7 @@ def stack(images: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
         "TANDEM_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "TANDEM_SANDBOX": "off",  # terminals are not this test's subject
         "POSTGRES_PASSWORD": uuid.uuid4().hex,
+        "DOCKER_GID": str(os.stat("/var/run/docker.sock").st_gid),
     }
     for name in ("TANDEM_IMAGE", "POSTGRES_IMAGE", "REDIS_IMAGE", "NGINX_IMAGE"):
         env.pop(name, None)  # the compose file's defaults: the images just built
@@ -133,6 +150,22 @@ def test_every_service_healthy_and_healthz_through_the_proxy(stack: Stack) -> No
         ["docker", "exec", stack.container("app1"), "id", "-u"], capture_output=True, text=True, check=True
     )
     assert user.stdout.strip() == "1000"
+    # ...and reaches the engine through the socket's group (DOCKER_GID), as sandboxes need.
+    ping = subprocess.run(
+        ["docker", "exec", stack.container("app1"), "python", "-c", ENGINE_PING],
+        capture_output=True,
+        text=True,
+    )
+    assert ping.stdout.strip() == "OK", ping.stdout + ping.stderr
+
+
+ENGINE_PING = """
+import socket
+s = socket.socket(socket.AF_UNIX)
+s.connect("/var/run/docker.sock")
+s.sendall(b"GET /_ping HTTP/1.0\\r\\n\\r\\n")
+print(s.recv(4096).split(b"\\r\\n\\r\\n", 1)[1].decode())
+"""
 
 
 @asynccontextmanager

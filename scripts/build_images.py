@@ -151,22 +151,27 @@ def app_source_files() -> list[Path]:
     return [p for p in files if p.is_file() and not p.is_symlink()]
 
 
-def host_mirror() -> str:
-    """The Debian mirror this machine's apt uses (so the image reaches what the host reaches)."""
-    sources = [Path("/etc/apt/sources.list.d/debian.sources"), Path("/etc/apt/sources.list")]
+APT_SOURCES = (Path("/etc/apt/sources.list.d/debian.sources"), Path("/etc/apt/sources.list"))
+
+
+def host_mirror(sources: Sequence[Path] = APT_SOURCES) -> str:
+    """The Debian mirror this machine's apt uses (so the image reaches what the host reaches):
+    the first non-security URI in deb822 (`URIs:`) or one-line (`deb URI suite`) sources."""
     for path in sources:
         try:
             lines = path.read_text().splitlines()
         except OSError:
             continue
         for line in lines:
-            words = line.split()
-            if not words or line.lstrip().startswith("#"):
+            words = line.split("#", 1)[0].split()
+            if len(words) < 2 or "security" in line:
                 continue
-            if words[0] == "URIs:" and len(words) > 1 and "security" not in words[1]:
+            if words[0] == "URIs:":
                 return words[1]
-            if words[0] == "deb" and len(words) > 2 and "security" not in line:
-                return next(w for w in words[1:] if "://" in w)
+            if words[0] == "deb":
+                uri = next((w for w in words[1:] if "://" in w), None)
+                if uri:
+                    return uri
     from sandbox.images import DEFAULT_MIRROR
 
     return DEFAULT_MIRROR

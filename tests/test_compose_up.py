@@ -25,9 +25,11 @@ import pytest
 from pycrdt import Text
 from websockets.asyncio.client import connect
 
+from sandbox import TEST_IMAGE
 from tests.access_client import Http, YClient
 from tests.nodeclient import ensure_node_packages, run_node
 from tests.support import ROOT, free_port, wait_until
+from tests.termclient import ensure_engine_and_image, remove_containers, term_client
 from tests.test_scaleout_compose import _compose_command
 
 pytestmark = [
@@ -102,6 +104,8 @@ def test_unchanged_images_are_not_rebuilt(images: None) -> None:
 
 @pytest.fixture(scope="module")
 def stack(images: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    anyio.run(ensure_engine_and_image)
+    instance = f"compose-{uuid.uuid4().hex[:8]}"
     data = tmp_path_factory.mktemp("compose") / "data"
     data.mkdir()
     os.chown(data, 1000, 1000)  # the app image's user
@@ -112,15 +116,23 @@ def stack(images: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
         "TANDEM_HTTP_PORT": str(port),
         "TANDEM_DATA_DIR": str(data),
         "TANDEM_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "TANDEM_SANDBOX": "off",  # terminals are not this test's subject
+        "TANDEM_SANDBOX": "docker",  # terminals on this host's engine, the busybox test image
         "POSTGRES_PASSWORD": uuid.uuid4().hex,
         "DOCKER_GID": str(os.stat("/var/run/docker.sock").st_gid),
     }
     for name in ("TANDEM_IMAGE", "POSTGRES_IMAGE", "REDIS_IMAGE", "NGINX_IMAGE"):
         env.pop(name, None)  # the compose file's defaults: the images just built
-    stack = Stack(
-        f"http://127.0.0.1:{port}", [*_compose_command(), "-f", str(ROOT / "docker-compose.yml")], env
-    )
+    # The nodes' terminals: the small busybox image, labelled for cleanup; no loop-mounted quota
+    # (it needs root, the app is uid 1000).
+    override = data.parent / "terminals.yml"
+    sandbox = {
+        "TANDEM_SANDBOX_IMAGE": TEST_IMAGE,
+        "TANDEM_SANDBOX_INSTANCE": instance,
+        "TANDEM_WORKSPACE_QUOTA": "off",
+    }
+    override.write_text(json.dumps({"services": {n: {"environment": sandbox} for n in ("app1", "app2")}}))
+    compose = [*_compose_command(), "-f", str(ROOT / "docker-compose.yml"), "-f", str(override)]
+    stack = Stack(f"http://127.0.0.1:{port}", compose, env)
     try:
         stack.run("up", "-d", timeout=600)
         wait_until(
@@ -135,6 +147,7 @@ def stack(images: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
         )
         print(logs.stdout.decode(errors="replace")[-6000:])
         stack.run("down", "-v", "--remove-orphans", timeout=300)
+        anyio.run(remove_containers, instance)
         shutil.rmtree(data.parent, ignore_errors=True)
 
 
@@ -234,6 +247,16 @@ async def test_signup_session_and_yjs_across_both_nodes(stack: Stack) -> None:
         )
     )
     assert sorted(result["text"].split()) == ["ONE", "PROXY", "TWO"]
+
+
+async def test_a_terminal_opens_through_the_proxy(stack: Stack) -> None:
+    owner = Http(stack.base)
+    owner.signup("shell", "correct horse battery")
+    sid = str(owner.post("/api/sessions", json={"title": "terminal"}).json()["id"])
+    url = stack.base.replace("http", "ws") + f"/term/{sid}/main"
+    async with term_client(url, additional_headers={"cookie": owner.cookie_header()}) as term:
+        out = await term.run("echo compose-$((6 * 7))", "compose-42", within=60)
+    assert b"compose-42" in out
 
 
 LOGIN_FROM_CONTAINER = """

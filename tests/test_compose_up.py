@@ -300,3 +300,31 @@ def test_the_nodes_see_each_clients_own_address(stack: Stack) -> None:
         timeout=60,
     )
     assert other.stdout.strip() == "401", other.stdout + other.stderr
+
+
+async def test_a_killed_node_loses_nothing_acknowledged(stack: Stack) -> None:
+    """Last (it kills app1): an edit acknowledged by both nodes survives app1's death; nginx sends
+    every new client to app2, where the official client reads it and writes on."""
+    ensure_node_packages()
+    owner = Http(stack.base)
+    owner.signup("survivor", "correct horse battery")
+    sid = str(owner.post("/api/sessions", json={"title": "kill"}).json()["id"])
+    token = owner.post(f"/api/sessions/{sid}/links", json={"role": "editor"}).json()["token"]
+    cookie = owner.cookie_header()
+    ws_base = stack.base.replace("http", "ws") + "/yjs"
+    async with on_node(stack, "app2", sid, cookie) as b:
+        async with on_node(stack, "app1", sid, cookie) as a:
+            await a.edit(lambda d: d.get("t", type=Text).insert(0, "BEFORE "))
+            await text_becomes(b, lambda t: "BEFORE" in t)  # app2 has it: acknowledged
+            subprocess.run(["docker", "kill", stack.container("app1")], check=True, capture_output=True)
+            with anyio.fail_after(30):
+                await a.closed.wait()
+        for _ in range(4):  # round robin: every request lands on the live node
+            assert httpx.get(f"{stack.base}/healthz", timeout=10).status_code == 200
+        await anyio.to_thread.run_sync(
+            lambda: run_node(
+                "client.mjs", "write", "--url", ws_base, "--room", sid, "--token", token, "--text", "AFTER"
+            )
+        )
+        final = await text_becomes(b, lambda t: "AFTER" in t)
+    assert final == "BEFORE AFTER"

@@ -66,6 +66,7 @@ def test_app_sources_are_what_git_knows_without_the_built_bundle() -> None:
     assert "backend/app.py" in names and "requirements.lock" in names and "web/build.mjs" in names
     assert not any(n.startswith(("web/static/dist/", "web/node_modules/")) for n in names)
     assert not any(n.startswith(("tests/", "bench/")) for n in names)  # tests do not rebuild the image
+    assert "README.md" not in names
 
 
 def test_wheels_for_the_images_interpreter() -> None:

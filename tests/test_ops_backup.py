@@ -175,3 +175,38 @@ def test_scheduled_backup_runs_and_prunes(tmp_path: Path) -> None:
     ]
     assert len(fresh) == 1 and (backups / fresh[0]).read_bytes().startswith(b"SQLite format 3")
     assert len(names) == 2  # the fresh one, and the newest stale one (its week's representative)
+
+
+def test_two_nodes_backing_up_into_one_name_at_once_both_succeed(tmp_path: Path) -> None:
+    """Nodes sharing a backup volume may start the same scheduled backup in the same second (same
+    file name): each writes its own partial file, and the last complete copy wins."""
+    import sqlite3
+    import threading
+
+    from backend.ops.backup import backup
+
+    db = tmp_path / "tandem.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("create table t (x text)")
+        conn.executemany("insert into t values (?)", [("x" * 200,)] * 5000)
+    target = tmp_path / "backups" / "tandem-20261202T000000Z.db"
+    errors: list[BaseException] = []
+    start = threading.Barrier(6)
+
+    def node() -> None:
+        start.wait()
+        for _ in range(5):
+            try:
+                backup(f"sqlite:///{db}", target)
+            except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+                errors.append(exc)
+
+    threads = [threading.Thread(target=node) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with sqlite3.connect(target) as conn:
+        assert conn.execute("select count(*) from t").fetchone() == (5000,)
+    assert [p.name for p in target.parent.iterdir()] == [target.name]  # no partial file left

@@ -12,6 +12,7 @@ A backup holds what is persisted: at most `group_commit_ms` behind the live room
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import sqlite3
 import subprocess
@@ -52,8 +53,8 @@ def backup(url: str, target: Path) -> Path:
     """Write a consistent copy of the database at `url` to `target` (atomically); returns it."""
     target = target.resolve()
     private_dir(target.parent, tighten_existing=False)  # an operator's directory: created 0700 only
-    tmp = target.with_name(f".{target.name}.partial")
-    tmp.unlink(missing_ok=True)
+    # A partial file of its own: nodes sharing a backup volume may write the same name at once.
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.partial")
     try:
         private_file(tmp)  # 0600 before a byte is written: sqlite3 and pg_dump keep the mode
         db = sqlite_path(url)

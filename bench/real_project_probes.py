@@ -109,7 +109,7 @@ def probe_main(ws_url: str, term_session: str) -> None:
 class yclient:  # used like a function
     def __init__(self, ws_url: str, room: str) -> None:
         self.url = f"{ws_url}/{room}"
-        self.doc = Doc()
+        self.doc: Doc = Doc()
 
     async def __aenter__(self) -> tuple[Doc, Provider]:
         self._ws_cm = connect(self.url, max_size=None)

@@ -89,7 +89,7 @@ def start_server(data: Path, image: str, instance: str) -> Server:
     log = open(data / "server.log", "ab")  # the child owns it
     proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     log.close()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a busy machine, or an engine check shared with other servers
     while True:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:

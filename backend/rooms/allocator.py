@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -47,6 +48,7 @@ class MallInfo2(ctypes.Structure):
     ]
 
 
+@functools.cache  # find_library runs ldconfig: once per process
 def _glibc() -> Any | None:
     """libc when it is glibc (musl and others have no mallopt thresholds nor malloc_trim)."""
     name = ctypes.util.find_library("c")
@@ -91,7 +93,7 @@ def find_malloc_trim() -> Callable[[int], int] | None:
 
 
 def mallinfo() -> MallInfo2 | None:
-    """The allocator's totals (for benchmarks and tests), None without glibc >= 2.33."""
+    """The allocator's totals (/metrics), None without glibc >= 2.33."""
     libc = _glibc()
     if libc is None or not hasattr(libc, "mallinfo2"):
         return None

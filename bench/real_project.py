@@ -71,7 +71,7 @@ def checkout_contents(texts: dict[str, str], files: int, seed: int = 1) -> dict[
     return out
 
 
-def start_server(data: Path, image: str, instance: str) -> Server:
+def start_server(data: Path, image: str, instance: str, loop_cpu: bool = False) -> Server:
     port = free_port()
     args = [sys.executable, "-m", "backend", "serve", "--no-auth", "--port", str(port), "--data", str(data)]
     env = {
@@ -86,6 +86,11 @@ def start_server(data: Path, image: str, instance: str) -> Server:
         "TANDEM_HISTORY_IDLE_SECONDS": "3600",
         "TANDEM_HISTORY_MAX_INTERVAL_SECONDS": "3600",
     }
+    if loop_cpu:  # bench/loopcpu: asyncio's loop, each loop iteration's CPU logged
+        env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(ROOT / "bench" / "loopcpu"), env.get("PYTHONPATH")])
+        )
+        env["TANDEM_BENCH_LOOP_CPU_LOG"] = str(data / "loopcpu.log")
     log = open(data / "server.log", "ab")  # the child owns it
     proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     log.close()
@@ -112,7 +117,7 @@ async def _until(predicate: Callable[[], bool], what: str) -> None:
 Row = dict[str, float | int | None]
 
 
-async def measure(image: str, files: int, nice: int = 0) -> Row:
+async def measure(image: str, files: int, nice: int = 0, loop_cpu: bool = False) -> Row:
     out: Row = {}
     instance = f"bench-{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory(prefix="tandem-realproj-") as tmp:
@@ -122,7 +127,7 @@ async def measure(image: str, files: int, nice: int = 0) -> Row:
         texts = build_project(root)
         out["project text files"] = len(texts)
         out["project text MB"] = round(sum(len(t.encode()) for t in texts.values()) / 1e6, 1)
-        server = start_server(data, image, instance)
+        server = start_server(data, image, instance, loop_cpu)
         if nice:
             out["nice (server and probes)"] = prioritize(server.pid, nice)
         http = server.ws_url.replace("ws://", "http://").removesuffix("/yjs")
@@ -140,6 +145,9 @@ async def measure(image: str, files: int, nice: int = 0) -> Row:
             # by the incremental-sync change (#18 item 5); its rows are left out while it is absent.
             out.update(await first_text_rows(http, session))
             out.update(await checkout_with_probes(server, session, root, texts, files, nice))
+            window = (out.pop("checkout window start"), out.pop("checkout window end"))
+            if loop_cpu:
+                out.update(loop_cpu_rows(data / "loopcpu.log", window))
             out["RSS after checkout MiB"] = round(server.rss_bytes() / 2**20)
             await take_version(http, session)  # the checkout: a delta
             out.update(history_rows(data / "tandem.db", session))
@@ -151,6 +159,23 @@ async def measure(image: str, files: int, nice: int = 0) -> Row:
                 for container in await docker.containers.list(all=True, filters=filters):
                     await container.delete(force=True)
     return out
+
+
+def loop_cpu_rows(log: Path, window: tuple[float | int | None, float | int | None]) -> Row:
+    """The longest loop iteration (loop-thread CPU) during the checkout and before it."""
+    start, end = window
+    during, before = 0.0, 0.0
+    lines = log.read_text().splitlines() if log.exists() else []
+    for line in lines:
+        stamp, cpu_ms = (float(x) for x in line.split()[:2])
+        if start is not None and end is not None and start <= stamp <= end:
+            during = max(during, cpu_ms)
+        elif start is not None and stamp < start:
+            before = max(before, cpu_ms)
+    return {
+        "longest loop step during checkout, CPU ms (asyncio loop)": round(during, 1),
+        "longest loop step before it (ingest, joins, a version), CPU ms": round(before, 1),
+    }
 
 
 def prioritize(pid: int, nice: int) -> int | None:
@@ -291,6 +316,7 @@ async def checkout_with_probes(
             out["checkout server CPU s"] = round(server.cpu_seconds() - cpu0, 2)
             await anyio.sleep(0.5)  # stalls right after convergence count too
             busy_window = (t0, time.time())
+            out["checkout window start"], out["checkout window end"] = busy_window
     finally:
         proc.terminate()
         rest, _ = await anyio.to_thread.run_sync(proc.communicate)
@@ -325,10 +351,15 @@ def main() -> None:
     parser.add_argument("--image", default="tandem-sandbox-test:latest")
     parser.add_argument("--files", type=int, default=100, help="files changed by the checkout")
     parser.add_argument(
+        "--loop-cpu",
+        action="store_true",
+        help="run the server on asyncio's loop; report its longest loop iteration (CPU) in the checkout",
+    )
+    parser.add_argument(
         "--nice", type=int, default=0, help="niceness of the server and probes (e.g. -10 on a busy machine)"
     )
     args = parser.parse_args()
-    result = anyio.run(measure, args.image, args.files, args.nice)
+    result = anyio.run(measure, args.image, args.files, args.nice, args.loop_cpu)
     width = max(len(k) for k in result)
     for key, value in result.items():
         print(f"{key:<{width}}  {value}")

@@ -1,7 +1,7 @@
 """Real-project benchmark (#18): a ~1,200-file project from this environment's site-packages in a
 session's workspace, on one `tandem serve` with SQLite and Docker terminals.
 
-    python bench/real_project.py [--files 100] [--image tandem-sandbox-test:latest]
+    python bench/real_project.py [--files 100] [--image tandem-sandbox-test:latest] [--nice -10] [--loop-cpu]
     python -m bench --only "real project" --targets tandem
 
 Prints: ingest time (room open -> every file in a client's doc, no container), a simulated
@@ -11,6 +11,8 @@ keystroke echo in another session's terminal) next to their idle worst, server R
 after ingest, after the checkout and after everyone left and the room unloaded (against idle),
 and history bytes per version (a version after ingest, a checkpoint; one after the checkout, a
 delta). First-text time in Chromium comes from bench/first_text.py when it is there.
+`--nice` runs the server and probes at that niceness (a busy machine made quieter for them);
+`--loop-cpu` adds the server's longest event-loop step (loop-thread CPU) during the checkout.
 Loopback only; every phase is bounded in time.
 """
 

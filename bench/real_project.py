@@ -164,18 +164,24 @@ async def measure(image: str, files: int, nice: int = 0, loop_cpu: bool = False)
 
 
 def loop_cpu_rows(log: Path, window: tuple[float | int | None, float | int | None]) -> Row:
-    """The longest loop iteration (loop-thread CPU) during the checkout and before it."""
+    """The longest loop iteration (loop-thread CPU) and garbage collection (wall time, with the
+    GIL held) during the checkout, and the longest loop iteration before it."""
     start, end = window
-    during, before = 0.0, 0.0
+    during, before, gc_during = 0.0, 0.0, 0.0
     lines = log.read_text().splitlines() if log.exists() else []
     for line in lines:
-        stamp, cpu_ms = (float(x) for x in line.split()[:2])
-        if start is not None and end is not None and start <= stamp <= end:
-            during = max(during, cpu_ms)
-        elif start is not None and stamp < start:
-            before = max(before, cpu_ms)
+        stamp, ms, *rest = line.split()
+        at, took = float(stamp), float(ms)
+        inside = start is not None and end is not None and start <= at <= end
+        if rest[:1] == ["gc"]:
+            gc_during = max(gc_during, took) if inside else gc_during
+        elif inside:
+            during = max(during, took)
+        elif start is not None and at < start:
+            before = max(before, took)
     return {
         "longest loop step during checkout, CPU ms (asyncio loop)": round(during, 1),
+        "longest garbage collection during checkout ms": round(gc_during, 1),
         "longest loop step before it (ingest, joins, a version), CPU ms": round(before, 1),
     }
 

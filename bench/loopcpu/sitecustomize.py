@@ -1,6 +1,7 @@
 """`bench/real_project.py --loop-cpu`: put a `tandem serve` on asyncio's loop and log the loop
 thread's CPU time of every loop iteration (the ready callbacks between two polls) that takes at
-least TANDEM_BENCH_LOOP_CPU_MS, with its heaviest callbacks. CPU time, not wall time, so the
+least TANDEM_BENCH_LOOP_CPU_MS, with its heaviest callbacks, and every garbage collection that
+long (in any thread: it holds the GIL, so the loop waits for it too). CPU time, not wall time, so the
 figure does not depend on how busy the machine is: it is what the server's own work blocks
 everyone else for. Active only in a `backend serve` process with TANDEM_BENCH_LOOP_CPU_LOG set
 (it arrives through PYTHONPATH, so every Python process started with it imports this file).
@@ -11,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import asyncio.base_events
 import asyncio.events
+import gc
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -55,6 +58,20 @@ def _install() -> None:
             with open(_LOG, "a") as log:
                 log.write(f"{time.time():.3f} {cpu * 1000:.1f} {len(_ran)} {top}\n")
 
+    collecting: list[float] = []
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collecting[:] = [time.perf_counter()]
+        elif collecting:
+            pause = time.perf_counter() - collecting.pop()
+            if pause >= _MIN:
+                where = threading.current_thread().name
+                line = f"{time.time():.3f} {pause * 1000:.1f} gc generation {info['generation']} in {where}"
+                with open(_LOG, "a") as log:
+                    log.write(line + "\n")
+
+    gc.callbacks.append(on_gc)
     asyncio.events.Handle._run = timed_handle  # type: ignore[method-assign]
     asyncio.base_events.BaseEventLoop._run_once = timed_iteration  # type: ignore[attr-defined]
 

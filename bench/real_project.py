@@ -104,6 +104,8 @@ def start_server(data: Path, image: str, instance: str, loop_cpu: bool = False) 
         except httpx.HTTPError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()  # never left running behind a failed start
+            proc.wait()
             raise RuntimeError(f"server did not start: {(data / 'server.log').read_text()[-2000:]}")
         time.sleep(0.05)
     return Server("tandem", proc, f"ws://127.0.0.1:{port}/yjs")

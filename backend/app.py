@@ -30,6 +30,7 @@ from backend.ops.http import HttpOpsMiddleware, request_duration
 from backend.ops.metrics import TandemCollector, make_registry
 from backend.ops.redisprobe import RedisProbe
 from backend.ops.scheduler import BackupScheduler
+from backend.rooms.allocator import fix_thresholds
 from backend.rooms.manager import RoomManager
 from backend.rooms.replication import channel_of
 from backend.routes import (
@@ -142,6 +143,8 @@ async def _tunnels(settings: Settings, bus: Bus, services: Services) -> AsyncIte
 
 def create_app(settings: Settings, *, settle_heap_when_ready: bool = False) -> TandemASGI:
     """The app; `settle_heap_when_ready` (`tandem serve` only): freeze start-up objects (backend.ops.heap)."""
+    # Before any room: once glibc's thresholds have risen, a freed room's memory stays resident.
+    fix_thresholds(settings.malloc_mmap_threshold_bytes)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -359,6 +359,16 @@ class Settings(BaseSettings):
         "objects (gc.freeze), so full collections during traffic walk only what came later",
     )
 
+    # --- memory after unload (realmem) ---
+    malloc_mmap_threshold_bytes: int = Field(
+        1 * MiB,
+        ge=0,
+        le=32 * MiB,
+        description="glibc: allocations from this size up are mmapped (freed straight back to the OS) and "
+        "free heap tops over twice it are returned; fixed at start-up, which ends glibc's dynamic "
+        "thresholds that kept ~26 MiB per large room after it unloaded. 0: glibc's defaults",
+    )
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             url = self.database_url

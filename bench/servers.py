@@ -72,6 +72,8 @@ def _wait_http(port: int, proc: subprocess.Popen[bytes], path: str = "/healthz")
             return
         except httpx.HTTPError:
             time.sleep(0.05)
+    proc.kill()  # never left running behind a failed start
+    proc.wait()
     raise TimeoutError("server did not answer")
 
 

@@ -92,6 +92,16 @@ async def test_versions_after_the_first_are_small_deltas_and_no_version_is_empty
             await provider.synced.wait()
             await until(lambda: files(doc) == snapshot)
             assert doc.get("meta", type=Map).get("title") == "renamed"  # kept, just not a version
+            # The room loaded in a state after the newest version's (the title): the next version
+            # is still a delta on it, not a copy of the whole document.
+            doc.get("files", type=Map)["src/m3.py"].insert(0, "# after the restart\n")
+            await until(lambda: len(versions(http, room)) == 5, what="a version after the restart")
+        rows = stored(tmp_path, room)
+        assert rows[-1][1] == rows[-2][0] and rows[-1][2] < 1_000, rows
+        newest = versions(http, room)[0]
+        assert newest["files"] == ["src/m3.py"]
+        back = http.get(f"/api/sessions/{room}/history/{newest['id']}/file", params={"path": "src/m3.py"})
+        assert back.json()["content"] == "# after the restart\n" + big["src/m3.py"]
     finally:
         again.stop()
 

@@ -59,6 +59,9 @@ async def test_counters_move_when_clients_edit(tmp_path: Path, database_url: str
                 assert during["tandem_persist_pending_updates"] >= 0
                 assert during["tandem_persist_oldest_pending_seconds"] >= 0
                 assert during['tandem_connections_opened_total{channel="yjs"}'] == 2
+                # glibc's totals (backend/rooms/allocator.py): a Python server has megabytes in use.
+                assert during["tandem_malloc_in_use_bytes"] > 1_000_000
+                assert during["tandem_malloc_free_bytes"] >= 0
         # Both left: the room unloads (a compaction), its counters stay in the node totals.
         wait_until(lambda: scrape(server.http_url)["tandem_rooms_loaded"] == 0, timeout=20, what="unload")
         after = scrape(server.http_url)

@@ -5,7 +5,7 @@ What a version stores (see store.py for the decision): the Yjs update from the s
 node's previous version of the room (`doc.get_update(state_vector)`), or a full checkpoint every
 `history_checkpoint_every` versions, once the deltas since the last one pass
 `history_checkpoint_max_delta_bytes`, and whenever no previous state is known (a room loaded in a
-state that is not the stored head). A version whose files are all unchanged is not recorded
+state that does not contain the stored head's). A version whose files are all unchanged is not recorded
 (terminals opening or closing, shutdowns): its changes go into the next version's delta.
 
 Authors: the principals whose updates the room applied since the previous version (the room
@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 import anyio
 
+from backend.access.yupdate import decode_state_vector
 from backend.errors import HistoryChainError
 from backend.history import docfiles
 from backend.history.models import SessionVersion
@@ -199,14 +200,24 @@ class HistoryRecorder:
                 return await self._record(room, kind=kind, author=author, note=note, force=force)
 
     async def _base_on_head(self, name: str, state: _Tracked) -> None:
-        """A room that loaded in exactly the stored head's state bases its first delta on it."""
+        """A room that loaded in the stored head's state, or in a later one that contains it
+        (changes that made no version of their own: a terminal's entry, a title, the last
+        moments before an unload), bases its first delta on the head; else a checkpoint.
+        Without the second case every reload of a session stored a full copy (#18 item 6)."""
         loaded, state.loaded = state.loaded, None
         if loaded is None or state.base_sv is not None:
             return
         head = await anyio.to_thread.run_sync(self.store.head, name)
-        if head is not None and head.state == loaded[0]:
-            state.base_id, state.base_sv = head.id, loaded[1]
-            state.depth, state.chain_bytes = head.depth, head.chain_bytes
+        if head is None:
+            return
+        if head.state == loaded[0]:
+            base_sv: bytes | None = loaded[1]
+        else:
+            base_sv = await anyio.to_thread.run_sync(self.store.state_vector_at, name, head.id)
+            if base_sv is None or not _contains(loaded[1], base_sv):
+                return
+        state.base_id, state.base_sv = head.id, base_sv
+        state.depth, state.chain_bytes = head.depth, head.chain_bytes
 
     def _encode(self, room: Room, state: _Tracked) -> tuple[bytes, int | None, int, int]:
         """(update, base id, depth, chain bytes): a delta on the base, or a checkpoint."""
@@ -314,3 +325,10 @@ class HistoryRecorder:
         self._tracked.pop(room.name, None)
         self._locks.pop(room.name, None)
         self._loaded.pop(room.name, None)
+
+
+def _contains(state_vector: bytes, older: bytes) -> bool:
+    """Whether a document at `state_vector` has every struct of one at `older` (Yjs documents
+    only grow, so the update from `older` rebuilds it on top of `older`'s document)."""
+    have = decode_state_vector(state_vector)
+    return all(have.get(client, 0) >= clock for client, clock in decode_state_vector(older).items())

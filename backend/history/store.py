@@ -202,6 +202,19 @@ class HistoryStore:
             parts = self._chain(db, row)
         return docfiles.files_of(_apply(parts))
 
+    def state_vector_at(self, session: str, version_id: int) -> bytes | None:
+        """The state vector of the document at that version (None: no such version or chain).
+        Rebuilds the document: call it in a worker thread, once per room load at most."""
+        with Session(self.engine) as db:
+            row = db.get(SessionVersion, version_id)
+            if row is None or row.session != session:
+                return None
+            try:
+                parts = self._chain(db, row)
+            except HistoryChainError:
+                return None
+        return _apply(parts).get_state()
+
     def total_bytes(self, session: str) -> int:
         size = func.coalesce(col(SessionVersion.nbytes), func.length(col(SessionVersion.data)))
         with Session(self.engine) as db:

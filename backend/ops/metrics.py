@@ -21,6 +21,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from backend.rooms.allocator import mallinfo
 from backend.rooms.connection import SEND_COUNTS
 from backend.version import build_info
 
@@ -125,6 +126,7 @@ class TandemCollector(Collector):
         yield GaugeMetricFamily("tandem_relay_viewers", "Viewers served by the media relay", viewers)
 
         yield from self._scaleout()
+        yield from _allocator()
 
         yield CounterMetricFamily(
             "tandem_history_versions", "History versions recorded", stats.history_versions
@@ -201,3 +203,19 @@ def make_registry() -> CollectorRegistry:
         build_info()
     )
     return registry
+
+
+def _allocator() -> Iterator[Metric]:
+    """glibc's totals (nothing on other libcs): the process's RSS well above what malloc has
+    handed out is memory the allocator has not returned (see backend/rooms/allocator.py)."""
+    info = mallinfo()
+    if info is None:
+        return
+    yield GaugeMetricFamily(
+        "tandem_malloc_in_use_bytes",
+        "Bytes malloc has handed out (heaps and mmapped chunks)",
+        info.uordblks + info.hblkhd,
+    )
+    yield GaugeMetricFamily(
+        "tandem_malloc_free_bytes", "Free bytes malloc's heaps keep (returned pages included)", info.fordblks
+    )

@@ -15,14 +15,13 @@ there (each keeps a page cache of up to 2 MiB; 8 pooled: ~15 MiB measured), reop
 Measured (bench/history_memory.py, RSS 6 s after each unload, idle 137 MiB): a 4.9 MB document
 leaves 150 MiB, flat over cycles (before: 162, 179, 184, 189, ... +5 MiB per cycle); a 13.1 MB
 one leaves 163-167 MiB, flat (before: 242, then +13 MiB per cycle). The constant rest after the
-first reload is neither Python objects (tracemalloc), glibc arenas (MALLOC_ARENA_MAX=2 changes
-nothing) nor cyclic garbage (a gc.collect() before the trim changes nothing).
+first reload was the free top of a worker thread's arena, which `malloc_trim` never returns
+once glibc's dynamic thresholds have risen: fixed at start-up (backend/rooms/allocator.py), the
+13.1 MB document leaves 145-146 MiB (idle 144).
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import gc
 import logging
 import time
@@ -30,29 +29,16 @@ from collections.abc import Callable
 
 import anyio
 
+from backend.rooms.allocator import find_malloc_trim
+
 log = logging.getLogger("tandem.rooms")
-
-
-def _find_malloc_trim() -> Callable[[int], int] | None:
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
-    try:
-        libc = ctypes.CDLL(name)
-        trim = libc.malloc_trim  # glibc only; musl and others have none
-    except (OSError, AttributeError) as exc:
-        log.info("no malloc_trim (%s): freed memory stays with the allocator", exc)
-        return None
-    trim.argtypes = [ctypes.c_size_t]
-    trim.restype = ctypes.c_int
-    return trim
 
 
 class MemoryReleaser:
     """`release()` (a task) after an unload: trims the allocator in a worker thread, rate-limited."""
 
     def __init__(self, *, enabled: bool = True, delay: float = 0.5, min_interval: float = 5.0) -> None:
-        self._trim = _find_malloc_trim() if enabled else None
+        self._trim = find_malloc_trim() if enabled else None
         self._delay = delay
         self._min_interval = min_interval
         self._last = -min_interval

@@ -79,7 +79,10 @@ async def test_a_real_project_opens_whole_and_keeps_its_files(srv: TandemServer)
     async with pycrdt_client(srv.ws_url, session) as (doc, provider):
         await provider.synced.wait()
         files, blobs = doc.get("files", type=Map), doc.get("blobs", type=Map)
-        assert set(files.keys()) == set(texts)
+        # (Seen twice under heavy load: an empty map here. The server's log says why.)
+        assert set(files.keys()) == set(texts), (
+            f"{len(files)} of {len(texts)} files; log:\n{srv.log()[-4000:]}"
+        )
         assert all(str(files[k]).encode() == v for k, v in texts.items())
         assert len(blobs) > 0 and all(blobs[k]["reason"] in ("binary", "too_large") for k in blobs.keys())
         assert not any(k.startswith("usr-link") for k in (*files.keys(), *blobs.keys()))

@@ -5,6 +5,9 @@ import { WebsocketProvider } from 'y-websocket'
 import { IndexeddbPersistence } from 'y-indexeddb'
 import { fromBase64 } from 'lib0/buffer'
 
+// How long the page waits for its local copy before connecting without it.
+const LOCAL_LOAD_TIMEOUT_MS = 10000
+
 /**
  * @param {string} session
  * @param {{token?: string|null, name?: string|null}} opts  `name` names this person where the
@@ -15,7 +18,16 @@ export function openSession (session, { token = null, name = null } = {}) {
   const idb = new IndexeddbPersistence('tandem:' + session, doc)
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws'
   const params = { ...(token ? { token } : {}), ...(name ? { name } : {}) }
-  const provider = new WebsocketProvider(`${scheme}://${location.host}/yjs`, encodeURIComponent(session), doc, { params })
+  // Connect only once the local copy is in the doc. Connected earlier, the provider forwards
+  // IndexedDB's load as one local update (the whole doc, up to the server, over its frame limit:
+  // #18 finding 5) and its SyncStep1 carries an empty state vector (the whole doc comes down
+  // again). Connected after, both directions of a warm reload carry only what changed.
+  const provider = new WebsocketProvider(`${scheme}://${location.host}/yjs`, encodeURIComponent(session), doc, { params, connect: false })
+  let started = false
+  const start = () => { if (!started) { started = true; provider.connect() } }
+  idb.whenSynced.then(start, start)
+  // A storage that never answers (blocked by another tab's upgrade) must not keep the page offline.
+  setTimeout(start, LOCAL_LOAD_TIMEOUT_MS)
   return {
     doc,
     idb,
@@ -138,7 +150,9 @@ export function bindStatus ({ doc, provider, awareness, idb }, { statusEl, saved
   idb.on('synced', render)
   addEventListener('online', render)
   addEventListener('offline', render)
-  // A status that never leaves "connecting" (server down on first load) becomes offline.
-  setTimeout(() => { if (status === 'connecting' && !provider.wsconnected) { status = 'disconnected'; render() } }, 4000)
+  // A status that never leaves "connecting" (server down on first load) becomes offline; counted
+  // from when the provider may connect (after the local copy loaded, see openSession).
+  const arm = () => setTimeout(() => { if (status === 'connecting' && !provider.wsconnected) { status = 'disconnected'; render() } }, 4000)
+  idb.whenSynced.then(arm, arm)
   render()
 }

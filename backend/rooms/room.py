@@ -43,6 +43,7 @@ from backend.rooms.protocol import (
 )
 from backend.rooms.rawframe import encode_binary_frame
 from backend.rooms.replication import REMOTE, RoomLink
+from backend.rooms.updatesplit import split_update
 from backend.store.writer import RoomWriter
 
 log = logging.getLogger("tandem.room")
@@ -85,6 +86,7 @@ class Room:
         guard: GuardFactory | None = None,
         presence: PresenceLimits | None = None,
         client_id_hold_seconds: float = 600.0,
+        sync_message_max_bytes: int = 1024 * 1024,
     ) -> None:
         self.name = name
         self.doc = doc
@@ -121,6 +123,11 @@ class Room:
         # that writer's earlier updates (Yjs holds them as pending structs, and the bytes are
         # sent twice). See `_open_gate`.
         self._syncing: dict[ClientConnection, bytes] = {}
+        # Larger syncs and updates go out in pieces of about this size (see `updatesplit`).
+        self.sync_message_max_bytes = sync_message_max_bytes
+        # Clients whose big sync is being cut in a worker thread, with the state vector it was
+        # encoded at: live updates skip them too, and follow the pieces (see `_answer_in_pieces`).
+        self._cutting: dict[ClientConnection, tuple[bytes, asyncio.Task[None]]] = {}
         self._batch: list[bytes] = []
         self._batch_origins: set[Hashable | None] = set()
         self._loop = asyncio.get_running_loop()
@@ -146,6 +153,9 @@ class Room:
     def leave(self, client: ClientConnection) -> None:
         self.clients.discard(client)
         self._syncing.pop(client, None)
+        cutting = self._cutting.pop(client, None)
+        if cutting is not None:
+            cutting[1].cancel()
         removal = self.awareness.remove_owner(client)
         if removal is not None:
             self.broadcast(create_awareness_message(removal))
@@ -192,7 +202,11 @@ class Room:
                 update = self.doc.get_update(message.state_vector)
             except ValueError as exc:
                 raise ProtocolError(f"bad state vector: {exc}") from exc
-            client.send(create_message(update, YSyncMessageType.SYNC_STEP2))
+            if len(update) <= self.sync_message_max_bytes:
+                client.send(create_message(update, YSyncMessageType.SYNC_STEP2))
+            elif client not in self._cutting:  # a second SyncStep1 meanwhile: the pieces answer it
+                task = self._loop.create_task(self._answer_in_pieces(client, update))
+                self._cutting[client] = (self.doc.get_state(), task)
         elif isinstance(message, AwarenessUpdate):
             changed = self.awareness.apply(parse_awareness_update(message.update), client)
             if changed is not None:
@@ -215,7 +229,24 @@ class Room:
             return
         missed = self.doc.get_update(joined_at)
         if missed != EMPTY_UPDATE:
-            client.send(create_update_message(missed))
+            for piece in split_update(missed, self.sync_message_max_bytes):
+                client.send(create_update_message(piece))
+
+    async def _answer_in_pieces(self, client: ClientConnection, update: bytes) -> None:
+        """A sync over the message limit: updates of about `sync_message_max_bytes`, then a small
+        SyncStep2 (a plain y-websocket client applies the updates and reports synced at the step 2).
+        The cut runs in a worker thread; what changed meanwhile follows the pieces."""
+        pieces = await asyncio.to_thread(split_update, update, self.sync_message_max_bytes)
+        entry = self._cutting.pop(client, None)
+        if entry is None or client not in self.clients:
+            return
+        for piece in pieces[:-1]:
+            client.send(create_update_message(piece))
+        client.send(create_message(pieces[-1], YSyncMessageType.SYNC_STEP2))
+        missed = self.doc.get_update(entry[0])
+        if missed != EMPTY_UPDATE:
+            for piece in split_update(missed, self.sync_message_max_bytes):
+                client.send(create_update_message(piece))
 
     def broadcast(self, message: bytes, exclude: ClientConnection | None = None) -> None:
         frame = encode_binary_frame(message)  # framed once for every client
@@ -226,13 +257,13 @@ class Room:
 
     def _broadcast_update(self, message: bytes, exclude: ClientConnection | None) -> None:
         """A live document update: to every client but `exclude` and those not yet synced."""
-        syncing = self._syncing
-        if not syncing:
+        syncing, cutting = self._syncing, self._cutting
+        if not syncing and not cutting:
             self.broadcast(message, exclude)
             return
         frame = encode_binary_frame(message)
         for client in self.clients:
-            if client is not exclude and client not in syncing:
+            if client is not exclude and client not in syncing and client not in cutting:
                 self.messages_out += 1
                 client.send(message, frame)
 
@@ -296,6 +327,10 @@ class Room:
         exclude = only if isinstance(only, ClientConnection) else None
         for group in _groups_up_to(batch, MERGE_MAX_BYTES):
             update = group[0] if len(group) == 1 else merge_updates(*group)
+            if len(update) > self.sync_message_max_bytes:  # one big transaction (a bulk file sync)
+                for piece in split_update(update, self.sync_message_max_bytes):
+                    self._broadcast_update(create_update_message(piece), exclude)
+                continue
             self._broadcast_update(create_update_message(update), exclude)
         if self._fanout_t0 and self.fanout_histogram is not None:
             self.fanout_histogram.observe(time.perf_counter() - self._fanout_t0)
@@ -343,6 +378,9 @@ class Room:
         self.closed = True
         if self._announce_handle is not None:
             self._announce_handle.cancel()
+        for _state, task in self._cutting.values():
+            task.cancel()
+        self._cutting.clear()
         self._flush_batch()
         if self.writer is not None:
             await self.writer.close()

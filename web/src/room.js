@@ -12,6 +12,7 @@ import { createPresenceBar, cursorStyles, people } from './room/presence.js'
 import { guardRefused, showRefusedNotice } from './room/refused.js'
 import { createTabs } from './room/tabs.js'
 import { createTree } from './room/tree.js'
+import { fetchFirstText, mountFirstText, rememberedTab } from './room/firsttext.js'
 import { watchAccess } from './room/access.js'
 import { mountInvite } from './room/invite.js'
 import { mountTitle } from './room/title.js'
@@ -20,6 +21,8 @@ const assets = JSON.parse($('#tandem-assets').textContent)
 const session = decodeURIComponent(location.pathname.replace(/^\/s\//, '').split('/')[0] || '')
 const params = new URLSearchParams(location.search)
 const token = params.get('token')
+// The first file's text, requested before anything else (see room/firsttext.js).
+const firstTextData = fetchFirstText(session, { token, path: rememberedTab(session) })
 const phone = matchMedia('(max-width: 760px)').matches
 // Who this page is: the server renders the principal it stamps on presence, comments and
 // terminal lines (one name and colour everywhere). Only `--no-auth` lets the client name itself.
@@ -37,7 +40,8 @@ document.body.dataset.comment = String(mayComment)
 $('.badge.view-only').title = mayComment ? 'You can read, follow and comment' : 'You can read and follow'
 
 const identity = served ? { id: served.id, name: served.name, color: served.color } : loadIdentity()
-const ctx = openSession(session, { token, name: identity.name })
+const ctx = openSession(session, { token, name: identity.name, first: firstTextData })
+const firstText = mountFirstText($('.editor-wrap'), firstTextData, { showing: () => Boolean(ed && document.body.dataset.file) })
 const { awareness } = ctx
 awareness.setLocalState({
   user: { id: identity.id, name: identity.name, color: identity.color, role: viewer && role !== 'commenter' ? 'viewer' : role },
@@ -124,6 +128,7 @@ function activate (path, { keepFollow = false } = {}) {
   document.body.dataset.file = path || ''
   $('#empty').hidden = Boolean(path)
   if (ed) ed.show(path)
+  if (ed && path) firstText.dismiss() // the editor shows a live file now
   tree.reveal(path || '')
   comments.render()
   if (path && document.body.dataset.pane === 'files') showPane('code')
@@ -174,6 +179,7 @@ function openDefault () {
 ctx.idb.on('synced', openDefault)
 ctx.provider.on('sync', s => {
   if (!s) return
+  if (!ctx.files.size) firstText.dismiss() // nothing live to take over from it
   // Tabs remembered from an earlier visit whose files are gone now.
   for (const p of tabs.paths()) if (!ctx.files.has(p)) tabs.drop(p)
   openDefault()

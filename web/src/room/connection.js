@@ -10,10 +10,12 @@ const LOCAL_LOAD_TIMEOUT_MS = 10000
 
 /**
  * @param {string} session
- * @param {{token?: string|null, name?: string|null}} opts  `name` names this person where the
- *   server lets the client say it (--no-auth, share-link guests): version history's authors.
+ * @param {{token?: string|null, name?: string|null, first?: Promise<unknown>|null}} opts  `name`
+ *   names this person where the server lets the client say it (--no-auth, share-link guests):
+ *   version history's authors. `first`: connect once it settles too (the first file's text,
+ *   room/firsttext.js: kilobytes that must not queue behind the doc's megabytes on a slow link).
  */
-export function openSession (session, { token = null, name = null } = {}) {
+export function openSession (session, { token = null, name = null, first = null } = {}) {
   const doc = new Y.Doc()
   const idb = new IndexeddbPersistence('tandem:' + session, doc)
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws'
@@ -25,8 +27,10 @@ export function openSession (session, { token = null, name = null } = {}) {
   const provider = new WebsocketProvider(`${scheme}://${location.host}/yjs`, encodeURIComponent(session), doc, { params, connect: false })
   let started = false
   const start = () => { if (!started) { started = true; provider.connect() } }
-  idb.whenSynced.then(start, start)
-  // A storage that never answers (blocked by another tab's upgrade) must not keep the page offline.
+  const local = idb.whenSynced.then(() => null, () => null)
+  Promise.all([local, first]).then(start, start)
+  // A storage that never answers (blocked by another tab's upgrade) or a first-text request that
+  // hangs must not keep the page offline.
   setTimeout(start, LOCAL_LOAD_TIMEOUT_MS)
   return {
     doc,

@@ -169,11 +169,18 @@ ctx.files.observe(event => {
   if (!tabs.active()) openDefault()
 })
 
+// The file whose text the page showed first (room/firsttext.js): the editor opens that one.
+let firstTextPath = null
+firstTextData.then(data => { firstTextPath = data?.path ?? null })
+
 function openDefault () {
   if (tabs.active() && ctx.files.has(tabs.active())) return activate(tabs.active(), { keepFollow: true })
+  // A large doc arrives in pieces: wait for the file on screen rather than open whichever came first.
+  if (firstTextPath && !ctx.files.has(firstTextPath) && !ctx.provider.synced) return
   const open = tabs.paths().find(p => ctx.files.has(p))
   const main = ctx.meta.get('main')
-  const first = open || (typeof main === 'string' && ctx.files.has(main) ? main : [...ctx.files.keys()].sort()[0])
+  const shown = firstTextPath && ctx.files.has(firstTextPath) ? firstTextPath : null
+  const first = open || shown || (typeof main === 'string' && ctx.files.has(main) ? main : [...ctx.files.keys()].sort()[0])
   if (first) activate(first, { keepFollow: true })
 }
 ctx.idb.on('synced', openDefault)

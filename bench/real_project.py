@@ -308,10 +308,23 @@ def real_project(server: Server) -> dict[str, float | int | None]:
     """`python -m bench` scenario: Tandem only (it starts its own server with Docker terminals)."""
     if server.name != "tandem":
         return {}
+    out: dict[str, float | int | None] = {}
     try:
-        return anyio.run(measure, "tandem-sandbox-test:latest", 100)
+        out.update(anyio.run(measure, "tandem-sandbox-test:latest", 100))
     except (OSError, RuntimeError, aiodocker.DockerError) as exc:  # no engine or image: say so, go on
         print(f"real project: skipped ({exc})", file=sys.stderr)
+    out.update(first_text())
+    return out
+
+
+def first_text() -> dict[str, float | int | None]:
+    """First text in Chromium, desktop and a throttled phone (bench/first_text.py, its own server)."""
+    from bench import first_text as bench_first_text
+
+    try:
+        return dict(bench_first_text.measure())
+    except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+        print(f"real project first text: skipped ({exc})", file=sys.stderr)
         return {}
 
 
@@ -326,7 +339,7 @@ def main() -> None:
     if args.probe:
         probe_main(*args.probe)
         return
-    result = anyio.run(measure, args.image, args.files)
+    result = {**anyio.run(measure, args.image, args.files), **first_text()}
     width = max(len(k) for k in result)
     for key, value in result.items():
         print(f"{key:<{width}}  {value}")

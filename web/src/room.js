@@ -94,9 +94,12 @@ for (const b of document.querySelectorAll('.phone-nav [data-pane]')) b.addEventL
 showPane('code')
 
 // ---- editor (lazy)
+const FIRST_TEXT_WAIT_MS = 3000 // the editor waits at most this long for the first text
 let ed = null
 let lastSelection = null
 const editorLoaded = (async () => {
+  // After the first text (kilobytes): on a slow link the editor's megabyte would arrive first.
+  await Promise.race([firstTextData, new Promise(resolve => setTimeout(resolve, FIRST_TEXT_WAIT_MS))])
   loadCss(assets['editor.css'])
   const { createEditor } = await import('./editor.js')
   ed = createEditor($('#editor'), ctx, {

@@ -12,7 +12,7 @@ import { createPresenceBar, cursorStyles, people } from './room/presence.js'
 import { guardRefused, showRefusedNotice } from './room/refused.js'
 import { createTabs } from './room/tabs.js'
 import { createTree } from './room/tree.js'
-import { fetchFirstText, mountFirstText, rememberedTab } from './room/firsttext.js'
+import { firstTextRequest, mountFirstText } from './room/firsttext.js'
 import { watchAccess } from './room/access.js'
 import { mountInvite } from './room/invite.js'
 import { mountTitle } from './room/title.js'
@@ -21,8 +21,8 @@ const assets = JSON.parse($('#tandem-assets').textContent)
 const session = decodeURIComponent(location.pathname.replace(/^\/s\//, '').split('/')[0] || '')
 const params = new URLSearchParams(location.search)
 const token = params.get('token')
-// The first file's text, requested before anything else (see room/firsttext.js).
-const firstTextData = fetchFirstText(session, { token, path: rememberedTab(session) })
+// The first file's text, requested by the page before this code loaded (see room/firsttext.js).
+const firstTextData = firstTextRequest()
 const phone = matchMedia('(max-width: 760px)').matches
 // Who this page is: the server renders the principal it stamps on presence, comments and
 // terminal lines (one name and colour everywhere). Only `--no-auth` lets the client name itself.
@@ -41,7 +41,7 @@ $('.badge.view-only').title = mayComment ? 'You can read, follow and comment' : 
 
 const identity = served ? { id: served.id, name: served.name, color: served.color } : loadIdentity()
 const ctx = openSession(session, { token, name: identity.name, first: firstTextData })
-const firstText = mountFirstText($('.editor-wrap'), firstTextData, { showing: () => Boolean(ed && document.body.dataset.file) })
+const firstText = mountFirstText(firstTextData, { showing: () => Boolean(ed && document.body.dataset.file) })
 const { awareness } = ctx
 awareness.setLocalState({
   user: { id: identity.id, name: identity.name, color: identity.color, role: viewer && role !== 'commenter' ? 'viewer' : role },

@@ -68,8 +68,10 @@ def _load_room(port: int) -> None:
 def _browser(base: str, line: str, runs: int, *flags: str) -> dict[str, list[int]]:
     out = subprocess.run(
         ["node", str(ROOT / "bench" / "web" / "first_text.mjs"), base, ROOM, line, str(runs), *flags],
-        capture_output=True, text=True, timeout=3600, check=True,
+        capture_output=True, text=True, timeout=3600,
     )  # fmt: skip
+    if out.returncode != 0:
+        raise RuntimeError(f"first_text.mjs {' '.join(flags)} failed: {out.stderr[-2000:]}")
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 

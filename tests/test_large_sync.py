@@ -94,14 +94,27 @@ async def test_raw_client_sees_updates_then_a_small_step2_and_bulk_changes_in_pi
     project: tuple[TandemServer, dict[str, bytes]],
 ) -> None:
     srv, texts = project
-    doc = Doc()
-    async with connect(room_url(srv.ws_url, SESSION), max_size=None) as ws:
+    doc, other = Doc(), Doc()
+    url = room_url(srv.ws_url, SESSION)
+    async with connect(url, max_size=None) as ws, connect(url, max_size=None) as ws2:
+        # Two joiners at once (they share one cut: backend/rooms/largesync.py).
         await ws.send(create_sync_message(doc))
-        with anyio.fail_after(120):
-            frames = await _read_sync(ws, doc)
-        kinds = [kind for kind, _ in frames]
-        assert kinds[-1] == "step2" and set(kinds[:-1]) == {"update"} and len(kinds) > 10
-        assert max(size for _, size in frames) <= PIECE + 1024
+        await ws2.send(create_sync_message(other))
+        syncs: dict[str, list[tuple[str, int]]] = {}
+
+        async def sync(name: str, socket: object, into: Doc) -> None:
+            syncs[name] = await _read_sync(socket, into)
+
+        with anyio.fail_after(180):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(sync, "first", ws, doc)
+                tg.start_soon(sync, "second", ws2, other)
+        for frames in syncs.values():
+            kinds = [kind for kind, _ in frames]
+            assert kinds[-1] == "step2" and set(kinds[:-1]) == {"update"} and len(kinds) > 10
+            assert max(size for _, size in frames) <= PIECE + 1024
+        assert str(other.get("files", type=Map)[min(texts)]) == texts[min(texts)].decode()
+        assert len(other.get("files", type=Map)) == len(texts)
         files = doc.get("files", type=Map)
         assert len(files) == len(texts)
         # A bulk change on disk (a checkout, an unpacked archive): 40 new files of ~90 KB arrive

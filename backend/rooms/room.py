@@ -31,6 +31,7 @@ from backend.rooms.awareness import PresenceLimits, RoomAwareness, StateStamp
 from backend.rooms.clientids import ClientIdRegistry
 from backend.rooms.connection import ClientConnection
 from backend.rooms.durability import delete_set_of, digest, has_deletions
+from backend.rooms.largesync import LargeSyncs
 from backend.rooms.protocol import (
     EMPTY_UPDATE,
     AwarenessUpdate,
@@ -123,11 +124,10 @@ class Room:
         # that writer's earlier updates (Yjs holds them as pending structs, and the bytes are
         # sent twice). See `_open_gate`.
         self._syncing: dict[ClientConnection, bytes] = {}
-        # Larger syncs and updates go out in pieces of about this size (see `updatesplit`).
+        # Larger syncs and updates go out in pieces of about this size (see `updatesplit`);
+        # clients waiting for a large sync's pieces get no live updates meanwhile (`largesync`).
         self.sync_message_max_bytes = sync_message_max_bytes
-        # Clients whose big sync is being cut in a worker thread, with the state vector it was
-        # encoded at: live updates skip them too, and follow the pieces (see `_answer_in_pieces`).
-        self._cutting: dict[ClientConnection, tuple[bytes, asyncio.Task[None]]] = {}
+        self._large = LargeSyncs(doc, sync_message_max_bytes)
         self._batch: list[bytes] = []
         self._batch_origins: set[Hashable | None] = set()
         self._loop = asyncio.get_running_loop()
@@ -153,9 +153,7 @@ class Room:
     def leave(self, client: ClientConnection) -> None:
         self.clients.discard(client)
         self._syncing.pop(client, None)
-        cutting = self._cutting.pop(client, None)
-        if cutting is not None:
-            cutting[1].cancel()
+        self._large.forget(client)
         removal = self.awareness.remove_owner(client)
         if removal is not None:
             self.broadcast(create_awareness_message(removal))
@@ -199,14 +197,11 @@ class Room:
                 self.edited_by.add(client)
         elif isinstance(message, SyncStep1):
             try:
-                update = self.doc.get_update(message.state_vector)
+                update = self._large.answer(client, message.state_vector)
             except ValueError as exc:
                 raise ProtocolError(f"bad state vector: {exc}") from exc
-            if len(update) <= self.sync_message_max_bytes:
+            if update is not None:
                 client.send(create_message(update, YSyncMessageType.SYNC_STEP2))
-            elif client not in self._cutting:  # a second SyncStep1 meanwhile: the pieces answer it
-                task = self._loop.create_task(self._answer_in_pieces(client, update))
-                self._cutting[client] = (self.doc.get_state(), task)
         elif isinstance(message, AwarenessUpdate):
             changed = self.awareness.apply(parse_awareness_update(message.update), client)
             if changed is not None:
@@ -232,22 +227,6 @@ class Room:
             for piece in split_update(missed, self.sync_message_max_bytes):
                 client.send(create_update_message(piece))
 
-    async def _answer_in_pieces(self, client: ClientConnection, update: bytes) -> None:
-        """A sync over the message limit: updates of about `sync_message_max_bytes`, then a small
-        SyncStep2 (a plain y-websocket client applies the updates and reports synced at the step 2).
-        The cut runs in a worker thread; what changed meanwhile follows the pieces."""
-        pieces = await asyncio.to_thread(split_update, update, self.sync_message_max_bytes)
-        entry = self._cutting.pop(client, None)
-        if entry is None or client not in self.clients:
-            return
-        for piece in pieces[:-1]:
-            client.send(create_update_message(piece))
-        client.send(create_message(pieces[-1], YSyncMessageType.SYNC_STEP2))
-        missed = self.doc.get_update(entry[0])
-        if missed != EMPTY_UPDATE:
-            for piece in split_update(missed, self.sync_message_max_bytes):
-                client.send(create_update_message(piece))
-
     def broadcast(self, message: bytes, exclude: ClientConnection | None = None) -> None:
         frame = encode_binary_frame(message)  # framed once for every client
         self.messages_out += len(self.clients)
@@ -257,7 +236,7 @@ class Room:
 
     def _broadcast_update(self, message: bytes, exclude: ClientConnection | None) -> None:
         """A live document update: to every client but `exclude` and those not yet synced."""
-        syncing, cutting = self._syncing, self._cutting
+        syncing, cutting = self._syncing, self._large.waiting
         if not syncing and not cutting:
             self.broadcast(message, exclude)
             return
@@ -291,6 +270,7 @@ class Room:
         update = event.update
         if update == EMPTY_UPDATE:
             return
+        self._large.changed()
         if self._guard is not None:
             self._guard.applied(update)
         if has_deletions(update):
@@ -378,9 +358,7 @@ class Room:
         self.closed = True
         if self._announce_handle is not None:
             self._announce_handle.cancel()
-        for _state, task in self._cutting.values():
-            task.cancel()
-        self._cutting.clear()
+        self._large.close()
         self._flush_batch()
         if self.writer is not None:
             await self.writer.close()

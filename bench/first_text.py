@@ -2,7 +2,7 @@
 environment's site-packages (tests/projects.py LARGE_PACKAGES) in a session's workspace, on one
 `tandem serve` with SQLite and terminals off; the room is loaded before the first run.
 
-    python -m bench.first_text [--runs 3] [--server-root DIR]
+    python -m bench.first_text [--runs 3] [--server-root DIR] [--profiles desktop,phone,slow]
 
 Per profile, fresh browser context per run: navigation -> the first file's first line on screen
 (p50 / max), and -> the live doc synced where that ends in bounded time. Profiles: desktop; phone
@@ -82,7 +82,12 @@ def _rows(out: dict[str, float | int | None], what: str, values: list[int]) -> N
     out[f"{what} max ms"] = v[-1] if v else None
 
 
-def measure(runs: int = 3, server_root: Path = ROOT) -> dict[str, float | int | None]:
+PROFILES = ("desktop", "phone", "slow")
+
+
+def measure(
+    runs: int = 3, server_root: Path = ROOT, profiles: tuple[str, ...] = PROFILES
+) -> dict[str, float | int | None]:
     out: dict[str, float | int | None] = {}
     with tempfile.TemporaryDirectory(prefix="tandem-firsttext-") as tmp:
         data = Path(tmp)
@@ -98,12 +103,16 @@ def measure(runs: int = 3, server_root: Path = ROOT) -> dict[str, float | int | 
         try:
             _load_room(port)
             base = f"http://127.0.0.1:{port}"
-            desktop = _browser(base, line, runs)
-            _rows(out, "first text desktop", desktop["first_text_ms"])
-            _rows(out, "live doc synced desktop", desktop["synced_ms"])
-            phone = _browser(base, line, runs, "--phone")
-            _rows(out, "first text phone 4x CPU", phone["first_text_ms"])
-            _rows(out, "live doc synced phone 4x CPU", phone["synced_ms"])
+            if "desktop" in profiles:
+                desktop = _browser(base, line, runs)
+                _rows(out, "first text desktop", desktop["first_text_ms"])
+                _rows(out, "live doc synced desktop", desktop["synced_ms"])
+            if "phone" in profiles:
+                phone = _browser(base, line, runs, "--phone")
+                _rows(out, "first text phone 4x CPU", phone["first_text_ms"])
+                _rows(out, "live doc synced phone 4x CPU", phone["synced_ms"])
+            if "slow" not in profiles:
+                return out
             slow = free_port()
             throttle = ["-m", "bench.throttle", "--listen", str(slow), "--upstream", str(port)]
             proxy = subprocess.Popen([sys.executable, *throttle], cwd=ROOT)
@@ -135,9 +144,10 @@ def main() -> None:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--profiles", default=",".join(PROFILES), help="of desktop,phone,slow")
     parser.add_argument("--server-root", type=Path, default=ROOT, help="checkout to run")
     args = parser.parse_args()
-    result = measure(args.runs, args.server_root.resolve())
+    result = measure(args.runs, args.server_root.resolve(), tuple(args.profiles.split(",")))
     width = max(len(k) for k in result)
     for key, value in result.items():
         print(f"{key:<{width}}  {value}")

@@ -8,7 +8,8 @@ client while its answer is being cut, and what changed meanwhile follows the pie
 
 The cut is shared: joiners asking with the same state vector (every fresh client asks with an
 empty one) while the doc has not changed get the same pieces, so a join storm costs one encode
-and one cut, not one per joiner.
+and one cut, not one per joiner. It is dropped `KEEP_SECONDS` after it was last used, at the
+doc's next change, or with the room (it is as large as the doc).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from backend.rooms.updatesplit import split_update
 
 log = logging.getLogger("tandem.room")
 
+KEEP_SECONDS = 10.0
+
 
 @dataclass(slots=True)
 class _Cut:
@@ -42,6 +45,7 @@ class LargeSyncs:
         # Clients waiting for their pieces (live updates skip them), with the task that sends them.
         self.waiting: dict[ClientConnection, asyncio.Task[None]] = {}
         self._cut: _Cut | None = None  # the latest cut, while the doc has not changed since
+        self._drop: asyncio.TimerHandle | None = None
 
     def answer(self, client: ClientConnection, state_vector: bytes) -> bytes | None:
         """The update to send as one SyncStep2, or None: the answer goes out in pieces.
@@ -63,6 +67,16 @@ class LargeSyncs:
         """The doc changed: later joiners need a new cut (a deletion moves no state vector)."""
         self._cut = None
 
+    def _drop_later(self, cut: _Cut) -> None:
+        if self._drop is not None:
+            self._drop.cancel()
+        self._drop = asyncio.get_running_loop().call_later(KEEP_SECONDS, self._drop_if, cut)
+
+    def _drop_if(self, cut: _Cut) -> None:
+        self._drop = None
+        if self._cut is cut:  # joiners still waiting hold it themselves
+            self._cut = None
+
     def forget(self, client: ClientConnection) -> None:
         task = self.waiting.pop(client, None)
         if task is not None:
@@ -73,6 +87,8 @@ class LargeSyncs:
             task.cancel()
         self.waiting.clear()
         self._cut = None
+        if self._drop is not None:
+            self._drop.cancel()
 
     async def _send(self, client: ClientConnection, cut: _Cut) -> None:
         try:
@@ -84,6 +100,7 @@ class LargeSyncs:
             return
         if self.waiting.pop(client, None) is None:
             return
+        self._drop_later(cut)
         for piece in pieces[:-1]:
             client.send(create_update_message(piece))
         client.send(create_message(pieces[-1], YSyncMessageType.SYNC_STEP2))

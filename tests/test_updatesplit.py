@@ -207,3 +207,23 @@ def test_yjs_applies_the_pieces_to_the_same_document() -> None:
         assert result["pending"] is False
         assert result["files"] == case["files"]
         assert decode_state_vector(base64.b64decode(result["sv"])) == case["sv"]
+
+
+def test_the_pages_cutter_makes_the_same_pieces() -> None:
+    """web/src/lib/updatesplit.js (the page cuts what it sends) against the Python cutter: the
+    same bytes for the same update, so the property above holds for it too."""
+    updates = [_random_doc(seed)[0].get_update() for seed in range(0, 40, 3)]
+    for max_bytes in (96, 700):
+        proc = subprocess.run(
+            ["node", str(NODE_DIR / "split_js.mjs")],
+            input=json.dumps(
+                {"max_bytes": max_bytes, "updates": [base64.b64encode(u).decode() for u in updates]}
+            ),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == 0, proc.stderr
+        pieces = json.loads(proc.stdout)
+        for update, js in zip(updates, pieces, strict=True):
+            assert [base64.b64decode(p) for p in js] == split_update(update, max_bytes)

@@ -70,6 +70,43 @@ const scenarios = {
     assert(warm.closes.length === 0, `warm reload closed with ${warm.closes}`)
     assert(warm.sent < SMALL, `warm reload sent ${warm.sent} bytes (largest frame ${warm.maxSent})`)
     return { files: cold.files, warmSentBytes: warm.sent, coldSentBytes: cold.sent }
+  },
+
+  // Work done offline that is larger than one frame may carry goes up in pieces on reconnect.
+  async offlineWork (browser, base) {
+    const room = 'offline-work'
+    const p = await person(browser, base, { name: 'Writer', color: '#e5484d' })
+    await p.context.addInitScript(instrument)
+    await p.page.goto(`/s/${room}`)
+    await until(p.page, () => window.__events.some(e => e.name === 'synced') && window.tandem.ctx.files.has('main.py'), null, { what: 'room synced', timeout: 60000 })
+    const wrote = await p.page.evaluate(() => {
+      const { ctx } = window.tandem
+      ctx.provider.disconnect()
+      window.__ws.sent = 0
+      window.__ws.maxSent = 0
+      const YText = ctx.files.get('main.py').constructor
+      const line = 'offline work that nobody has seen yet, line after line\n'
+      const text = line.repeat(Math.ceil(700000 / line.length))
+      ctx.doc.transact(() => { for (let i = 0; i < 26; i++) ctx.files.set(`big/f${i}.txt`, new YText(text)) })
+      ctx.provider.connect()
+      return { files: 26, length: text.length, line }
+    })
+    assert(wrote.files * wrote.length > 16 * 1024 * 1024, 'more than one frame may carry')
+    // The server has every file (its REST view of the room), and nothing was closed.
+    const deadline = Date.now() + 120000
+    for (;;) {
+      const r = await p.context.request.get(`/api/sessions/${room}/files/first?path=big/f25.txt`)
+      const got = r.ok() ? await r.json() : null
+      // (the first text is a file's beginning: 256 Ki characters at most)
+      if (got && got.path === 'big/f25.txt' && got.files === 27 && got.text.startsWith(wrote.line)) break
+      assert(Date.now() < deadline, 'the server never got the offline work')
+      await p.page.waitForTimeout(200) // polling the server with a deadline
+    }
+    const ws = await p.page.evaluate(() => window.__ws)
+    eq(ws.closes.filter(code => code !== 1005).length, 0, `closes ${ws.closes}`) // 1005: our own disconnect
+    assert(ws.maxSent <= 1024 * 1024 + 64, `largest frame sent ${ws.maxSent}`)
+    assert(ws.sent > 16 * 1024 * 1024, `sent ${ws.sent}`)
+    return { sent: ws.sent, maxSent: ws.maxSent }
   }
 }
 

@@ -1,6 +1,7 @@
 """A real project past the frame limit in Chromium (#18 item 5): the first file's text shows before
 the live doc has synced, then the editor takes over; a warm reload (the doc in IndexedDB) sends
-kilobytes and is never closed with 1009. A `--no-auth` server: the room is a workspace prepared on
+kilobytes and is never closed with 1009; offline work past the frame limit goes up in pieces.
+A `--no-auth` server: the room is a workspace prepared on
 disk (tests/projects.py), which the UI cannot make."""
 
 from __future__ import annotations
@@ -51,3 +52,11 @@ def test_first_text_before_sync_then_editor_and_a_small_warm_reload(
     result = run_scenario("firstText", srv.http_url, timeout=600, script="large_room.mjs")
     assert result["files"] == len(texts)
     print("warm reload sent bytes:", result["warmSentBytes"])
+
+
+def test_offline_work_past_the_frame_limit_goes_up_in_pieces(
+    large_room: tuple[TandemServer, dict[str, bytes]],
+) -> None:
+    srv, _ = large_room
+    result = run_scenario("offlineWork", srv.http_url, timeout=300, script="large_room.mjs")
+    print("offline work sent:", result["sent"], "largest frame:", result["maxSent"])

@@ -4,9 +4,44 @@ import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
 import { IndexeddbPersistence } from 'y-indexeddb'
 import { fromBase64 } from 'lib0/buffer'
+import * as decoding from 'lib0/decoding'
+import * as encoding from 'lib0/encoding'
+import { splitUpdate } from '../lib/updatesplit.js'
 
 // How long the page waits for its local copy before connecting without it.
 const LOCAL_LOAD_TIMEOUT_MS = 10000
+// A document update the page sends goes in pieces of about this size (the server's frame limit
+// is 16 MiB by default: much offline work, or a server restored from an older backup, exceeds it).
+const SEND_PIECE_BYTES = 1024 * 1024
+
+/** y-websocket's socket, sending a large sync step 2 or update as several updates. */
+class PiecewiseSocket extends WebSocket {
+  send (data) {
+    const pieces = data?.byteLength > SEND_PIECE_BYTES ? cutSyncMessage(data) : null
+    if (!pieces) return super.send(data)
+    for (const piece of pieces) super.send(piece)
+  }
+}
+
+/** A sync message cut into update messages (null: not a document update, or it would not parse). */
+function cutSyncMessage (data) {
+  try {
+    const decoder = decoding.createDecoder(new Uint8Array(data))
+    if (decoding.readVarUint(decoder) !== 0) return null // messageSync
+    const kind = decoding.readVarUint(decoder)
+    if (kind !== 1 && kind !== 2) return null // syncStep2, update
+    return splitUpdate(decoding.readVarUint8Array(decoder), SEND_PIECE_BYTES).map(piece => {
+      const encoder = encoding.createEncoder()
+      encoding.writeVarUint(encoder, 0)
+      encoding.writeVarUint(encoder, 2) // an update: the server applies a step 2 the same way
+      encoding.writeVarUint8Array(encoder, piece)
+      return encoding.toUint8Array(encoder)
+    })
+  } catch (err) {
+    console.warn('an update could not be cut; sent whole', err)
+    return null
+  }
+}
 
 /**
  * @param {string} session
@@ -24,7 +59,7 @@ export function openSession (session, { token = null, name = null, first = null 
   // IndexedDB's load as one local update (the whole doc, up to the server, over its frame limit:
   // #18 finding 5) and its SyncStep1 carries an empty state vector (the whole doc comes down
   // again). Connected after, both directions of a warm reload carry only what changed.
-  const provider = new WebsocketProvider(`${scheme}://${location.host}/yjs`, encodeURIComponent(session), doc, { params, connect: false })
+  const provider = new WebsocketProvider(`${scheme}://${location.host}/yjs`, encodeURIComponent(session), doc, { params, connect: false, WebSocketPolyfill: PiecewiseSocket })
   let started = false
   const start = () => { if (!started) { started = true; provider.connect() } }
   const local = idb.whenSynced.then(() => null, () => null)

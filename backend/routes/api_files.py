@@ -7,9 +7,9 @@ over. Same identity and role check as the room's WebSocket (viewers read).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 from pycrdt import Map, Text
 from pydantic import BaseModel
 
@@ -30,16 +30,19 @@ class FirstText(BaseModel):
     files: int  # how many text files the session has
 
 
-@router.get("/first")
+@router.get(
+    "/first", response_model=FirstText, responses={204: {"description": "the session has no text file yet"}}
+)
 async def first_text(
     session_id: str,
     principal: HistoryPrincipalDep,
     services: ServicesDep,
     response: Response,
     path: Annotated[str | None, Query(max_length=4096)] = None,
-) -> FirstText:
+) -> Any:  # FirstText, or an empty 204
     """`path` when the session has it (the page's last open tab), else the main file, else the
-    first path in sorted order: the file the page opens first."""
+    first path in sorted order: the file the page opens first. 204 for a session without one
+    (a new room: not an error a browser should log)."""
     require(principal, session_id, Action.READ)
     response.headers["Cache-Control"] = "no-store"
     room = await services.rooms.acquire(session_id)
@@ -52,7 +55,7 @@ async def first_text(
             chosen = main if isinstance(main, str) and main in files else min(files.keys(), default=None)
         value = files.get(chosen) if chosen is not None else None
         if chosen is None or not isinstance(value, Text):
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "the session has no text file")
+            return Response(status_code=status.HTTP_204_NO_CONTENT, headers={"Cache-Control": "no-store"})
         text = str(value)
         return FirstText(
             path=chosen,

@@ -42,6 +42,8 @@ def test_first_text_is_the_file_the_page_opens(large_room: tuple[TandemServer, d
     chosen = sorted(texts)[5]
     assert httpx.get(url, params={"path": chosen}, timeout=60).json()["path"] == chosen
     assert httpx.get(url, params={"path": "no/such.py"}, timeout=60).json()["path"] == min(texts)
+    empty = httpx.get(f"{srv.http_url}/api/sessions/a-new-room/files/first", timeout=60)
+    assert empty.status_code == 204 and empty.content == b""
 
 
 def test_first_text_before_sync_then_editor_and_a_small_warm_reload(

@@ -35,6 +35,7 @@ from backend.rooms.manager import RoomManager
 from backend.rooms.replication import channel_of
 from backend.routes import (
     api_auth,
+    api_files,
     api_history,
     api_home,
     api_identity,
@@ -241,6 +242,7 @@ def create_app(settings: Settings, *, settle_heap_when_ready: bool = False) -> T
     app.include_router(metrics.router)
     app.include_router(docs.router)
     app.include_router(api_history.router)
+    app.include_router(api_files.router)
     app.include_router(sandbox_routes.router)
     errors.install(app)
     app.include_router(api_auth.router)

@@ -369,6 +369,15 @@ class Settings(BaseSettings):
         "thresholds that kept ~26 MiB per large room after it unloaded. 0: glibc's defaults",
     )
 
+    # --- sync (large docs) ---
+    sync_message_max_bytes: int = Field(
+        1 * MiB,
+        ge=64 * 1024,
+        description="A document sync (the answer to a client's SyncStep1) or a live update larger than "
+        "this goes out as several updates of about this size, the answer ending with a small SyncStep2; "
+        "keep it well under max_frame_bytes",
+    )
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             url = self.database_url

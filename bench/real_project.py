@@ -10,7 +10,8 @@ the worst stall meanwhile of other clients (a y-websocket round trip in another 
 keystroke echo in another session's terminal) next to their idle worst, server RSS before,
 after ingest, after the checkout and after everyone left and the room unloaded (against idle),
 and history bytes per version (a version after ingest, a checkpoint; one after the checkout, a
-delta). First-text time in Chromium comes from bench/first_text.py when it is there.
+delta). First-text time in Chromium (desktop, throttled phone) comes from bench/first_text.py
+(on its own server).
 `--nice` runs the server and probes at that niceness (a busy machine made quieter for them);
 `--loop-cpu` adds the server's longest event-loop step (loop-thread CPU) during the checkout.
 Loopback only; every phase is bounded in time.
@@ -145,9 +146,6 @@ async def measure(image: str, files: int, nice: int = 0, loop_cpu: bool = False)
                 out["ingest (room open -> all files) s"] = round(time.perf_counter() - t, 2)
                 out["RSS after ingest MiB"] = round(server.rss_bytes() / 2**20)
                 await take_version(http, session)  # the project as it came in: a checkpoint
-            # --- first text in Chromium (desktop, throttled phone): bench/first_text.py, written
-            # by the incremental-sync change (#18 item 5); its rows are left out while it is absent.
-            out.update(await first_text_rows(http, session))
             out.update(await checkout_with_probes(server, session, root, texts, files, nice))
             window = (out.pop("checkout window start"), out.pop("checkout window end"))
             if loop_cpu:
@@ -200,26 +198,6 @@ def prioritize(pid: int, nice: int) -> int | None:
         print(f"real project: --nice {nice} not applied ({exc})", file=sys.stderr)
         return None
     return nice
-
-
-async def first_text_rows(http: str, session: str) -> Row:
-    """`bench.first_text.measure(http_url, session)` -> rows (Chromium, desktop and a throttled
-    phone), when that module and function exist; never fails the rest of the benchmark."""
-    try:
-        from bench import first_text  # type: ignore[attr-defined]
-    except ImportError:
-        print("real project: first text skipped (bench/first_text.py is not here)", file=sys.stderr)
-        return {}
-    measure_first_text = getattr(first_text, "measure", None)
-    if measure_first_text is None:
-        print("real project: first text skipped (no bench.first_text.measure)", file=sys.stderr)
-        return {}
-    try:
-        rows: Row = await measure_first_text(http, session)
-    except Exception as exc:  # its own failure is reported, the other rows still count
-        print(f"real project: first text failed: {exc!r}", file=sys.stderr)
-        return {}
-    return rows
 
 
 async def take_version(http: str, session: str) -> None:
@@ -347,10 +325,23 @@ def real_project(server: Server) -> dict[str, float | int | None]:
     """`python -m bench` scenario: Tandem only (it starts its own server with Docker terminals)."""
     if server.name != "tandem":
         return {}
+    out: dict[str, float | int | None] = {}
     try:
-        return anyio.run(measure, "tandem-sandbox-test:latest", 100)
+        out.update(anyio.run(measure, "tandem-sandbox-test:latest", 100))
     except (OSError, RuntimeError, aiodocker.DockerError) as exc:  # no engine or image: say so, go on
         print(f"real project: skipped ({exc})", file=sys.stderr)
+    out.update(first_text())
+    return out
+
+
+def first_text() -> dict[str, float | int | None]:
+    """First text in Chromium, desktop and a throttled phone (bench/first_text.py, its own server)."""
+    from bench import first_text as bench_first_text
+
+    try:
+        return dict(bench_first_text.measure())
+    except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+        print(f"real project first text: skipped ({exc})", file=sys.stderr)
         return {}
 
 
@@ -369,7 +360,7 @@ def main() -> None:
         "--nice", type=int, default=0, help="niceness of the server and probes (e.g. -10 on a busy machine)"
     )
     args = parser.parse_args()
-    result = anyio.run(measure, args.image, args.files, args.nice, args.loop_cpu)
+    result = {**anyio.run(measure, args.image, args.files, args.nice, args.loop_cpu), **first_text()}
     width = max(len(k) for k in result)
     for key, value in result.items():
         print(f"{key:<{width}}  {value}")

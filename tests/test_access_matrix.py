@@ -122,6 +122,19 @@ def test_rest_manage_rename_audit_links(world: World, who: str) -> None:
     assert links.status_code == (201 if who == "owner" else REST_MANAGE[who])
 
 
+@pytest.mark.parametrize("who", ROLES)
+def test_rest_first_text_reads_like_the_room(world: World, who: str) -> None:
+    """The first file's text (#18) is the room's content: whoever may read the room, no one else."""
+    r = _get(world, who, f"/api/sessions/{world.sid}/files/first")
+    if REST_READ[who] == 200:
+        assert r.status_code in (200, 204), r.text  # 204: no text file in the session yet
+    else:
+        assert r.status_code == REST_READ[who], r.text
+    stranger = Http(world.server.http_url)
+    stranger.signup(f"stranger-{uuid.uuid4().hex[:6]}", PASSWORD)
+    assert stranger.get(f"/api/sessions/{world.sid}/files/first").status_code == 403
+
+
 def test_rest_unknown_session_is_404_and_stranger_is_403(world: World) -> None:
     assert world.owner.get("/api/sessions/nope-nope").status_code == 404
     stranger = Http(world.server.http_url)

@@ -110,6 +110,7 @@ class RoomManager:
         try:
             if self.bus is not None:  # before the store read: the channel's history stays meanwhile
                 await self.bus.hold(channel_of(name), partial(self._persisted, name))
+            s = self.settings
             stored = await anyio.to_thread.run_sync(self.store.load, name)
             doc: Doc = Doc()
             parts = ([stored.snapshot] if stored.snapshot else []) + stored.updates
@@ -125,8 +126,8 @@ class RoomManager:
                 guard=self._guard,
                 presence=self._presence,
                 client_id_hold_seconds=self.settings.client_id_hold_seconds,
+                sync_message_max_bytes=min(s.sync_message_max_bytes, s.max_frame_bytes // 2),
             )
-            s = self.settings
             room.writer = RoomWriter(
                 name,
                 self.store,

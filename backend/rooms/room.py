@@ -32,6 +32,7 @@ from backend.rooms.awareness import PresenceLimits, RoomAwareness, StateStamp
 from backend.rooms.clientids import ClientIdRegistry
 from backend.rooms.connection import ClientConnection
 from backend.rooms.durability import delete_set_of, digest, has_deletions
+from backend.rooms.largesync import LargeSyncs
 from backend.rooms.protocol import (
     EMPTY_UPDATE,
     AwarenessUpdate,
@@ -44,6 +45,7 @@ from backend.rooms.protocol import (
 )
 from backend.rooms.rawframe import encode_binary_frame
 from backend.rooms.replication import REMOTE, RoomLink
+from backend.rooms.updatesplit import split_update
 from backend.store.writer import RoomWriter
 
 log = logging.getLogger("tandem.room")
@@ -86,6 +88,7 @@ class Room:
         guard: GuardFactory | None = None,
         presence: PresenceLimits | None = None,
         client_id_hold_seconds: float = 600.0,
+        sync_message_max_bytes: int = 1024 * 1024,
     ) -> None:
         self.name = name
         self.doc = doc
@@ -122,6 +125,10 @@ class Room:
         # that writer's earlier updates (Yjs holds them as pending structs, and the bytes are
         # sent twice). See `_open_gate`.
         self._syncing: dict[ClientConnection, bytes] = {}
+        # Larger syncs and updates go out in pieces of about this size (see `updatesplit`);
+        # clients waiting for a large sync's pieces get no live updates meanwhile (`largesync`).
+        self.sync_message_max_bytes = sync_message_max_bytes
+        self._large = LargeSyncs(doc, sync_message_max_bytes)
         self._batch: list[bytes] = []
         self._batch_origins: set[Hashable | None] = set()
         self._loop = asyncio.get_running_loop()
@@ -147,6 +154,7 @@ class Room:
     def leave(self, client: ClientConnection) -> None:
         self.clients.discard(client)
         self._syncing.pop(client, None)
+        self._large.forget(client)
         removal = self.awareness.remove_owner(client)
         if removal is not None:
             self.broadcast(create_awareness_message(removal))
@@ -190,10 +198,11 @@ class Room:
                 self.edited_by.add(client)
         elif isinstance(message, SyncStep1):
             try:
-                update = self.doc.get_update(message.state_vector)
+                answer = self._large.answer(client, message.state_vector)
             except ValueError as exc:
                 raise ProtocolError(f"bad state vector: {exc}") from exc
-            client.send(bytes([YMessageType.SYNC, YSyncMessageType.SYNC_STEP2]) + write_message(update))
+            if answer is not None:  # None: a large answer goes out in pieces (rooms/largesync.py)
+                client.send(bytes([YMessageType.SYNC, YSyncMessageType.SYNC_STEP2]) + write_message(answer))
         elif isinstance(message, AwarenessUpdate):
             changed = self.awareness.apply(parse_awareness_update(message.update), client)
             if changed is not None:
@@ -216,7 +225,8 @@ class Room:
             return
         missed = self.doc.get_update(joined_at)
         if missed != EMPTY_UPDATE:
-            client.send(create_update_message(missed))
+            for piece in split_update(missed, self.sync_message_max_bytes):
+                client.send(create_update_message(piece))
 
     def broadcast(self, message: bytes, exclude: ClientConnection | None = None) -> None:
         frame = encode_binary_frame(message)  # framed once for every client
@@ -227,13 +237,13 @@ class Room:
 
     def _broadcast_update(self, message: bytes, exclude: ClientConnection | None) -> None:
         """A live document update: to every client but `exclude` and those not yet synced."""
-        syncing = self._syncing
-        if not syncing:
+        syncing, cutting = self._syncing, self._large.waiting
+        if not syncing and not cutting:
             self.broadcast(message, exclude)
             return
         frame = encode_binary_frame(message)
         for client in self.clients:
-            if client is not exclude and client not in syncing:
+            if client is not exclude and client not in syncing and client not in cutting:
                 self.messages_out += 1
                 client.send(message, frame)
 
@@ -261,6 +271,7 @@ class Room:
         update = event.update
         if update == EMPTY_UPDATE:
             return
+        self._large.changed()
         if self._guard is not None:
             self._guard.applied(update)
         if has_deletions(update):
@@ -297,6 +308,10 @@ class Room:
         exclude = only if isinstance(only, ClientConnection) else None
         for group in _groups_up_to(batch, MERGE_MAX_BYTES):
             update = group[0] if len(group) == 1 else merge_updates(*group)
+            if len(update) > self.sync_message_max_bytes:  # one big transaction (a bulk file sync)
+                for piece in split_update(update, self.sync_message_max_bytes):
+                    self._broadcast_update(create_update_message(piece), exclude)
+                continue
             self._broadcast_update(create_update_message(update), exclude)
         if self._fanout_t0 and self.fanout_histogram is not None:
             self.fanout_histogram.observe(time.perf_counter() - self._fanout_t0)
@@ -344,6 +359,7 @@ class Room:
         self.closed = True
         if self._announce_handle is not None:
             self._announce_handle.cancel()
+        self._large.close()
         self._flush_batch()
         if self.writer is not None:
             await self.writer.close()

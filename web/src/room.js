@@ -12,6 +12,7 @@ import { createPresenceBar, cursorStyles, people } from './room/presence.js'
 import { guardRefused, showRefusedNotice } from './room/refused.js'
 import { createTabs } from './room/tabs.js'
 import { createTree } from './room/tree.js'
+import { firstTextRequest, mountFirstText } from './room/firsttext.js'
 import { watchAccess } from './room/access.js'
 import { mountInvite } from './room/invite.js'
 import { mountTitle } from './room/title.js'
@@ -20,6 +21,8 @@ const assets = JSON.parse($('#tandem-assets').textContent)
 const session = decodeURIComponent(location.pathname.replace(/^\/s\//, '').split('/')[0] || '')
 const params = new URLSearchParams(location.search)
 const token = params.get('token')
+// The first file's text, requested by the page before this code loaded (see room/firsttext.js).
+const firstTextData = firstTextRequest()
 const phone = matchMedia('(max-width: 760px)').matches
 // Who this page is: the server renders the principal it stamps on presence, comments and
 // terminal lines (one name and colour everywhere). Only `--no-auth` lets the client name itself.
@@ -37,7 +40,8 @@ document.body.dataset.comment = String(mayComment)
 $('.badge.view-only').title = mayComment ? 'You can read, follow and comment' : 'You can read and follow'
 
 const identity = served ? { id: served.id, name: served.name, color: served.color } : loadIdentity()
-const ctx = openSession(session, { token, name: identity.name })
+const ctx = openSession(session, { token, name: identity.name, first: firstTextData })
+const firstText = mountFirstText(firstTextData, { showing: () => Boolean(ed && document.body.dataset.file) })
 const { awareness } = ctx
 awareness.setLocalState({
   user: { id: identity.id, name: identity.name, color: identity.color, role: viewer && role !== 'commenter' ? 'viewer' : role },
@@ -90,9 +94,12 @@ for (const b of document.querySelectorAll('.phone-nav [data-pane]')) b.addEventL
 showPane('code')
 
 // ---- editor (lazy)
+const FIRST_TEXT_WAIT_MS = 3000 // the editor waits at most this long for the first text
 let ed = null
 let lastSelection = null
 const editorLoaded = (async () => {
+  // After the first text (kilobytes): on a slow link the editor's megabyte would arrive first.
+  await Promise.race([firstTextData, new Promise(resolve => setTimeout(resolve, FIRST_TEXT_WAIT_MS))])
   loadCss(assets['editor.css'])
   const { createEditor } = await import('./editor.js')
   ed = createEditor($('#editor'), ctx, {
@@ -124,6 +131,7 @@ function activate (path, { keepFollow = false } = {}) {
   document.body.dataset.file = path || ''
   $('#empty').hidden = Boolean(path)
   if (ed) ed.show(path)
+  if (ed && path) firstText.dismiss() // the editor shows a live file now
   tree.reveal(path || '')
   comments.render()
   if (path && document.body.dataset.pane === 'files') showPane('code')
@@ -164,16 +172,24 @@ ctx.files.observe(event => {
   if (!tabs.active()) openDefault()
 })
 
+// The file whose text the page showed first (room/firsttext.js): the editor opens that one.
+let firstTextPath = null
+firstTextData.then(data => { firstTextPath = data?.path ?? null })
+
 function openDefault () {
   if (tabs.active() && ctx.files.has(tabs.active())) return activate(tabs.active(), { keepFollow: true })
+  // A large doc arrives in pieces: wait for the file on screen rather than open whichever came first.
+  if (firstTextPath && !ctx.files.has(firstTextPath) && !ctx.provider.synced) return
   const open = tabs.paths().find(p => ctx.files.has(p))
   const main = ctx.meta.get('main')
-  const first = open || (typeof main === 'string' && ctx.files.has(main) ? main : [...ctx.files.keys()].sort()[0])
+  const shown = firstTextPath && ctx.files.has(firstTextPath) ? firstTextPath : null
+  const first = open || shown || (typeof main === 'string' && ctx.files.has(main) ? main : [...ctx.files.keys()].sort()[0])
   if (first) activate(first, { keepFollow: true })
 }
 ctx.idb.on('synced', openDefault)
 ctx.provider.on('sync', s => {
   if (!s) return
+  if (!ctx.files.size) firstText.dismiss() // nothing live to take over from it
   // Tabs remembered from an earlier visit whose files are gone now.
   for (const p of tabs.paths()) if (!ctx.files.has(p)) tabs.drop(p)
   openDefault()

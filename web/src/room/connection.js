@@ -4,18 +4,69 @@ import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
 import { IndexeddbPersistence } from 'y-indexeddb'
 import { fromBase64 } from 'lib0/buffer'
+import * as decoding from 'lib0/decoding'
+import * as encoding from 'lib0/encoding'
+import { splitUpdate } from '../lib/updatesplit.js'
+
+// How long the page waits for its local copy before connecting without it.
+const LOCAL_LOAD_TIMEOUT_MS = 10000
+// A document update the page sends goes in pieces of about this size (the server's frame limit
+// is 16 MiB by default: much offline work, or a server restored from an older backup, exceeds it).
+const SEND_PIECE_BYTES = 1024 * 1024
+
+/** y-websocket's socket, sending a large sync step 2 or update as several updates. */
+class PiecewiseSocket extends WebSocket {
+  send (data) {
+    const pieces = data?.byteLength > SEND_PIECE_BYTES ? cutSyncMessage(data) : null
+    if (!pieces) return super.send(data)
+    for (const piece of pieces) super.send(piece)
+  }
+}
+
+/** A sync message cut into update messages (null: not a document update, or it would not parse). */
+function cutSyncMessage (data) {
+  try {
+    const decoder = decoding.createDecoder(new Uint8Array(data))
+    if (decoding.readVarUint(decoder) !== 0) return null // messageSync
+    const kind = decoding.readVarUint(decoder)
+    if (kind !== 1 && kind !== 2) return null // syncStep2, update
+    return splitUpdate(decoding.readVarUint8Array(decoder), SEND_PIECE_BYTES).map(piece => {
+      const encoder = encoding.createEncoder()
+      encoding.writeVarUint(encoder, 0)
+      encoding.writeVarUint(encoder, 2) // an update: the server applies a step 2 the same way
+      encoding.writeVarUint8Array(encoder, piece)
+      return encoding.toUint8Array(encoder)
+    })
+  } catch (err) {
+    console.warn('an update could not be cut; sent whole', err)
+    return null
+  }
+}
 
 /**
  * @param {string} session
- * @param {{token?: string|null, name?: string|null}} opts  `name` names this person where the
- *   server lets the client say it (--no-auth, share-link guests): version history's authors.
+ * @param {{token?: string|null, name?: string|null, first?: Promise<unknown>|null}} opts  `name`
+ *   names this person where the server lets the client say it (--no-auth, share-link guests):
+ *   version history's authors. `first`: connect once it settles too (the first file's text,
+ *   room/firsttext.js: kilobytes that must not queue behind the doc's megabytes on a slow link).
  */
-export function openSession (session, { token = null, name = null } = {}) {
+export function openSession (session, { token = null, name = null, first = null } = {}) {
   const doc = new Y.Doc()
   const idb = new IndexeddbPersistence('tandem:' + session, doc)
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws'
   const params = { ...(token ? { token } : {}), ...(name ? { name } : {}) }
-  const provider = new WebsocketProvider(`${scheme}://${location.host}/yjs`, encodeURIComponent(session), doc, { params })
+  // Connect only once the local copy is in the doc. Connected earlier, the provider forwards
+  // IndexedDB's load as one local update (the whole doc, up to the server, over its frame limit:
+  // #18 finding 5) and its SyncStep1 carries an empty state vector (the whole doc comes down
+  // again). Connected after, both directions of a warm reload carry only what changed.
+  const provider = new WebsocketProvider(`${scheme}://${location.host}/yjs`, encodeURIComponent(session), doc, { params, connect: false, WebSocketPolyfill: PiecewiseSocket })
+  let started = false
+  const start = () => { if (!started) { started = true; provider.connect() } }
+  const local = idb.whenSynced.then(() => null, () => null)
+  Promise.all([local, first]).then(start, start)
+  // A storage that never answers (blocked by another tab's upgrade) or a first-text request that
+  // hangs must not keep the page offline.
+  setTimeout(start, LOCAL_LOAD_TIMEOUT_MS)
   return {
     doc,
     idb,
@@ -138,7 +189,9 @@ export function bindStatus ({ doc, provider, awareness, idb }, { statusEl, saved
   idb.on('synced', render)
   addEventListener('online', render)
   addEventListener('offline', render)
-  // A status that never leaves "connecting" (server down on first load) becomes offline.
-  setTimeout(() => { if (status === 'connecting' && !provider.wsconnected) { status = 'disconnected'; render() } }, 4000)
+  // A status that never leaves "connecting" (server down on first load) becomes offline; counted
+  // from when the provider may connect (after the local copy loaded, see openSession).
+  const arm = () => setTimeout(() => { if (status === 'connecting' && !provider.wsconnected) { status = 'disconnected'; render() } }, 4000)
+  idb.whenSynced.then(arm, arm)
   render()
 }

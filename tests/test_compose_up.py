@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -256,7 +257,13 @@ async def test_a_terminal_opens_through_the_proxy(stack: Stack) -> None:
     url = stack.base.replace("http", "ws") + f"/term/{sid}/main"
     async with term_client(url, additional_headers={"cookie": owner.cookie_header()}) as term:
         out = await term.run("echo compose-$((6 * 7))", "compose-42", within=60)
+        # The sandbox's /workspace is the session's directory on the host (the data directory
+        # sits at the same path inside the nodes and out): a file written in the terminal is there.
+        await term.run("echo from-the-terminal > probe.txt; echo wrote-$((1 + 1))", "wrote-2", within=60)
     assert b"compose-42" in out
+    data = Path(stack.env["TANDEM_DATA_DIR"])
+    found = [p for p in data.rglob("probe.txt") if sid in str(p)]
+    assert [p.read_text() for p in found] == ["from-the-terminal\n"], list(data.rglob("*"))[:50]
 
 
 LOGIN_FROM_CONTAINER = """

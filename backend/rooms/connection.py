@@ -26,7 +26,7 @@ from starlette.websockets import WebSocket, WebSocketState
 from backend import closecodes
 from backend.rooms.coalesce import take_batch
 from backend.rooms.eager import Suspended, start_eagerly
-from backend.rooms.rawframe import RawFrameSink, encode_binary_frame
+from backend.rooms.rawframe import FrameSink, RawFrameSink, encode_binary_frame
 
 log = logging.getLogger("tandem.connection")
 
@@ -88,18 +88,25 @@ class ClientConnection:
 
     def __init__(
         self,
-        websocket: WebSocket,
+        websocket: WebSocket | None,
         limits: QueueLimits,
         principal: Any = None,
         room: str = "",
         send: Send | None = None,
+        sink: FrameSink | None = None,
     ) -> None:
+        # None once the socket is detached from ASGI (backend.edge.leanws): `send` is the way out.
         self.websocket = websocket
         self.principal = principal
         self.room = room
         # The server's own ASGI send (the endpoint is served outside Starlette's middleware).
-        self._send: Send = send or websocket._send
-        self._sink = RawFrameSink.for_send(self._send) if limits.raw_frames else None
+        if send is None:
+            assert websocket is not None
+            send = websocket._send
+        self._send: Send = send
+        if sink is None and limits.raw_frames:
+            sink = RawFrameSink.for_send(send)
+        self._sink = sink
         self._limits = limits
         self._backlog: deque[bytes | _Close] = deque()
         self._backlog_bytes = 0
@@ -237,10 +244,21 @@ class ClientConnection:
             log.debug("send failed room=%r: %r", self.room, exc)
             self._dead = True
 
+    def abandon(self) -> None:
+        """The peer is gone (a detached socket closed): stop sending, now."""
+        self._dead = True
+        if self._sender is not None and not self._sender.done():
+            self._sender.cancel()
+        if self._inflight is not None:
+            self._inflight.close()
+            self._inflight = None
+
     async def _send_close(self, item: _Close) -> None:
-        if self.websocket.application_state == WebSocketState.DISCONNECTED:
-            return
+        websocket = self.websocket
         try:
-            await self.websocket.close(item.code, item.reason)
+            if websocket is None:
+                await self._send({"type": "websocket.close", "code": item.code, "reason": item.reason})
+            elif websocket.application_state != WebSocketState.DISCONNECTED:
+                await websocket.close(item.code, item.reason)
         except Exception as exc:
             log.debug("close failed room=%r: %r", self.room, exc)

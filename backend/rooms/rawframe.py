@@ -12,7 +12,7 @@ extension, a closing or paused socket) falls back to the ASGI send.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.types import Send
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -22,6 +22,10 @@ from websockets.protocol import State
 
 def encode_binary_frame(payload: bytes) -> bytes:
     return Frame(Opcode.BINARY, payload).serialize(mask=False)
+
+
+class FrameSink(Protocol):
+    def try_write(self, frame: bytes) -> bool: ...
 
 
 class RawFrameSink:

@@ -108,7 +108,8 @@ class ClientConnection:
             sink = RawFrameSink.for_send(send)
         self._sink = sink
         self._limits = limits
-        self._backlog: deque[bytes | _Close] = deque()
+        # Made on first use: an empty deque is 600 bytes, and most clients never queue.
+        self._backlog: deque[bytes | _Close] | None = None
         self._backlog_bytes = 0
         # A send that suspended: the sender finishes it before anything else goes out.
         self._inflight: Suspended | None = None
@@ -156,6 +157,8 @@ class ClientConnection:
             return
         SEND_COUNTS.queued += 1
         backlog = self._backlog
+        if backlog is None:
+            backlog = self._backlog = deque()
         backlog.append(message)
         self._backlog_bytes += len(message)
         if len(backlog) > self._limits.max_messages or self._backlog_bytes > self._limits.max_bytes:
@@ -185,6 +188,8 @@ class ClientConnection:
         if self._closing is not None:
             return
         self._closing = _Close(code, reason[:120])
+        if self._backlog is None:
+            self._backlog = deque()
         self.dropped_messages += len(self._backlog)
         self._backlog.clear()
         self._backlog_bytes = 0
@@ -192,6 +197,8 @@ class ClientConnection:
         self._kick()
 
     def _kick(self) -> None:
+        if self._backlog is None:
+            self._backlog = deque()  # before the sender starts: it holds on to this one
         if self._sender is None:
             self._wakeup = asyncio.Event()
             self._sender = asyncio.get_running_loop().create_task(self._run_sender())
@@ -224,7 +231,7 @@ class ClientConnection:
         """Finish a suspended send, then drain the backlog; the only task that waits on the socket."""
         backlog = self._backlog
         wakeup = self._wakeup
-        assert wakeup is not None
+        assert wakeup is not None and backlog is not None
         try:
             while True:
                 await wakeup.wait()

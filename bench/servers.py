@@ -59,7 +59,7 @@ class Server:
 
 
 def _wait_http(port: int, proc: subprocess.Popen[bytes], path: str = "/healthz") -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a loaded machine starts a Python server slowly
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}")

@@ -169,7 +169,10 @@ class _Session:
         services = self.services
         if self.lease is not None and services.principal_connections is not None:
             services.principal_connections.release(self.lease)
-        services.rooms.start_soon(services.authenticator.left, self.client.principal, self.name)
+        try:
+            services.rooms.start_soon(services.authenticator.left, self.client.principal, self.name)
+        except RuntimeError as exc:  # the node is shutting down: its task group is closed
+            log.warning("room=%r principal=%s: leave not recorded: %s", self.name, self.client.principal, exc)
 
     def finish(self) -> None:
         if self.peer_code == closecodes.MESSAGE_TOO_BIG and self.client.close_code is None:

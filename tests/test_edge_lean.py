@@ -6,6 +6,7 @@ connection and task sets can be counted; real pycrdt clients and raw sockets."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -17,6 +18,7 @@ import anyio
 import pytest
 import uvicorn
 from pycrdt import Map, Text
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
@@ -76,6 +78,9 @@ async def test_idle_clients_hold_no_task_and_edits_still_flow(tmp_path: Path, le
             # No ASGI task and no uvicorn WebSocket protocol per idle client.
             await eventually(lambda: len(server.server_state.tasks) == 0, what="the endpoint tasks ended")
             assert lean_sockets(server) == clients
+            # ...and nothing keeps one alive (a bound method of it in a socket's callbacks would).
+            gc.collect()
+            assert not [o for o in gc.get_objects() if isinstance(o, WebSocketsSansIOProtocol)]
         else:
             assert len(server.server_state.tasks) == clients and lean_sockets(server) == 0
         docs[0].get("files", type=Map)["a.py"] = Text("print('hi')\n")

@@ -69,13 +69,10 @@ def detach(send: Send) -> LeanSocket | None:
         return None
     proto.stop_keepalive()
     proto.connections.discard(proto)
-    connections, slot_back = proto.connections, proto.lean_lost
-
-    def lost(sock: LeanSocket) -> None:  # holds the server's set, never uvicorn's protocol
-        connections.discard(sock)
-        slot_back(sock)
-
-    lean = LeanSocket(transport, proto.config.ws_max_size, keepalive, on_lost=lost)
+    # `lean_lost` is a plain function of the class: nothing keeps uvicorn's protocol alive.
+    lean = LeanSocket(
+        transport, proto.config.ws_max_size, keepalive, on_lost=proto.lean_lost, connections=proto.connections
+    )
     proto.connections.add(lean)
     transport.set_protocol(lean)
     # Whatever the ASGI side still does (uvicorn closes the transport when the app returns)

@@ -49,6 +49,7 @@ class ClientGone(Exception):
 class LeanSocket(asyncio.Protocol):
     __slots__ = (
         "_buf",
+        "_connections",
         "_frag_op",
         "_frags",
         "_keepalive",
@@ -71,11 +72,14 @@ class LeanSocket(asyncio.Protocol):
         max_size: int,
         keepalive: Keepalive | None,
         on_lost: Callable[[LeanSocket], None],
+        connections: set[Any] | None = None,
     ) -> None:
         self.transport = transport
+        # The server's set of open connections (uvicorn's shutdown reaches every socket in it).
+        self._connections = connections
         self.max_size = max_size
         self._keepalive = keepalive
-        self._on_lost = on_lost  # the server's bookkeeping (connection set, guard slot)
+        self._on_lost = on_lost  # the server's bookkeeping (the guard slot); shared, not per socket
         self._on_message: OnMessage | None = None
         self._on_close: OnClose | None = None
         self._buf: bytearray | None = None
@@ -189,6 +193,8 @@ class LeanSocket(asyncio.Protocol):
         if self._keepalive is not None:
             self._keepalive.discard(self)
         self.resume_writing()  # a send waiting for the socket learns that it is gone
+        if self._connections is not None:
+            self._connections.discard(self)
         self._on_lost(self)
         if self._on_close is not None:
             on_close, self._on_close, self._on_message = self._on_close, None, None

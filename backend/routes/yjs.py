@@ -24,6 +24,7 @@ from backend.ops import logcontext
 from backend.rooms.connection import ClientConnection, QueueLimits
 from backend.rooms.names import room_from_raw_path
 from backend.rooms.room import Room
+from backend.routes.departures import Departures
 from backend.routes.ws_auth import authenticate_websocket
 from backend.services import Services
 
@@ -169,10 +170,9 @@ class _Session:
         services = self.services
         if self.lease is not None and services.principal_connections is not None:
             services.principal_connections.release(self.lease)
-        try:
-            services.rooms.start_soon(services.authenticator.left, self.client.principal, self.name)
-        except RuntimeError as exc:  # the node is shutting down: its task group is closed
-            log.warning("room=%r principal=%s: leave not recorded: %s", self.name, self.client.principal, exc)
+        if services.yjs_departures is None:
+            services.yjs_departures = Departures(services.rooms, services.authenticator)
+        services.yjs_departures.add(self.client.principal, self.name)
 
     def finish(self) -> None:
         if self.peer_code == closecodes.MESSAGE_TOO_BIG and self.client.close_code is None:

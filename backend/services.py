@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
@@ -46,6 +46,8 @@ class Services:
     # `access_poll_seconds`: terminals and signaling re-check their connections with
     # `authenticator.recheck(principal)`. Rooms are re-checked by the watcher itself.
     access_listeners: list[AccessListener] = field(default_factory=list)
+    # The leaves of detached `/yjs` sockets, recorded by one task (backend.routes.departures).
+    yjs_departures: Any = None
     # Terminals: the sandbox status, and the live registry when they are on (backend.terminals).
     terminals: TerminalService | None = None
     # Workspace file sync of each loaded room (backend.terminals.workspace_syncs).

@@ -378,6 +378,14 @@ class Settings(BaseSettings):
         "keep it well under max_frame_bytes",
     )
 
+    # --- idle connections ---
+    yjs_lean_sockets: bool = Field(
+        True,
+        description="Once a `/yjs` client is accepted, hand its socket from uvicorn's WebSocket "
+        "stack to a lean callback protocol (no task, queue or handshake objects per idle client); "
+        "off: every socket stays on ASGI",
+    )
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             url = self.database_url

@@ -61,6 +61,9 @@ def max_rate(server: Server, seconds: int) -> Metrics:
 
 
 def capacity(server: Server, clients: int, rooms: int) -> Metrics:
+    # Every server first serves a few clients (lazy imports, JIT, first room load), so the RSS
+    # per client counts what the clients hold, not what any first connection sets up.
+    run_loadgen(server, "idle", "--room", _room("warm"), "--clients", "20", "--rooms", "2", "--hold", "0")
     r = run_loadgen(
         server, "idle", "--room", _room("idle"), "--clients", str(clients), "--rooms", str(rooms),
         "--hold", "3", "--handshake-timeout", "30", "--concurrency", "20",

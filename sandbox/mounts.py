@@ -7,12 +7,17 @@ would read and write files the container never sees, and its watcher would miss 
 made in the terminal. So each party `acquire`s the workspace for as long as it uses it: the
 first acquire mounts the quota image, the last release unmounts it. One `WorkspaceMounts` per
 node, shared by `WorkspaceSyncs` and `DockerSandbox`; without a quota it only counts.
+
+The lock is per workspace: a mount (mkfs and mount, tens of milliseconds) of one room's
+workspace never holds up the load of another room.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
@@ -29,7 +34,7 @@ class WorkspaceMounts:
         # The quota was asked for (`loop`) and cannot be had here: terminals stay off with it.
         self.error = error
         self._users: Counter[Path] = Counter()
-        self._lock = anyio.Lock()
+        self._locks: dict[Path, tuple[anyio.Lock, list[int]]] = {}  # workspace -> lock, waiters
 
     @property
     def enabled(self) -> bool:
@@ -37,14 +42,14 @@ class WorkspaceMounts:
 
     async def acquire(self, workspace: Path) -> None:
         """Mount `workspace` (first user) and count one more user; raises `QuotaError`."""
-        async with self._lock:
+        async with self._locked(workspace):
             if self.quota is not None and self._users[workspace] == 0:
                 await anyio.to_thread.run_sync(self.quota.mount, workspace)
             self._users[workspace] += 1
 
     async def release(self, workspace: Path) -> None:
         """One user fewer; the last one unmounts (a busy mount stays, logged, and is reused)."""
-        async with self._lock:
+        async with self._locked(workspace):
             if self._users[workspace] <= 0:
                 return
             self._users[workspace] -= 1
@@ -55,10 +60,26 @@ class WorkspaceMounts:
 
     async def discard(self, workspace: Path) -> None:
         """The session is deleted (its container removed, its sync stopped): unmount, delete the image."""
-        async with self._lock:
+        async with self._locked(workspace):
             self._users.pop(workspace, None)
             if self.quota is not None:
                 await anyio.to_thread.run_sync(self.quota.discard, workspace)
+
+    @asynccontextmanager
+    async def _locked(self, workspace: Path) -> AsyncIterator[None]:
+        """The workspace's own lock, forgotten when nobody holds or waits for it."""
+        entry = self._locks.get(workspace)
+        if entry is None:
+            entry = self._locks[workspace] = (anyio.Lock(), [0])
+        lock, waiters = entry
+        waiters[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            waiters[0] -= 1
+            if waiters[0] == 0:
+                del self._locks[workspace]
 
     def users(self, workspace: Path) -> int:
         return self._users[workspace]

@@ -7,7 +7,7 @@ import itertools
 import os
 import random
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import anyio
@@ -360,3 +360,23 @@ async def test_the_sync_base_tells_which_side_changed_while_nothing_synced(tmp_p
         assert str(files["both.txt" + CONFLICT_SUFFIX]) == "both.txt v1\ndoc edit\n"
         assert sync.conflicts == 1
         await wait_for(lambda: (root / "doc-side.txt").read_text().endswith("typed while no sync ran\n"))
+
+
+async def test_idle_syncs_hold_no_worker_thread_and_still_see_disk_changes(tmp_path: Path) -> None:
+    """A node holds hundreds of loaded rooms: a quiet workspace must not hold one of anyio's worker
+    threads (room loads and every other `to_thread` call queue behind them), yet a change made
+    on disk still reaches the doc."""
+    limiter = anyio.to_thread.current_default_thread_limiter()
+    roots = [tmp_path / f"ws{i}" for i in range(6)]
+    docs = [Doc() for _ in roots]
+    async with AsyncExitStack() as stack:
+        for root, doc in zip(roots, docs, strict=True):
+            root.mkdir()
+            await stack.enter_async_context(_run_sync(doc, root))
+        await wait_for(lambda: limiter.borrowed_tokens == 0, timeout=10, what="no worker thread borrowed")
+        for i, root in enumerate(roots):
+            (root / "late.txt").write_text(f"written on disk {i}\n")
+        for i, doc in enumerate(docs):
+            files, want = doc.get("files", type=Map), f"written on disk {i}\n"
+            await wait_for(lambda f=files, w=want: "late.txt" in f and str(f["late.txt"]) == w)
+        await wait_for(lambda: limiter.borrowed_tokens == 0, timeout=10, what="threads given back")

@@ -17,6 +17,7 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from backend.edge.connections import ConnectionGuard, Slot
+from backend.edge.leanws import Keepalive
 
 log = logging.getLogger("tandem.http")
 
@@ -125,9 +126,14 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
 
 def guarded_protocols(
-    guard: ConnectionGuard, ws_class: type[asyncio.Protocol], header_timeout: float, max_header_bytes: int
+    guard: ConnectionGuard,
+    ws_class: type[asyncio.Protocol],
+    header_timeout: float,
+    max_header_bytes: int,
+    keepalive: Keepalive | None = None,
 ) -> tuple[type[asyncio.Protocol], type[asyncio.Protocol]]:
-    """The HTTP and WebSocket protocol classes for one server, bound to its guard."""
+    """The HTTP and WebSocket protocol classes for one server, bound to its guard (and, for
+    `/yjs` sockets handed to `LeanSocket`s, to its keepalive timer)."""
     slots: dict[asyncio.BaseTransport, Slot] = {}
     http = type(
         "TandemHttpProtocol",
@@ -140,11 +146,38 @@ def guarded_protocols(
         },
     )
 
-    def connection_lost(self: Any, exc: Exception | None) -> None:
-        ws_class.connection_lost(self, exc)
-        slot = slots.pop(self.transport, None)
+    def release(transport: asyncio.BaseTransport) -> None:
+        slot = slots.pop(transport, None)
         if slot is not None:
             guard.release(slot)
 
-    ws = type("TandemWebSocketProtocol", (ws_class,), {"connection_lost": connection_lost})
+    def connection_lost(self: Any, exc: Exception | None) -> None:
+        ws_class.connection_lost(self, exc)
+        release(self.transport)
+
+    def data_received(self: Any, data: bytes) -> None:
+        # Bytes after the request and before our answer (a client may not send them): this
+        # socket stays on the ASGI path (backend._compat.uvicorn_lean.detach).
+        if self.handshake_initiated and not self.handshake_complete:
+            self.early_data = True
+        ws_class.data_received(self, data)
+        if self.handshake_initiated and not self.handshake_complete and not data.endswith(b"\r\n\r\n"):
+            self.early_data = True
+
+    def lean_lost(lean: Any) -> None:
+        """A detached socket closed (backend.edge.leanws): its guard slot comes back. Not a method:
+        the socket must not keep uvicorn's protocol object alive."""
+        release(lean.transport)
+
+    ws = type(
+        "TandemWebSocketProtocol",
+        (ws_class,),
+        {
+            "connection_lost": connection_lost,
+            "data_received": data_received,
+            "lean_lost": staticmethod(lean_lost),
+            "early_data": False,
+            "lean_keepalive": keepalive,
+        },
+    )
     return http, ws

@@ -12,12 +12,15 @@ from uvicorn.config import WS_PROTOCOLS
 from uvicorn.importer import import_from_string
 
 from backend.edge.connections import ConnectionGuard
+from backend.edge.leanws import Keepalive
 from backend.edge.protocols import guarded_protocols
 from backend.settings import Settings
 
 log = logging.getLogger("tandem.http")
 
 FD_CEILING = 1 << 20  # when the hard limit is "unlimited"
+# Detached `/yjs` sockets (backend.edge.leanws): uvicorn's own ping interval and timeout.
+KEEPALIVE_SECONDS = 20.0
 
 
 def raise_fd_limit() -> int:
@@ -57,7 +60,11 @@ def uvicorn_options(settings: Settings) -> tuple[ConnectionGuard, dict[str, Any]
     assert ws_impl is not None
     ws_class: type[asyncio.Protocol] = import_from_string(ws_impl)
     http, ws = guarded_protocols(
-        guard, ws_class, settings.http_header_timeout_seconds, settings.http_max_header_bytes
+        guard,
+        ws_class,
+        settings.http_header_timeout_seconds,
+        settings.http_max_header_bytes,
+        Keepalive(KEEPALIVE_SECONDS) if settings.yjs_lean_sockets else None,
     )
     log.info(
         "connections: %d per node (fd limit %d), %d per IP; header timeout %.1fs",

@@ -27,7 +27,7 @@ from backend import closecodes
 from backend._compat.starlette import asgi_send
 from backend.rooms.coalesce import take_batch
 from backend.rooms.eager import Suspended, start_eagerly
-from backend.rooms.rawframe import RawFrameSink, encode_binary_frame
+from backend.rooms.rawframe import FrameSink, RawFrameSink, encode_binary_frame
 
 log = logging.getLogger("tandem.connection")
 
@@ -89,20 +89,28 @@ class ClientConnection:
 
     def __init__(
         self,
-        websocket: WebSocket,
+        websocket: WebSocket | None,
         limits: QueueLimits,
         principal: Any = None,
         room: str = "",
         send: Send | None = None,
+        sink: FrameSink | None = None,
     ) -> None:
+        # None once the socket is detached from ASGI (backend.edge.leanws): `send` is the way out.
         self.websocket = websocket
         self.principal = principal
         self.room = room
         # The server's own ASGI send (the endpoint is served outside Starlette's middleware).
-        self._send: Send = send or asgi_send(websocket)
-        self._sink = RawFrameSink.for_send(self._send) if limits.raw_frames else None
+        if send is None:
+            assert websocket is not None
+            send = asgi_send(websocket)
+        self._send: Send = send
+        if sink is None and limits.raw_frames:
+            sink = RawFrameSink.for_send(send)
+        self._sink = sink
         self._limits = limits
-        self._backlog: deque[bytes | _Close] = deque()
+        # Made on first use: an empty deque is 600 bytes, and most clients never queue.
+        self._backlog: deque[bytes | _Close] | None = None
         self._backlog_bytes = 0
         # A send that suspended: the sender finishes it before anything else goes out.
         self._inflight: Suspended | None = None
@@ -150,6 +158,8 @@ class ClientConnection:
             return
         SEND_COUNTS.queued += 1
         backlog = self._backlog
+        if backlog is None:
+            backlog = self._backlog = deque()
         backlog.append(message)
         self._backlog_bytes += len(message)
         if len(backlog) > self._limits.max_messages or self._backlog_bytes > self._limits.max_bytes:
@@ -179,6 +189,8 @@ class ClientConnection:
         if self._closing is not None:
             return
         self._closing = _Close(code, reason[:120])
+        if self._backlog is None:
+            self._backlog = deque()
         self.dropped_messages += len(self._backlog)
         self._backlog.clear()
         self._backlog_bytes = 0
@@ -186,6 +198,8 @@ class ClientConnection:
         self._kick()
 
     def _kick(self) -> None:
+        if self._backlog is None:
+            self._backlog = deque()  # before the sender starts: it holds on to this one
         if self._sender is None:
             self._wakeup = asyncio.Event()
             self._sender = asyncio.get_running_loop().create_task(self._run_sender())
@@ -218,7 +232,7 @@ class ClientConnection:
         """Finish a suspended send, then drain the backlog; the only task that waits on the socket."""
         backlog = self._backlog
         wakeup = self._wakeup
-        assert wakeup is not None
+        assert wakeup is not None and backlog is not None
         try:
             while True:
                 await wakeup.wait()
@@ -238,10 +252,21 @@ class ClientConnection:
             log.debug("send failed room=%r: %r", self.room, exc)
             self._dead = True
 
+    def abandon(self) -> None:
+        """The peer is gone (a detached socket closed): stop sending, now."""
+        self._dead = True
+        if self._sender is not None and not self._sender.done():
+            self._sender.cancel()
+        if self._inflight is not None:
+            self._inflight.close()
+            self._inflight = None
+
     async def _send_close(self, item: _Close) -> None:
-        if self.websocket.application_state == WebSocketState.DISCONNECTED:
-            return
+        websocket = self.websocket
         try:
-            await self.websocket.close(item.code, item.reason)
+            if websocket is None:
+                await self._send({"type": "websocket.close", "code": item.code, "reason": item.reason})
+            elif websocket.application_state != WebSocketState.DISCONNECTED:
+                await websocket.close(item.code, item.reason)
         except Exception as exc:
             log.debug("close failed room=%r: %r", self.room, exc)

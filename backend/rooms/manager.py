@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -105,6 +106,10 @@ class RoomManager:
             if load.error is not None:
                 raise load.error
             # loop: the loaded room is in self.rooms (or already unloaded again)
+
+    def start_soon(self, fn: Callable[..., Coroutine[Any, Any, Any]], *args: Any) -> None:
+        """Run `fn(*args)` in the manager's task group (work that outlives a connection's end)."""
+        self._tg.start_soon(fn, *args)
 
     async def _load(self, name: str, load: _Load) -> None:
         try:

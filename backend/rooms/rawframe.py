@@ -13,7 +13,7 @@ socket, an internal that moved and raises) falls back to the ASGI send.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.types import Send
 from websockets.frames import Frame, Opcode
@@ -25,6 +25,10 @@ log = logging.getLogger("tandem.rooms")
 
 def encode_binary_frame(payload: bytes) -> bytes:
     return Frame(Opcode.BINARY, payload).serialize(mask=False)
+
+
+class FrameSink(Protocol):
+    def try_write(self, frame: bytes) -> bool: ...
 
 
 class RawFrameSink:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import anyio
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from backend import closecodes
+from backend.access.connlimit import SCOPE_LEASE
+from backend._compat.uvicorn_lean import detach
+from backend.edge.leanws import OP_BINARY, LeanSocket
 from backend.errors import (
     CapacityError,
     LimitExceededError,
@@ -18,6 +23,8 @@ from backend.errors import (
 from backend.ops import logcontext
 from backend.rooms.connection import ClientConnection, QueueLimits
 from backend.rooms.names import room_from_raw_path
+from backend.rooms.room import Room
+from backend.routes.departures import Departures
 from backend.routes.ws_auth import authenticate_websocket
 from backend.services import Services
 
@@ -49,16 +56,19 @@ async def yjs_endpoint(websocket: WebSocket, services: Services, send: Send) -> 
     if principal is None:
         return
     await websocket.accept()
+    # Nothing can arrive between the accept's write and this: no await in between.
+    lean = detach(send) if settings.yjs_lean_sockets else None
+    close = _closer(websocket, lean)
     try:
         room = await services.rooms.acquire(name)
     except CapacityError as exc:
-        await websocket.close(closecodes.TRY_AGAIN_LATER, str(exc)[:120])
+        await close(closecodes.TRY_AGAIN_LATER, str(exc)[:120])
         return
     if len(room.clients) >= settings.max_clients_per_room:
-        await websocket.close(closecodes.TRY_AGAIN_LATER, "room is full")
+        await close(closecodes.TRY_AGAIN_LATER, "room is full")
         return
     client = ClientConnection(
-        websocket,
+        websocket if lean is None else None,
         QueueLimits(
             settings.client_queue_max_messages,
             settings.client_queue_max_bytes,
@@ -68,49 +78,108 @@ async def yjs_endpoint(websocket: WebSocket, services: Services, send: Send) -> 
         ),
         principal,
         name,
-        send,
+        send if lean is None else lean.send,
+        sink=lean if lean is not None and settings.fanout_raw_frames else None,
     )
     room.join(client)
     logcontext.bind_principal(principal, name)
     stats = services.rooms.stats
     stats.connections_opened["yjs"] += 1
-    peer_code = [closecodes.NORMAL]  # the code the peer closed with, for the closes metric
-    over_limit = [False]  # closed for a presence bound, not as a slow reader
+    session = _Session(services, room, client, name)
     await services.authenticator.joined(principal, name)
+    if lean is not None:
+        # From here the socket lives on callbacks: this task (and the ASGI frames under it) ends.
+        session.lease = websocket.scope.pop(SCOPE_LEASE, None)
+        lean.attach(session.on_lean_message, session.on_lean_close)
+        return
 
     async def receive_loop() -> None:
         receive = websocket.receive
         while True:
             message = await receive()
             if message["type"] == "websocket.disconnect":
-                code = message.get("code", 1000)
-                peer_code[0] = code
-                if code == closecodes.MESSAGE_TOO_BIG:
-                    log.warning("room=%r principal=%s: frame over the size limit", name, principal)
+                session.peer_code = message.get("code", 1000)
                 return
-            data = message.get("bytes")
-            if data is None:
-                client.close(closecodes.UNSUPPORTED_DATA, "text frames are not y-websocket")
-                log.warning("room=%r principal=%s: text frame refused", name, principal)
-                return
-            if room.closed:
-                client.close(closecodes.SERVICE_RESTART, "room closed, reconnect")
-                return
-            try:
-                room.handle(client, data)
-            except ProtocolError as exc:
-                log.warning("room=%r principal=%s: protocol error: %s", name, principal, exc)
-                over_limit[0] = isinstance(exc, LimitExceededError)
-                client.close(getattr(exc, "close_code", closecodes.BAD_REQUEST), str(exc))
+            if not session.handle(message.get("bytes"), message.get("text")):
                 return
 
     try:
         await client.serve(receive_loop)
     finally:
-        room.leave(client)
-        code = client.close_code
-        stats.closes[code if code is not None else peer_code[0]] += 1
-        if code == closecodes.MESSAGE_TOO_BIG and not over_limit[0]:
-            stats.slow_clients_dropped += 1  # a send backlog overflow
+        session.finish()
         with anyio.CancelScope(shield=True):
             await services.authenticator.left(client.principal, name)
+
+
+def _closer(websocket: WebSocket, lean: LeanSocket | None) -> Callable[[int, str], Awaitable[None]]:
+    async def close(code: int, reason: str) -> None:
+        if lean is None:
+            await websocket.close(code, reason)
+        else:
+            lean.close(code, reason)
+
+    return close
+
+
+class _Session:
+    """One client in one room: its messages into the room, and its end (either path)."""
+
+    __slots__ = ("client", "lease", "name", "over_limit", "peer_code", "room", "services")
+
+    def __init__(self, services: Services, room: Room, client: ClientConnection, name: str) -> None:
+        self.services = services
+        self.room = room
+        self.client = client
+        self.name = name
+        self.peer_code = closecodes.NORMAL  # the code the peer closed with, for the closes metric
+        self.over_limit = False  # closed for a presence bound, not as a slow reader
+        self.lease: Any = None  # the principal's connection share, once the socket is detached
+
+    def handle(self, data: bytes | None, text: str | None = None) -> bool:
+        """One message from the client; False once the client is being closed."""
+        client, room, name = self.client, self.room, self.name
+        if client.closing:
+            return False
+        if data is None:
+            client.close(closecodes.UNSUPPORTED_DATA, "text frames are not y-websocket")
+            log.warning("room=%r principal=%s: text frame refused", name, client.principal)
+            return False
+        if room.closed:
+            client.close(closecodes.SERVICE_RESTART, "room closed, reconnect")
+            return False
+        try:
+            room.handle(client, data)
+        except ProtocolError as exc:
+            log.warning("room=%r principal=%s: protocol error: %s", name, client.principal, exc)
+            self.over_limit = isinstance(exc, LimitExceededError)
+            client.close(getattr(exc, "close_code", closecodes.BAD_REQUEST), str(exc))
+            return False
+        return True
+
+    def on_lean_message(self, opcode: int, payload: bytes) -> None:
+        try:
+            self.handle(payload if opcode == OP_BINARY else None, "")
+        except Exception:
+            log.exception("room=%r principal=%r: unexpected error", self.name, self.client.principal)
+            self.client.close(closecodes.INTERNAL_ERROR, "internal error")
+
+    def on_lean_close(self, code: int) -> None:
+        self.peer_code = code
+        self.client.abandon()
+        self.finish()
+        services = self.services
+        if self.lease is not None and services.principal_connections is not None:
+            services.principal_connections.release(self.lease)
+        if services.yjs_departures is None:
+            services.yjs_departures = Departures(services.rooms, services.authenticator)
+        services.yjs_departures.add(self.client.principal, self.name)
+
+    def finish(self) -> None:
+        if self.peer_code == closecodes.MESSAGE_TOO_BIG and self.client.close_code is None:
+            log.warning("room=%r principal=%s: frame over the size limit", self.name, self.client.principal)
+        self.room.leave(self.client)
+        stats = self.services.rooms.stats
+        code = self.client.close_code
+        stats.closes[code if code is not None else self.peer_code] += 1
+        if code == closecodes.MESSAGE_TOO_BIG and not self.over_limit:
+            stats.slow_clients_dropped += 1  # a send backlog overflow

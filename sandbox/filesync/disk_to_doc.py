@@ -69,7 +69,9 @@ class DiskToDoc:
 
     async def _watch_loop(self, watcher: TreeWatcher) -> None:
         while True:
+            # No thread while the disk is quiet; one burst's read then takes a worker thread.
             # Not abandoned on cancel: the thread owns the watcher until it returns (<= 0.75 s).
+            await watcher.wait_for_events()
             paths = await anyio.to_thread.run_sync(watcher.changes, WATCH_POLL_SECONDS)
             self.watches = watcher.watches
             if not paths:

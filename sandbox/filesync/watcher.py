@@ -11,11 +11,16 @@ inotify instance (the kernel allows 128 per user by default, and a node holds ma
 
 Blocking API (run it in a worker thread): `changes(timeout)` returns the relative paths that
 changed in one burst, `{""}` when the kernel queue overflowed (rescan everything), or an empty
-set on timeout.
+set on timeout. `wait_for_events()` waits on the event loop, without a thread, until there is an
+event to take: a node holds hundreds of idle rooms, and a watcher polling from a worker thread
+held one of anyio's 40 threads per room (room loads queued behind them, and each poll woke the
+process four times a second).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ctypes
 import ctypes.util
 import errno
@@ -159,6 +164,8 @@ class TreeWatcher:
         self._dirs: dict[int, str] = {}  # watch descriptor -> relative directory ("" = root)
         self._writing: set[str] = set()  # modified and not closed since
         self._closed = False
+        # Set by `wait_for_events` (on the loop); the inotify thread wakes it on the next event.
+        self._waiter: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
         self.add_tree("")
 
     @property
@@ -169,6 +176,20 @@ class TreeWatcher:
         """From the inotify thread: one event of a watch of ours."""
         if not self._closed:
             self._events.put(event)
+            waiter = self._waiter
+            if waiter is not None and not waiter[1].is_set():
+                loop, ready = waiter
+                with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
+                    loop.call_soon_threadsafe(ready.set)
+
+    async def wait_for_events(self) -> None:
+        """Return once an event is waiting for `changes` (at once if one already is)."""
+        if self._waiter is None:
+            self._waiter = (asyncio.get_running_loop(), asyncio.Event())
+        ready = self._waiter[1]
+        ready.clear()  # before the check: an event posted from here on sets it again
+        if self._events.empty():
+            await ready.wait()
 
     def close(self) -> None:
         self._closed = True

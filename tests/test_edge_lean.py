@@ -23,8 +23,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 
-from backend.app import create_app
 from backend._compat.uvicorn_lean import UVICORN_VERSION
+from backend.app import create_app
 from backend.edge.leanws import OP_BINARY, OP_TEXT, Keepalive, LeanSocket
 from backend.edge.server import uvicorn_options
 from backend.services import Services

@@ -11,8 +11,8 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from backend import closecodes
-from backend.access.connlimit import SCOPE_LEASE
 from backend._compat.uvicorn_lean import detach
+from backend.access.connlimit import SCOPE_LEASE
 from backend.edge.leanws import OP_BINARY, LeanSocket
 from backend.errors import (
     CapacityError,

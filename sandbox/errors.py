@@ -57,3 +57,8 @@ class UnsafePathError(SandboxError):
 
 class QuotaError(SandboxError):
     """The workspace quota (a loop-mounted image) could not be set up, mounted or removed."""
+
+
+class WorkspaceGoneError(SandboxError):
+    """The workspace's file system changed under a running sync (unmounted, replaced): its files
+    are not gone, the sync lost sight of them; it stops instead of deleting them from the doc."""

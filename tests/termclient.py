@@ -7,6 +7,7 @@ failure, not a skip (CI installs and starts it; `scripts/ensure-docker.sh` does 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -154,14 +155,34 @@ def sandbox_server(data: Path, mode: str = "docker", **env: str) -> Iterator[Tan
         unmount_under(data)
 
 
+def live_server_data_dirs() -> list[str]:
+    """The `--data` directories of every `tandem serve` running on this machine (another pytest
+    session's servers included): their mounts are in use, never left behind."""
+    dirs = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue  # the process ended meanwhile
+        if b"serve" in args and b"--data" in args[:-1]:
+            dirs.append(str(Path(os.fsdecode(args[args.index(b"--data") + 1])).resolve()))
+    return dirs
+
+
 def unmount_under(path: Path) -> None:
-    """Unmount workspace quota images a killed server left mounted under `path` (a test's data)."""
+    """Unmount workspace quota images a killed server left mounted under `path` (a test's data),
+    never those of a server still running (a concurrent pytest session's: unmounting them would
+    pull its workspaces from under its live rooms)."""
     root = str(path.resolve())
+    live = live_server_data_dirs()
     with open("/proc/self/mounts") as mounts:
         targets = [line.split()[1].replace("\\040", " ") for line in mounts]
     for target in reversed(targets):
-        if target == root or target.startswith(root + "/"):
-            subprocess.run(["umount", target], check=False, capture_output=True, timeout=60)
+        if not (target == root or target.startswith(root + "/")):
+            continue
+        if any(target == d or target.startswith(d + "/") for d in live):
+            continue
+        subprocess.run(["umount", target], check=False, capture_output=True, timeout=60)
 
 
 async def get_json(url: str) -> Any:

@@ -87,3 +87,30 @@ async def test_a_workspace_from_before_the_quota_keeps_its_files(srv: TandemServ
         assert (
             df is not None and int(df.group(1)) * 1024 <= QUOTA
         )  # df inside the container sees the quota's file system
+
+
+async def test_a_workspace_unmounted_under_the_sync_loses_nothing_from_the_doc(srv: TandemServer) -> None:
+    """Someone unmounts the quota image under a live room (an operator, a cleanup script): the
+    bare directory below has none of the files, which must not read as everyone deleting them.
+    The sync stops and says so; the document keeps every file."""
+    import subprocess
+
+    session = new_session()
+    workspace = workspace_dir(Settings(data=srv.data), session)
+    async with pycrdt_client(srv.ws_url, session) as (doc, _):
+        files = doc.get("files", type=Map)
+        files["keep.txt"] = Text("kept\n")
+        files["also.txt"] = Text("also\n")
+        await eventually(lambda: (workspace / "also.txt").exists(), timeout=15)
+        assert os.path.ismount(workspace)
+        subprocess.run(["umount", "-l", str(workspace)], check=True)
+        assert not (workspace / "keep.txt").exists()
+        # The next change the sync looks at (the bare directory: the files "missing").
+        (workspace / "new.txt").write_text("on the bare directory\n")
+        keep = files["keep.txt"]
+        keep.insert(len(keep), "more\n")
+        await eventually(lambda: "changed under the sync" in srv.log(), timeout=20)
+        assert str(files["keep.txt"]) == "kept\nmore\n" and str(files["also.txt"]) == "also\n"
+    async with pycrdt_client(srv.ws_url, session) as (fresh, _):
+        fresh_files = fresh.get("files", type=Map)
+        await eventually(lambda: {"keep.txt", "also.txt"} <= set(fresh_files.keys()), timeout=15)

@@ -10,6 +10,7 @@ instead, and a text file that crosses a limit later leaves the `files` map until
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ import anyio
 import anyio.lowlevel
 from pycrdt import Doc, Map, Text
 
+from ..errors import WorkspaceGoneError
 from .ignore import GITIGNORE
 from .merge import disk_edits, follow
 from .safe_fs import ReadResult, SafeRoot
@@ -56,6 +58,8 @@ class DiskToDoc:
     _lock: anyio.Lock
     disk_changes: int
     watches: int
+    _root_dev: int | None
+    _gone: bool
 
     if TYPE_CHECKING:  # the other parts of WorkspaceSync
 
@@ -112,11 +116,29 @@ class DiskToDoc:
                 break
         return out
 
+    def _check_root(self) -> None:
+        """Before a deletion: the workspace is still the file system the sync started on. An
+        unmounted quota image leaves the bare directory behind, where every file is "missing";
+        deleting them from the doc would lose what everyone sees (the image still has them)."""
+        try:
+            dev: int | None = os.stat(self.root).st_dev
+        except OSError:
+            dev = None
+        if dev != self._root_dev:
+            self._gone = True
+            logger.error(
+                "workspace %s: its file system changed under the sync (unmounted?): sync stopped, "
+                "the document keeps every file",
+                self.root,
+            )
+            raise WorkspaceGoneError(f"workspace {self.root} changed under the sync")
+
     async def _take_disk_change(self, rel: str, result: ReadResult) -> list[str]:
         """Bring one read of `rel` into the doc; return paths to look at next."""
         logger.debug("workspace %s: disk -> doc %r: %s", self.root, rel, result.problem or result.size)
         self.disk_changes += 1
         if result.problem == "missing":
+            self._check_root()
             self._sizes.pop(rel, None)
             self._set_text_size(rel, None)
             self._blocked.discard(rel)

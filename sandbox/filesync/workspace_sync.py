@@ -16,6 +16,7 @@ Run as `await sync.run()` in a task group; cancel it to stop (pending writes are
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -88,10 +89,15 @@ class WorkspaceSync(DiskToDoc, StartupReconcile):
         self.disk_changes = 0
         self.conflicts = 0
         self.watches = 0
+        # The workspace's file system when the sync started: a file "missing" on another one
+        # (the quota mount gone from under us) is not a deletion (`DiskToDoc._check_root`).
+        self._root_dev: int | None = None
+        self._gone = False
 
     # -- lifecycle ------------------------------------------------------------------------
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        self._root_dev = (await anyio.to_thread.run_sync(os.stat, self.root)).st_dev
         await self._load_rules()
         # The watcher starts before the initial scan, so nothing changed meanwhile is missed.
         skip = lambda d: self._rules.ignored(d, is_dir=True)  # noqa: E731
@@ -113,7 +119,8 @@ class WorkspaceSync(DiskToDoc, StartupReconcile):
                 self._files.unobserve(subscription)
                 self._meta.unobserve(folders_subscription)
             with anyio.CancelScope(shield=True), anyio.move_on_after(10):
-                await self.flush()
+                if not self._gone:  # never write the doc into whatever is there now
+                    await self.flush()
             watcher.close()
 
     # -- doc -> disk ----------------------------------------------------------------------

@@ -4,9 +4,10 @@ Through ASGI every open WebSocket holds an asyncio task (the endpoint's coroutin
 middleware frames under it), uvicorn's protocol object with its receive queue and events, the
 websockets handshake objects (kept alive by its parser) and Starlette's `WebSocket`: about
 29 KB of Python objects per idle client (README: Benchmarks). Once a `/yjs` client is accepted
-the server only needs to read frames, write frames and notice a close, so `backend.edge.detach`
-hands the socket to this protocol (`transport.set_protocol`) and the endpoint's task ends. What an
-idle client then costs is this object (slots), the room's `ClientConnection` and its presence.
+the server only needs to read frames, write frames and notice a close, so
+`backend._compat.uvicorn_lean.detach` hands the socket to this protocol
+(`transport.set_protocol`) and the endpoint's task ends. What an idle client then costs is this
+object (slots), the room's `ClientConnection` and its presence.
 
 Frames are parsed here (RFC 6455, client to server: masked, RSV bits clear, control frames
 short and unfragmented, messages at most `max_size`); `websockets` serializes what goes out and

@@ -168,6 +168,28 @@ const scenarios = {
     await owner.page.keyboard.press('Enter')
     await until(owner.page, () => document.querySelector('#tree li[data-kind=file][data-path="notes.md"]') && !document.querySelector('#tree input.inline'), null, { what: 'notes.md in the tree, name box closed' })
     await shot(owner.page, 'files-tree.png')
+    // Double-click renames a file that is not the open one (its first click opens it and
+    // re-renders the tree, which must not swallow the second click).
+    await owner.page.waitForSelector('#tabs .tab[data-path="notes.md"][aria-selected=true]')
+    await owner.page.dblclick('#tree li[data-path="main.py"] > .row .name')
+    await owner.page.waitForSelector('#tree input.inline', { timeout: 3000 })
+    eq(await owner.page.inputValue('#tree input.inline'), 'main.py', 'the rename box holds the path')
+    await owner.page.keyboard.press('Control+A')
+    await owner.page.keyboard.type('docs/app.py')
+    await owner.page.keyboard.press('Enter')
+    await until(owner.page, () => window.tandem.ctx.files.has('docs/app.py') && !window.tandem.ctx.files.has('main.py'), null, { what: 'main.py renamed to docs/app.py by double-click' })
+    return {}
+  },
+
+  /** A name that starts with an emoji: its avatar shows the whole emoji (not half a surrogate
+   * pair, which renders as "\uFFFD"), on its own page and on the owner's. */
+  async emojiname (browser, base) {
+    const name = setup.emoji
+    const owner = await ownerWithMainPy(browser, base)
+    const fox = await enter(browser, base, name)
+    const avatar = (page, self) => until(page, ([n, s]) => document.querySelector(`#presence .person[data-self=${s}][data-name="${n}"] .avatar`)?.textContent, [name, self], { what: `${name}'s avatar` })
+    eq(await avatar(fox.page, true), '🦊F', 'the avatar on their own page')
+    eq(await avatar(owner.page, false), '🦊F', "the avatar on the owner's page")
     return {}
   },
 

@@ -168,6 +168,13 @@ const scenarios = {
     await owner.page.keyboard.press('Enter')
     await until(owner.page, () => document.querySelector('#tree li[data-kind=file][data-path="notes.md"]') && !document.querySelector('#tree input.inline'), null, { what: 'notes.md in the tree, name box closed' })
     await shot(owner.page, 'files-tree.png')
+    // A name longer than a file system allows is refused with a reason (it could never reach
+    // the workspace), and nothing is created.
+    await owner.page.click('#new-file')
+    await owner.page.keyboard.type('x'.repeat(256) + '.txt')
+    await owner.page.keyboard.press('Enter')
+    await owner.page.waitForSelector('#toast:text("at most 255 bytes")')
+    assert(!(await owner.page.evaluate(() => [...window.tandem.ctx.files.keys()].some(p => p.length > 255))), 'no over-long file in the doc')
     // Double-click renames a file that is not the open one (its first click opens it and
     // re-renders the tree, which must not swallow the second click).
     await owner.page.waitForSelector('#tabs .tab[data-path="notes.md"][aria-selected=true]')

@@ -175,9 +175,17 @@ const scenarios = {
     await owner.page.keyboard.press('Enter')
     await owner.page.waitForSelector('#toast:text("at most 255 bytes")')
     assert(!(await owner.page.evaluate(() => [...window.tandem.ctx.files.keys()].some(p => p.length > 255))), 'no over-long file in the doc')
+    // A long (allowed) name: its tab stays a tab, not the whole strip.
+    await owner.page.click('#new-file')
+    await owner.page.keyboard.type('y'.repeat(200) + '.txt')
+    await owner.page.keyboard.press('Enter')
+    const tab = owner.page.locator(`#tabs .tab[data-path="${'y'.repeat(200)}.txt"]`)
+    await tab.waitFor()
+    const width = (await tab.boundingBox()).width
+    assert(width < 400, `the long name's tab is clipped: ${width}px wide`)
     // Double-click renames a file that is not the open one (its first click opens it and
     // re-renders the tree, which must not swallow the second click).
-    await owner.page.waitForSelector('#tabs .tab[data-path="notes.md"][aria-selected=true]')
+    await owner.page.waitForSelector('#tabs .tab[data-path="main.py"][aria-selected=false]')
     await owner.page.dblclick('#tree li[data-path="main.py"] > .row .name')
     await owner.page.waitForSelector('#tree input.inline', { timeout: 3000 })
     eq(await owner.page.inputValue('#tree input.inline'), 'main.py', 'the rename box holds the path')

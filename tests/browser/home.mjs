@@ -17,6 +17,8 @@ const scenarios = {
     const b = await person(browser, base, { name: 'Gil', seed: false })
     await signUp(a.page, 'Hana')
     // A title of only spaces: the form says what is missing and stays open (no session made).
+    // The page opens the form itself once its list is in (none yet): wait for that, not race it.
+    await until(a.page, () => !document.querySelector('#new-session-form').hidden || document.querySelector('#session-list li'), null, { what: 'the home list' })
     if (!(await a.page.locator('#new-session-form').isVisible())) await a.page.click('#new-session')
     await a.page.fill('#new-title', '   ')
     await a.page.click('#new-session-form button[type=submit]')

@@ -16,6 +16,14 @@ const scenarios = {
     const a = await person(browser, base, { name: 'Hana', seed: false })
     const b = await person(browser, base, { name: 'Gil', seed: false })
     await signUp(a.page, 'Hana')
+    // A title of only spaces: the form says what is missing and stays open (no session made).
+    // The page opens the form itself once its list is in (none yet): wait for that, not race it.
+    await until(a.page, () => !document.querySelector('#new-session-form').hidden || document.querySelector('#session-list li'), null, { what: 'the home list' })
+    if (!(await a.page.locator('#new-session-form').isVisible())) await a.page.click('#new-session')
+    await a.page.fill('#new-title', '   ')
+    await a.page.click('#new-session-form button[type=submit]')
+    await a.page.waitForSelector('#new-error:not([hidden]):text-is("Give the session a name.")')
+    eq(new URL(a.page.url()).pathname, '/', 'still on the home page')
     const title = `Home ${tag()}`
     const id = await newSession(a.page, title)
     const url = await createLink(a.page, 'commenter')

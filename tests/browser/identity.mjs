@@ -168,6 +168,43 @@ const scenarios = {
     await owner.page.keyboard.press('Enter')
     await until(owner.page, () => document.querySelector('#tree li[data-kind=file][data-path="notes.md"]') && !document.querySelector('#tree input.inline'), null, { what: 'notes.md in the tree, name box closed' })
     await shot(owner.page, 'files-tree.png')
+    // A name longer than a file system allows is refused with a reason (it could never reach
+    // the workspace), and nothing is created.
+    await owner.page.click('#new-file')
+    await owner.page.keyboard.type('x'.repeat(256) + '.txt')
+    await owner.page.keyboard.press('Enter')
+    await owner.page.waitForSelector('#toast:text("at most 255 bytes")')
+    assert(!(await owner.page.evaluate(() => [...window.tandem.ctx.files.keys()].some(p => p.length > 255))), 'no over-long file in the doc')
+    // A long (allowed) name: its tab stays a tab, not the whole strip.
+    await owner.page.click('#new-file')
+    await owner.page.keyboard.type('y'.repeat(200) + '.txt')
+    await owner.page.keyboard.press('Enter')
+    const tab = owner.page.locator(`#tabs .tab[data-path="${'y'.repeat(200)}.txt"]`)
+    await tab.waitFor()
+    const width = (await tab.boundingBox()).width
+    assert(width < 400, `the long name's tab is clipped: ${width}px wide`)
+    // Double-click renames a file that is not the open one (its first click opens it and
+    // re-renders the tree, which must not swallow the second click).
+    await owner.page.waitForSelector('#tabs .tab[data-path="main.py"][aria-selected=false]')
+    await owner.page.dblclick('#tree li[data-path="main.py"] > .row .name')
+    await owner.page.waitForSelector('#tree input.inline', { timeout: 3000 })
+    eq(await owner.page.inputValue('#tree input.inline'), 'main.py', 'the rename box holds the path')
+    await owner.page.keyboard.press('Control+A')
+    await owner.page.keyboard.type('docs/app.py')
+    await owner.page.keyboard.press('Enter')
+    await until(owner.page, () => window.tandem.ctx.files.has('docs/app.py') && !window.tandem.ctx.files.has('main.py'), null, { what: 'main.py renamed to docs/app.py by double-click' })
+    return {}
+  },
+
+  /** A name that starts with an emoji: its avatar shows the whole emoji (not half a surrogate
+   * pair, which renders as "\uFFFD"), on its own page and on the owner's. */
+  async emojiname (browser, base) {
+    const name = setup.emoji
+    const owner = await ownerWithMainPy(browser, base)
+    const fox = await enter(browser, base, name)
+    const avatar = (page, self) => until(page, ([n, s]) => document.querySelector(`#presence .person[data-self=${s}][data-name="${n}"] .avatar`)?.textContent, [name, self], { what: `${name}'s avatar` })
+    eq(await avatar(fox.page, true), '🦊F', 'the avatar on their own page')
+    eq(await avatar(owner.page, false), '🦊F', "the avatar on the owner's page")
     return {}
   },
 

@@ -31,6 +31,12 @@ def test_new_folder_and_file_appear_after_enter(auth_server: TandemServer) -> No
     run_ui("identity.mjs", "files", auth_server.http_url, room.setup())
 
 
+def test_an_emoji_name_has_a_whole_emoji_avatar(auth_server: TandemServer) -> None:
+    room = Room(auth_server.http_url)
+    emoji = room.guest("\N{FOX FACE} Fox", "editor")
+    run_ui("identity.mjs", "emojiname", auth_server.http_url, room.setup(emoji=emoji))
+
+
 def test_presence_overflows_as_plus_n(auth_server: TandemServer) -> None:
     room = Room(auth_server.http_url)
     crowd = [room.guest(n, "viewer") for n in ["Ann", "Ben", "Cai", "Dee", "Eve", "Fay"]]

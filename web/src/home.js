@@ -33,7 +33,14 @@ export function mountHome (root) {
     form.addEventListener('submit', async e => {
       e.preventDefault()
       const title = $('#new-title', form).value.trim()
-      if (!title) return
+      // Only spaces pass the input's `required`: say so rather than do nothing.
+      if (!title) {
+        const box = $('#new-error', form)
+        box.textContent = 'Give the session a name.'
+        box.hidden = false
+        $('#new-title', form).focus()
+        return
+      }
       const submit = form.querySelector('[type=submit]')
       submit.disabled = true
       try {

@@ -29,8 +29,12 @@ export function h (tag, props = {}, ...children) {
 
 export const $ = (sel, root = document) => root.querySelector(sel)
 
+// Whole graphemes: `w[0]` is half of a surrogate pair for an emoji ("🦊 Bob" showed "\uFFFD").
+const graphemes = typeof Intl.Segmenter === 'function' ? new Intl.Segmenter(undefined, { granularity: 'grapheme' }) : null
+const firstGrapheme = w => graphemes ? graphemes.segment(w)[Symbol.iterator]().next().value.segment : [...w][0]
+
 export function initials (name) {
-  return name.split(/\s+/).filter(Boolean).slice(0, 2).map(w => w[0].toUpperCase()).join('') || '?'
+  return name.split(/\s+/).filter(Boolean).slice(0, 2).map(w => firstGrapheme(w).toUpperCase()).join('') || '?'
 }
 
 /** Debounce to the next animation frame. */

@@ -14,6 +14,16 @@ export function normalizePath (raw) {
   return parts.join('/')
 }
 
+// A name longer than the file system allows (255 bytes on Linux) would live in the doc only:
+// the workspace sync cannot write it, so the terminal would never see the file.
+const NAME_MAX_BYTES = 255
+const encoder = new TextEncoder()
+function checkNames (path) {
+  if (path.split('/').some(s => encoder.encode(s).length > NAME_MAX_BYTES)) {
+    throw new Error(`A file or folder name can be at most ${NAME_MAX_BYTES} bytes long.`)
+  }
+}
+
 export const dirname = p => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '')
 export const basename = p => p.slice(p.lastIndexOf('/') + 1)
 const within = (p, folder) => p === folder || p.startsWith(folder + '/')
@@ -34,6 +44,7 @@ export function exists ({ files, meta }, path) {
 export function createFile (ctx, rawPath, content = '') {
   const path = normalizePath(rawPath)
   if (!path) throw new Error('That is not a valid file name.')
+  checkNames(path)
   if (exists(ctx, path)) throw new Error(`${path} already exists.`)
   ctx.doc.transact(() => {
     ctx.files.set(path, new Y.Text(content))
@@ -45,6 +56,7 @@ export function createFile (ctx, rawPath, content = '') {
 export function createFolder (ctx, rawPath) {
   const path = normalizePath(rawPath)
   if (!path) throw new Error('That is not a valid folder name.')
+  checkNames(path)
   if (exists(ctx, path)) throw new Error(`${path} already exists.`)
   ctx.doc.transact(() => {
     const folders = (ctx.meta.get('folders') || []).filter(f => !within(path, f))
@@ -67,6 +79,7 @@ function dropFolderEntries (ctx, folder, ancestorsOnly = false) {
 export function movePath (ctx, from, rawTo) {
   const to = normalizePath(rawTo)
   if (!to) throw new Error('That is not a valid name.')
+  checkNames(to)
   if (to === from) return []
   const isFolder = !ctx.files.has(from)
   if (isFolder && within(to, from)) throw new Error('A folder cannot move into itself.')

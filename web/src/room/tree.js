@@ -124,10 +124,14 @@ export function createTree (root, ctx, opts) {
       style: { paddingLeft: `${8 + depth * 14}px` },
       draggable: !opts.readOnly,
       title: path,
-      onclick: () => {
+      // Double-click renames. Not `dblclick`: the first click opens the file (or toggles the
+      // folder) and re-renders the tree, so the second click lands on a new row and the
+      // browser fires no dblclick; the second click's `detail` still counts 2.
+      onclick: e => {
+        if (e.detail === 2 && !opts.readOnly) { e.preventDefault(); rename(path, label); return }
+        if (e.detail > 2) return
         if (kind === 'folder') { open ? expanded.delete(path) : expanded.add(path); persist(); render() } else opts.onOpen(path)
       },
-      ondblclick: e => { if (!opts.readOnly) { e.preventDefault(); rename(path, label) } },
       ondragstart: e => { e.dataTransfer.setData('text/x-tandem-path', path); e.dataTransfer.effectAllowed = 'move' },
       ondragover: e => { if (kind === 'folder') { e.preventDefault(); el.classList.add('drop') } },
       ondragleave: () => el.classList.remove('drop'),

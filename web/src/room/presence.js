@@ -28,18 +28,37 @@ export function people (awareness) {
   return out.sort((a, b) => (b.self - a.self) || a.name.localeCompare(b.name) || a.clientID - b.clientID)
 }
 
+// A remote cursor's name label shows while that person moves or types and fades after this
+// long (as in Live Share and Zed): a label that always stands over the line above the caret
+// hides the code under it, worst on a phone.
+const LABEL_MS = 3000
+
 /** Inject cursor/selection CSS for each remote client (y-monaco's class names). */
 export function cursorStyles (awareness) {
   const style = h('style', { id: 'tandem-cursors' })
   document.head.append(style)
+  const moved = new Map() // clientID -> [selection as JSON, when it last changed]
+  let timer = 0
   const render = () => {
+    const now = Date.now()
+    let next = Infinity
+    const states = awareness.getStates()
     style.textContent = people(awareness).filter(p => !p.self).map(p => {
       const id = p.clientID
+      const selection = JSON.stringify(states.get(id)?.selection ?? null)
+      const seen = moved.get(id)
+      if (!seen || seen[0] !== selection) moved.set(id, [selection, now])
+      const since = now - moved.get(id)[1]
+      if (since < LABEL_MS) next = Math.min(next, LABEL_MS - since)
       const label = JSON.stringify(p.name).replace(/</g, '\\3C ')
       return `.yRemoteSelection-${id}{background-color:${p.color}40}` +
         `.yRemoteSelectionHead-${id}{position:absolute;box-sizing:border-box;height:100%;border-left:2px solid ${p.color}}` +
-        `.yRemoteSelectionHead-${id}::after{content:${label};background:${p.color}}`
+        `.yRemoteSelectionHead-${id}::after{content:${label};background:${p.color};` +
+        `transition:opacity .4s;opacity:${since < LABEL_MS ? 1 : 0}}`
     }).join('\n')
+    for (const id of moved.keys()) if (!states.has(id)) moved.delete(id)
+    clearTimeout(timer)
+    if (next !== Infinity) timer = setTimeout(render, next + 20)
   }
   awareness.on('change', render)
   render()

@@ -14,13 +14,18 @@ const LOCAL_LOAD_TIMEOUT_MS = 10000
 // is 16 MiB by default: much offline work, or a server restored from an older backup, exceeds it).
 const SEND_PIECE_BYTES = 1024 * 1024
 
-/** y-websocket's socket, sending a large sync step 2 or update as several updates. */
-class PiecewiseSocket extends WebSocket {
-  send (data) {
-    const pieces = data?.byteLength > SEND_PIECE_BYTES ? cutSyncMessage(data) : null
-    if (!pieces) return super.send(data)
-    for (const piece of pieces) super.send(piece)
+/** y-websocket's socket, sending a large sync step 2 or update as several updates. Made when a
+ * session opens, not at import: Node (the tests that import this module) has no WebSocket. */
+let PiecewiseSocket = null
+function piecewiseSocket () {
+  PiecewiseSocket ??= class extends WebSocket {
+    send (data) {
+      const pieces = data?.byteLength > SEND_PIECE_BYTES ? cutSyncMessage(data) : null
+      if (!pieces) return super.send(data)
+      for (const piece of pieces) super.send(piece)
+    }
   }
+  return PiecewiseSocket
 }
 
 /** A sync message cut into update messages (null: not a document update, or it would not parse). */
@@ -59,7 +64,7 @@ export function openSession (session, { token = null, name = null, first = null 
   // IndexedDB's load as one local update (the whole doc, up to the server, over its frame limit:
   // #18 finding 5) and its SyncStep1 carries an empty state vector (the whole doc comes down
   // again). Connected after, both directions of a warm reload carry only what changed.
-  const provider = new WebsocketProvider(`${scheme}://${location.host}/yjs`, encodeURIComponent(session), doc, { params, connect: false, WebSocketPolyfill: PiecewiseSocket })
+  const provider = new WebsocketProvider(`${scheme}://${location.host}/yjs`, encodeURIComponent(session), doc, { params, connect: false, WebSocketPolyfill: piecewiseSocket() })
   let started = false
   const start = () => { if (!started) { started = true; provider.connect() } }
   const local = idb.whenSynced.then(() => null, () => null)

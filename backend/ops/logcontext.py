@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 
 request_id: ContextVar[str | None] = ContextVar("tandem_request_id", default=None)
 session: ContextVar[str | None] = ContextVar("tandem_session", default=None)
 principal: ContextVar[str | None] = ContextVar("tandem_principal", default=None)
+
+T = TypeVar("T")
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
@@ -46,3 +49,22 @@ def current() -> dict[str, str]:
         if value is not None:
             out[key] = value
     return out
+
+
+def carried(fn: Callable[..., T]) -> Callable[..., T]:
+    """`fn` running with this task's log context (request id, session, principal) whenever it is
+    called: for callbacks that outlive the task (a detached `/yjs` socket's handlers). Sets and
+    resets the variables around each call, so a nested call (a handler that closes its socket)
+    is fine, which `Context.run` would refuse."""
+    values = (request_id.get(), session.get(), principal.get())
+
+    def run(*args: Any) -> T:
+        tokens = (request_id.set(values[0]), session.set(values[1]), principal.set(values[2]))
+        try:
+            return fn(*args)
+        finally:
+            principal.reset(tokens[2])
+            session.reset(tokens[1])
+            request_id.reset(tokens[0])
+
+    return run

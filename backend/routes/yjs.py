@@ -90,7 +90,9 @@ async def yjs_endpoint(websocket: WebSocket, services: Services, send: Send) -> 
     if lean is not None:
         # From here the socket lives on callbacks: this task (and the ASGI frames under it) ends.
         session.lease = websocket.scope.pop(SCOPE_LEASE, None)
-        lean.attach(session.on_lean_message, session.on_lean_close)
+        # Its callbacks log with this connection's request id, session and principal, as the
+        # task did (a protocol error names whose connection it was).
+        lean.attach(logcontext.carried(session.on_lean_message), logcontext.carried(session.on_lean_close))
         return
 
     async def receive_loop() -> None:

@@ -39,6 +39,9 @@ OnMessage = Callable[[int, bytes], None]
 OnClose = Callable[[int], None]
 
 
+EMPTY_CLOSE = bytes([0x88, 0x00])  # FIN + close, no payload
+
+
 def close_frame(code: int, reason: str = "") -> bytes:
     return Frame(Opcode.CLOSE, Close(code, reason).serialize()).serialize(mask=False)
 
@@ -274,7 +277,9 @@ class LeanSocket(asyncio.Protocol):
         self.peer_code = code
         if not self.close_sent:
             self.close_sent = True
-            self.transport.write(close_frame(1000 if code == 1005 else code))
+            # A close without a code is answered without one (as websockets does): the client
+            # then sees 1005, its own close, not a 1000 from the server.
+            self.transport.write(EMPTY_CLOSE if code == 1005 else close_frame(code))
         self.transport.close()
 
     def _fail(self, code: int, why: str) -> int:

@@ -12,17 +12,17 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.lowlevel
-from pycrdt import Doc, Map, Text
+from pycrdt import Text
 
 from ..errors import WorkspaceGoneError
 from .ignore import GITIGNORE
 from .merge import disk_edits, follow
-from .safe_fs import ReadResult, SafeRoot
+from .safe_fs import ReadResult
+from .syncstate import SyncState
 from .textdiff import apply_edits, decode_text
 from .watcher import TreeWatcher
 
@@ -37,29 +37,8 @@ WATCH_POLL_SECONDS = 0.25  # how long a watcher read waits (bounds how long a st
 MERGE_ATTEMPTS = 3
 
 
-class DiskToDoc:
-    # Declared by `WorkspaceSync.__init__` (this class is one of its parts).
-    _doc: Doc
-    _files: Map[Any]
-    _blobs: Map[Any]
-    root: Path
-    _fs: SafeRoot
-    _origin: str
-    _max_file: int
-    _max_files: int
-    _max_doc_bytes: int
-    _last: dict[str, str]
-    _sizes: dict[str, int]
-    _text_sizes: dict[str, int]
-    _text_total: int
-    _blocked: set[str]
-    _dirty: set[str]
-    _dirty_event: anyio.Event
-    _lock: anyio.Lock
-    disk_changes: int
-    watches: int
-    _root_dev: int | None
-    _gone: bool
+class DiskToDoc(SyncState):
+    # One part of `WorkspaceSync` (its state: `SyncState`).
 
     if TYPE_CHECKING:  # the other parts of WorkspaceSync
 

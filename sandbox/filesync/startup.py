@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.lowlevel
-from pycrdt import Doc, Map, Text
+from pycrdt import Text
 
 from .disk_to_doc import READ_BATCH
-from .safe_fs import ReadResult, SafeRoot
+from .safe_fs import ReadResult
+from .syncstate import SyncState
 from .textdiff import decode_text
 
 logger = logging.getLogger("sandbox.filesync.workspace_sync")
@@ -30,28 +30,8 @@ WELCOME_TEXT = "# Welcome to Tandem. Everyone in this room edits this file toget
 CONFLICT_SUFFIX = ".tandem-conflict"
 
 
-class StartupReconcile:
-    # Declared by `WorkspaceSync.__init__` (this class is one of its parts).
-    _doc: Doc
-    _files: Map[Any]
-    _blobs: Map[Any]
-    root: Path
-    _fs: SafeRoot
-    _origin: str
-    _max_file: int
-    _max_files: int
-    _max_doc_bytes: int
-    _last: dict[str, str]
-    _sizes: dict[str, int]
-    _text_sizes: dict[str, int]
-    _text_total: int
-    _blocked: set[str]
-    _dirty: set[str]
-    _dirty_event: anyio.Event
-    _lock: anyio.Lock
-    disk_changes: int
-    _base: dict[str, str]
-    conflicts: int
+class StartupReconcile(SyncState):
+    # One part of `WorkspaceSync` (its state: `SyncState`).
 
     if TYPE_CHECKING:  # the other parts of WorkspaceSync
 

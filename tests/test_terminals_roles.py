@@ -22,6 +22,7 @@ from starlette.requests import HTTPConnection
 from backend.app import create_app
 from backend.auth.types import Principal, Role
 from backend.node import Node
+from backend.routes.owned import LocalOwner
 from backend.settings import Settings
 from backend.terminals.paths import workspace_dir
 from sandbox import TEST_IMAGE
@@ -67,9 +68,10 @@ async def inprocess(data: Path, instance: str) -> AsyncIterator[tuple[str, Node]
         tg.start_soon(server.serve)
         await wait_for(lambda: server.started, timeout=30)
         node: Node = asgi.app.state.node
-        # The channels authenticate through the gate: this test's authenticator replaces it there.
-        gate = replace(node.sockets.gate, authenticator=RoleFromQuery())
-        services = asgi.app.state.node = replace(node, sockets=replace(node.sockets, gate=gate))
+        # The channels authenticate through the gate: this test's authenticator replaces it there
+        # (one node: `/term` is served by the local owner of those sockets).
+        sockets = replace(node.sockets, gate=replace(node.sockets.gate, authenticator=RoleFromQuery()))
+        services = asgi.app.state.node = replace(node, sockets=sockets, owners=LocalOwner(sockets))
         try:
             yield f"ws://127.0.0.1:{port}", services
         finally:

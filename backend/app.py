@@ -103,7 +103,7 @@ def _start_operations(app: FastAPI, settings: Settings, engine: Engine, tg: anyi
     )
     history = HistoryRecorder(settings, services.rooms, store)
     services.history = history
-    services.rooms.before_unload.append(history.before_unload)
+    services.rooms.listeners.append(history.listener)
     services.rooms.after_load.append(history.after_load)
     terminals = services.terminals
     if terminals is not None:

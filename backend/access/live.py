@@ -19,7 +19,6 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import anyio
-from pycrdt import create_awareness_message
 from sqlalchemy import Engine, delete, func
 from sqlmodel import Session, col, select
 
@@ -153,11 +152,7 @@ class AccessWatcher:
                         "room=%r %s: role %s -> %s", room.name, result.id, client.principal.role, result.role
                     )
                     client.principal = result
-                    restamped = room.awareness.restamp_owner(client)
-                    if restamped is not None:
-                        room.broadcast(create_awareness_message(restamped))
-                        if room.link is not None:  # other nodes relay this client's presence too
-                            room.link.publish_awareness(restamped)
+                    room.restamp(client)  # its presence, here and as other nodes relay it
             elif isinstance(result, SessionNotFoundError):
                 deleted = True
                 client.close(closecodes.NOT_FOUND, "this session was deleted")

@@ -23,13 +23,12 @@ from backend.history import docfiles
 from backend.history.models import SessionVersion, VersionPublic
 from backend.history.recorder import HistoryRecorder
 from backend.ops import logcontext
+from backend.rooms.origin import HISTORY_RESTORE
 from backend.rooms.room import Room
 from backend.routes.deps import CsrfDep, ServicesDep
 from backend.services import Services
 
 router = APIRouter(prefix="/api/sessions/{session_id}/history", tags=["history"])
-
-RESTORE_ORIGIN = "tandem-history-restore"
 
 
 async def history_principal(request: Request, session_id: str, services: ServicesDep) -> Principal:
@@ -85,11 +84,8 @@ async def _version(recorder: HistoryRecorder, session_id: str, version_id: int) 
 async def _pinned(services: Services, session_id: str) -> AsyncIterator[Room]:
     """The live room, held loaded while we read or write it."""
     room = await services.rooms.acquire(session_id)
-    room.pin()
-    try:
+    with room.hold():
         yield room
-    finally:
-        room.unpin()
 
 
 @router.get("")
@@ -185,7 +181,7 @@ async def restore_version(
     async with _pinned(services, session_id) as room:
         await recorder.record(room, kind="auto", note="before restore")  # keep what is replaced
         paths = [body.file] if body.file is not None else None
-        restored = docfiles.restore(room.doc, old, paths, RESTORE_ORIGIN)
+        restored = docfiles.restore(room.doc, old, paths, HISTORY_RESTORE)
         what = body.file or "the session"
         version = None
         if restored:

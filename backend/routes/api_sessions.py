@@ -39,7 +39,7 @@ def with_online(services: Services, listed: list[SessionPublic]) -> list[Session
     out = []
     for s in listed:
         room = rooms.get(s.id)
-        names = home.online_names(room.awareness.states()) if room is not None else []
+        names = home.online_names(room.presence_states()) if room is not None else []
         out.append(s.model_copy(update={"online": names}))
     return out
 
@@ -90,8 +90,7 @@ async def delete_everywhere(services: Services, session_id: str) -> None:
     access change), then run the sandbox's hooks."""
     room = services.rooms.rooms.get(session_id)
     if room is not None:
-        for client in list(room.clients):
-            client.close(closecodes.NOT_FOUND, "this session was deleted")
+        room.close_clients(closecodes.NOT_FOUND, "this session was deleted")
         await services.rooms.unload(room)
     await anyio.to_thread.run_sync(_delete_rows, services, session_id)
     for hook in services.session_deleted_hooks:

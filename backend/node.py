@@ -250,7 +250,7 @@ def _history(
         engine, settings.history_max_versions_per_session, max_bytes=settings.history_max_bytes_per_session
     )
     history = HistoryRecorder(settings, rooms, store)
-    rooms.before_unload.append(history.before_unload)
+    rooms.listeners.append(history.listener)
     rooms.after_load.append(history.after_load)
     history.terminal_activity = terminals.terminal_activity
     if engine.dialect.name == "sqlite" and settings.room_unload_trim_memory:

@@ -2,9 +2,8 @@
 
 No cycle between `backend.routes` and `backend.tunnel` (the tunnel's entry end once imported
 `close_with` from `routes.ws_auth`, which reaches the tunnel through `services`); the channel close
-helper is a leaf. Among `backend.rooms` modules the one known cycle, room <-> replication, is the
-next step (issue #16, item 2: listeners on the room): this test names it so that a new cycle fails,
-and so does its removal until the allowance below is dropped.
+helper is a leaf. No cycle among `backend.rooms` modules either (replication, once imported by the
+room it imported, is a listener on the room since issue #16: it knows the room by a protocol).
 """
 
 from __future__ import annotations
@@ -16,8 +15,6 @@ import grimp
 
 import backend
 from tests.support import ROOT
-
-KNOWN_ROOMS_CYCLES = {("backend.rooms.replication", "backend.rooms.room")}  # next: issue #16 item 2
 
 
 @cache
@@ -46,7 +43,7 @@ def test_backend_wires_in_sandbox_and_signaling_never_the_reverse() -> None:
         assert not chains(package, "backend"), package
 
 
-def test_rooms_modules_have_no_cycle_but_the_known_one() -> None:
+def test_rooms_modules_have_no_cycle() -> None:
     g = graph()
     rooms = sorted(m for m in g.modules if m.startswith("backend.rooms."))
     cycles = {
@@ -54,7 +51,7 @@ def test_rooms_modules_have_no_cycle_but_the_known_one() -> None:
         for a, b in itertools.combinations(rooms, 2)
         if g.chain_exists(importer=a, imported=b) and g.chain_exists(importer=b, imported=a)
     }
-    assert cycles == KNOWN_ROOMS_CYCLES
+    assert not cycles
 
 
 def test_ops_never_imports_the_node() -> None:

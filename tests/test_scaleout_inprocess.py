@@ -101,10 +101,10 @@ async def test_lost_peer_drops_presence_and_snapshots(tmp_path: Path) -> None:
             from backend.rooms.awareness import encode_awareness
 
             room_a.link.publish_awareness(encode_awareness([(4242, 1, '{"user":{"name":"x"}}')]))  # type: ignore[union-attr]
-            await until(lambda: 4242 in room_b.awareness.states())
+            await until(lambda: 4242 in room_b.presence_states())
             compactions = room_b.writer.compactions  # type: ignore[union-attr]
             a._closed = True  # node A "dies": no flush, no goodbye beyond the bus leaving
-        await until(lambda: 4242 not in room_b.awareness.states())
+        await until(lambda: 4242 not in room_b.presence_states())
         await until(lambda: room_b.writer.compactions > compactions)  # type: ignore[union-attr]
         await b.close()
         tg.cancel_scope.cancel()
@@ -135,14 +135,14 @@ async def test_presence_lost_while_the_bus_was_down_is_repaired(tmp_path: Path) 
         room_a = await a.acquire("aw")
         owner = object()  # a local connection of node A
         state = '{"user":{"name":"x"}}'
-        changed = room_a.awareness.apply(parse_awareness_update(encode_awareness([(77, 1, state)])), owner)
+        changed = room_a._awareness.apply(parse_awareness_update(encode_awareness([(77, 1, state)])), owner)
         assert changed is not None and room_a.link is not None
         room_a.link.publish_awareness(changed)
         room_b = await b.acquire("aw")  # joins later: gets A's presence in answer to its sync
-        await until(lambda: 77 in room_b.awareness.states())
+        await until(lambda: 77 in room_b.presence_states())
         # The client leaves while the bus is down: the removal never reaches node B...
-        room_a.awareness.remove_owner(owner)
+        room_a._awareness.remove_owner(owner)
         # ...until A reconnects and publishes the full list of its clients' presence.
         assert isinstance(a.bus, LocalBus)
         a.bus.simulate_reconnect()
-        await until(lambda: 77 not in room_b.awareness.states())
+        await until(lambda: 77 not in room_b.presence_states())

@@ -20,7 +20,6 @@ import time
 from datetime import datetime, timedelta
 
 import anyio
-from pycrdt import create_awareness_message
 from sqlalchemy import Engine, delete, func
 from sqlmodel import Session, col, select
 
@@ -160,11 +159,7 @@ class RoomAccess:
                         "room=%r %s: role %s -> %s", room.name, result.id, client.principal.role, result.role
                     )
                     client.principal = result
-                    restamped = room.awareness.restamp_owner(client)
-                    if restamped is not None:
-                        room.broadcast(create_awareness_message(restamped))
-                        if room.link is not None:  # other nodes relay this client's presence too
-                            room.link.publish_awareness(restamped)
+                    room.restamp(client)  # its presence, here and as other nodes relay it
             elif isinstance(result, SessionNotFoundError):
                 deleted = True
                 client.close(closecodes.NOT_FOUND, "this session was deleted")

@@ -9,10 +9,11 @@ changed spans stay put, and the previous state stays in the log and in the histo
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Hashable, Iterable
+from collections.abc import Iterable
 
 from pycrdt import Doc, Map, Text
 
+from backend.rooms.origin import Origin
 from sandbox.filesync.textdiff import apply_edits, diff
 
 FILES = "files"
@@ -42,7 +43,7 @@ def changed_paths(before: dict[str, str], after: dict[str, str]) -> list[str]:
     return sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))
 
 
-def restore(doc: Doc, old: dict[str, str], paths: Iterable[str] | None, origin: Hashable) -> list[str]:
+def restore(doc: Doc, old: dict[str, str], paths: Iterable[str] | None, origin: Origin) -> list[str]:
     """Make the given paths (None: every file) match `old`, in one transaction; return what changed.
 
     A path absent from `old` is removed from the document; one absent from the document is created.

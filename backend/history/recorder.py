@@ -8,8 +8,8 @@ node's previous version of the room (`doc.get_update(state_vector)`), or a full 
 state that does not contain the stored head's). A version whose files are all unchanged is not recorded
 (terminals opening or closing, shutdowns): its changes go into the next version's delta.
 
-Authors: the principals whose updates the room applied since the previous version (the room
-records each writing connection as it applies its update: `room.edited_by`), plus the people who
+Authors: the principals whose updates the room applied since the previous version (a listener on
+each room, `_Edits`, notes every connection whose update the doc integrated), plus the people who
 typed into the session's terminals since then when the terminal changed files (`terminal_activity`,
 wired to the terminal registry's input attribution), plus "server" when the document changed here
 and nobody is known. The update log keeps no origins, so attribution is per version, not per
@@ -37,7 +37,10 @@ from backend.history import docfiles
 from backend.history.models import SessionVersion
 from backend.history.statekey import state_key
 from backend.history.store import HistoryStore
+from backend.rooms.connection import ClientConnection
+from backend.rooms.listeners import RoomListener
 from backend.rooms.manager import RoomManager
+from backend.rooms.origin import Origin, Peer
 from backend.rooms.room import Room
 from backend.settings import Settings
 
@@ -48,6 +51,33 @@ SERVER_AUTHOR = {"id": "server", "name": "server"}
 TerminalActivity = Callable[[str, float], tuple[int, list[dict[str, str]]]]
 """(session, since Unix time) -> (file changes the session's terminal made so far, who typed into
 its terminals since then). `backend.terminals.registry.TerminalRegistry.terminal_activity`."""
+
+
+class _Edits(RoomListener):
+    """A room's listener: what changed it since the recorder last looked, and its last version."""
+
+    def __init__(self, recorder: HistoryRecorder, room: Room) -> None:
+        self.recorder = recorder
+        self.room = room
+        self.applied = 0
+        self.local = 0  # made on this node (a client or the server), not relayed from another
+        self.editors: set[ClientConnection] = set()
+
+    def on_update(self, update: bytes, origin: Origin) -> None:
+        self.applied += 1
+        if not isinstance(origin, Peer):
+            self.local += 1
+            if isinstance(origin, ClientConnection):
+                self.editors.add(origin)
+
+    async def before_unload(self) -> None:
+        await self.recorder.before_unload(self.room)
+
+    def on_unloaded(self) -> None:
+        # Not on the poll's "no longer in the manager's rooms": a room is heard before it is
+        # there (file sync reads the workspace into it first).
+        if self.recorder._edits.get(self.room.name) is self:
+            del self.recorder._edits[self.room.name]
 
 
 @dataclass
@@ -84,7 +114,14 @@ class HistoryRecorder:
         self._tracked: dict[str, _Tracked] = {}
         self._locks: dict[str, anyio.Lock] = {}
         self._loaded: dict[str, tuple[Room, str, bytes]] = {}
+        self._edits: dict[str, _Edits] = {}
         self.terminal_activity: TerminalActivity | None = None
+
+    def listener(self, room: Room) -> RoomListener:
+        """The manager's listener factory: hear a loading room's changes (other nodes' retained
+        ones too), and take a last version before it unloads."""
+        edits = self._edits[room.name] = _Edits(self, room)
+        return edits
 
     async def after_load(self, room: Room) -> None:
         """The manager's hook: note the state a room loaded in, before anyone changes it."""
@@ -127,20 +164,22 @@ class HistoryRecorder:
             loaded = self._loaded.pop(name, None)
             if loaded is not None and loaded[0] is room:
                 state.loaded = (loaded[1], loaded[2])
-        if room.updates_applied != state.seen_applied:
-            state.seen_applied = room.updates_applied
+        edits = self._edits.get(name)
+        if edits is None or edits.room is not room:
+            return state  # not heard since it loaded (the recorder came later): no change known
+        if edits.applied != state.seen_applied:
+            state.seen_applied = edits.applied
             state.changed_at = now
             state.dirty = True
-        local = room.updates_applied - room.remote_updates_applied
-        if local != state.seen_local:
-            state.seen_local = local
+        if edits.local != state.seen_local:
+            state.seen_local = edits.local
             state.changed_here = True
-        if room.edited_by:
-            for client in room.edited_by:
+        if edits.editors:
+            for client in edits.editors:
                 who = client.principal
                 ident = str(getattr(who, "id", None) or "anonymous")
                 state.authors[ident] = {"id": ident, "name": str(getattr(who, "name", None) or ident)}
-            room.edited_by.clear()
+            edits.editors.clear()
         return state
 
     async def _recorded_elsewhere(self, name: str, state: _Tracked, now: float) -> bool:
@@ -318,13 +357,14 @@ class HistoryRecorder:
         return row
 
     async def before_unload(self, room: Room) -> None:
-        """The manager's hook: keep the last edits of a room that is about to unload."""
+        """Its listener's hook: keep the last edits of a room that is about to unload."""
         state = self._observe(room.name, room, time.monotonic())
         if state.dirty:
             await self.record(room, kind="auto", note="on unload")
         self._tracked.pop(room.name, None)
         self._locks.pop(room.name, None)
         self._loaded.pop(room.name, None)
+        self._edits.pop(room.name, None)
 
 
 def _contains(state_vector: bytes, older: bytes) -> bool:

@@ -82,7 +82,7 @@ class TandemCollector(Collector):
         connections = GaugeMetricFamily(
             "tandem_connections_open", "Open WebSocket connections by channel", labels=["channel"]
         )
-        connections.add_metric(["yjs"], sum(len(r.clients) for r in live))
+        connections.add_metric(["yjs"], sum(r.client_count for r in live))
         connections.add_metric(["term"], term_conns)
         connections.add_metric(["signal"], peers)
         connections.add_metric(["tunnel"], stats.channels.open["tunnel"])  # entry ends on this node

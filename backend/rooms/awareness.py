@@ -23,6 +23,7 @@ from pycrdt import Encoder
 from backend import closecodes
 from backend.errors import LimitExceededError, ProtocolError
 from backend.rooms.clientids import ClientIdRegistry, owner_key
+from backend.rooms.origin import Peer
 from backend.rooms.protocol import AwarenessEntry
 
 # Rewrites a client's state before it is stored and relayed (the server stamps `user` there).
@@ -220,7 +221,7 @@ class RoomAwareness:
         self._entries[self.server_client_id] = _Entry(clock, state_json, None)
         return encode_awareness([(self.server_client_id, clock, state_json)])
 
-    def apply_remote(self, entries: list[AwarenessEntry], owner: Hashable) -> bytes | None:
+    def apply_remote(self, entries: list[AwarenessEntry], owner: Peer) -> bytes | None:
         """Apply entries relayed by another node (validated and stamped there); owner: that node."""
         accepted: list[tuple[int, int, str]] = []
         for item in entries:
@@ -231,7 +232,7 @@ class RoomAwareness:
             if current is None:
                 if removing:
                     continue
-            elif current.owner is not None and not isinstance(current.owner, tuple):
+            elif current.owner is not None and not isinstance(current.owner, Peer):
                 continue  # a local connection's presence: only that connection changes it
             elif not (
                 item.clock > current.clock
@@ -242,7 +243,7 @@ class RoomAwareness:
             accepted.append((item.client_id, item.clock, item.state_json))
         return encode_awareness(accepted) if accepted else None
 
-    def remove_remote_except(self, owner: Hashable, keep: set[int]) -> bytes | None:
+    def remove_remote_except(self, owner: Peer, keep: set[int]) -> bytes | None:
         """Forget that node's entries not in `keep` (its full list after a repair: removals that
         were lost while the bus was down); return the removal to relay."""
         removed: list[tuple[int, int, str]] = []
@@ -258,7 +259,7 @@ class RoomAwareness:
         live = [
             (cid, e.clock, e.state_json)
             for cid, e in self._entries.items()
-            if e.state_json != "null" and e.owner is not None and not isinstance(e.owner, tuple)
+            if e.state_json != "null" and e.owner is not None and not isinstance(e.owner, Peer)
         ]
         return encode_awareness(live) if live else None
 

@@ -23,6 +23,7 @@ from backend.bus.types import Bus
 from backend.errors import CapacityError
 from backend.ops.counters import NodeStats, SampledHistogram
 from backend.rooms.awareness import PresenceLimits, StateStamp
+from backend.rooms.listeners import RoomListener
 from backend.rooms.memory import MemoryReleaser
 from backend.rooms.replication import RoomLink, channel_of
 from backend.rooms.room import CanWrite, GuardFactory, Room, _always
@@ -31,6 +32,9 @@ from backend.store.types import DocumentStore
 from backend.store.writer import RoomWriter
 
 log = logging.getLogger("tandem.rooms")
+
+# Makes a loaded room's listener (before any joiner gets the room); None: nothing to hear there.
+ListenerFactory = Callable[[Room], RoomListener | None]
 
 
 @dataclass
@@ -75,7 +79,11 @@ class RoomManager:
             self.use_bus(bus)
         # Metrics: node totals (unloaded rooms fold their counters in) and the sampled fan-out timing.
         self.stats = NodeStats(fanout=SampledHistogram(sample_every=settings.metrics_fanout_sample_every))
-        # Awaited with a room about to unload, before its final flush (history takes a last version).
+        # Called with each room as it loads: the listeners they make hear it after the built-in
+        # ones (the durable announcement, replication, the node's metrics), in this order.
+        self.listeners: list[ListenerFactory] = []
+        # Awaited with a room about to unload, after its listeners' `before_unload`, before its
+        # final flush (file sync stops).
         self.before_unload: list[Callable[[Room], Awaitable[None]]] = []
         # Awaited with a loaded room before any joiner gets it (file sync reads the workspace in).
         # A failing hook is logged; the room is served regardless.
@@ -90,7 +98,7 @@ class RoomManager:
                 raise CapacityError("server is shutting down")
             room = self.rooms.get(name)
             if room is not None:
-                room.idle_since = None  # a joiner is on its way: keep it loaded
+                room.keep_loaded()  # a joiner is on its way
                 return room
             unloading = self._unloading.get(name)
             if unloading is not None:
@@ -147,11 +155,19 @@ class RoomManager:
             )
             room.on_durable(room.durable_point())
             room.fanout_histogram = self.stats.fanout
-            if self.bus is not None:
+            room.listen(_FoldStats(self.stats, room))
+            link = None if self.bus is None else RoomLink(room, self.bus)
+            if link is not None:
+                room.link = link
+                room.listen(link)
+            for make in self.listeners:  # before the link starts: they hear what it replays too
+                listener = make(room)
+                if listener is not None:
+                    room.listen(listener)
+            if link is not None:
                 # After the store load: the channel's retained history, then live messages, then
                 # a state-vector exchange for whatever neither held (see backend.rooms.replication).
-                room.link = RoomLink(room, self.bus)
-                await room.link.start()
+                await link.start()
             self._tg.start_soon(self._run_writer, room)
             for hook in self.after_load:
                 try:
@@ -193,6 +209,7 @@ class RoomManager:
             with anyio.CancelScope(shield=True):
                 if room.link is not None:
                     room.link.close()  # stop applying others' updates; ours still go out
+                await room.before_unload()
                 for hook in self.before_unload:
                     try:
                         await hook(room)
@@ -206,8 +223,7 @@ class RoomManager:
             scope = self._writer_scopes.pop(room.name, None)
             if scope is not None:
                 scope.cancel()
-            self._fold_stats(room)
-            self.unloading_rooms.pop(room.name, None)  # no await since the fold: never counted twice
+            self.unloading_rooms.pop(room.name, None)  # no await since the fold (`_FoldStats`)
             # The writer and the link hold the room's bound methods (a reference cycle): cut
             # them, so the whole Doc is freed by reference counting now, not at some later
             # full garbage collection (tests/test_rooms_memory.py).
@@ -222,17 +238,6 @@ class RoomManager:
             done.set()
         if not self._closed:
             self._tg.start_soon(self.memory.release)
-
-    def _fold_stats(self, room: Room) -> None:
-        """Keep an unloaded room's counters in the node totals (metrics never go backwards)."""
-        stats = self.stats
-        stats.messages_in += room.messages_in
-        stats.messages_out += room.messages_out
-        stats.updates_refused += room.updates_refused
-        if room.writer is not None:
-            stats.bytes_persisted += room.writer.bytes_persisted
-            stats.compactions += room.writer.compactions
-            stats.persist_failures += room.writer.failures
 
     def use_bus(self, bus: Bus) -> None:
         """Call before any room loads. Other nodes exist only on a shared bus; alone (the embedded
@@ -251,8 +256,7 @@ class RoomManager:
 
     async def _on_peer_lost(self, node: str) -> None:
         for room in list(self.rooms.values()):
-            if room.link is not None:
-                room.link.peer_lost(node)
+            room.drop_peer(node)
 
     async def run_reaper(self) -> None:
         """Unload rooms that stayed empty for `room_idle_unload_seconds`."""
@@ -274,17 +278,30 @@ class RoomManager:
 
     @staticmethod
     def _unloadable(room: Room, now: float, idle: float) -> bool:
-        return (
-            not room.clients
-            and not room.pins
-            and room.idle_since is not None
-            and now - room.idle_since >= idle
-        )
+        idle_for = room.idle_for(now)
+        return idle_for is not None and idle_for >= idle
 
     async def close(self) -> None:
         """Shutdown: flush every room (clients were already told 1012 by the server)."""
         self._closed = True
         for room in list(self.rooms.values()):
-            for client in list(room.clients):
-                client.close(1012, "server restarting")
+            room.close_clients(1012, "server restarting")
             await self.unload(room)
+
+
+class _FoldStats(RoomListener):
+    """An unloaded room's counters go into the node totals (metrics never go backwards)."""
+
+    def __init__(self, stats: NodeStats, room: Room) -> None:
+        self._stats = stats
+        self._room = room
+
+    def on_unloaded(self) -> None:
+        stats, room = self._stats, self._room
+        stats.messages_in += room.messages_in
+        stats.messages_out += room.messages_out
+        stats.updates_refused += room.updates_refused
+        if room.writer is not None:
+            stats.bytes_persisted += room.writer.bytes_persisted
+            stats.compactions += room.writer.compactions
+            stats.persist_failures += room.writer.failures

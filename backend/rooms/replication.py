@@ -8,50 +8,60 @@ Channel `room:{name}`, message kinds:
   "a"   awareness entries of this node's clients (validated and stamped here)
   "af"  all of them (on join and repair): entries of that node missing from it are gone
 
-Only the node that first applied an update persists it; other nodes apply it with the `REMOTE`
+Only the node that first applied an update persists it; other nodes apply it with a `Peer`
 origin, which the room neither stores nor publishes again. What a dead node may not have
 persisted yet is covered by the survivors: each snapshots the room when a peer is lost (the
 store merges snapshots under a per-room lock, so concurrent compactions never drop anything).
+
+The link is a room listener (backend.rooms.listeners): it hears the room's updates and presence
+changes and publishes those made here; it reaches the room only through `LinkedRoom`'s methods.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from pycrdt import create_awareness_message, merge_updates
+from pycrdt import Doc, merge_updates
 
 from backend.bus.types import Bus, BusMessage, Subscription
 from backend.errors import ProtocolError
-from backend.rooms.awareness import encode_awareness
-from backend.rooms.protocol import EMPTY_UPDATE, parse_awareness_update
-
-if TYPE_CHECKING:
-    from backend.rooms.room import Room
+from backend.rooms.connection import ClientConnection
+from backend.rooms.listeners import RoomListener
+from backend.rooms.origin import Origin, Peer
+from backend.rooms.protocol import EMPTY_UPDATE
 
 log = logging.getLogger("tandem.replication")
 
 
-class _Remote:
-    """The origin of updates that came from another node."""
+class LinkedRoom(Protocol):
+    """What the link uses of a room (backend.rooms.room.Room)."""
 
-    def __repr__(self) -> str:
-        return "REMOTE"
-
-
-REMOTE = _Remote()
+    @property
+    def name(self) -> str: ...
+    @property
+    def doc(self) -> Doc: ...
+    @property
+    def closed(self) -> bool: ...
+    def apply_remote(self, update: bytes, node: str) -> None: ...
+    def apply_peer_presence(self, update: bytes, node: str, *, full: bool = False) -> None: ...
+    def local_presence(self) -> bytes: ...
+    def drop_peer(self, node: str) -> None: ...
 
 
 def channel_of(room: str) -> str:
     return f"room:{room}"
 
 
-class RoomLink:
-    def __init__(self, room: Room, bus: Bus) -> None:
+class RoomLink(RoomListener):
+    def __init__(self, room: LinkedRoom, bus: Bus) -> None:
         self.room = room
         self.bus = bus
         self.channel = channel_of(room.name)
         self._sub: Subscription | None = None
+        self._outbound: list[bytes] = []  # this node's updates of this loop turn, published merged
+        self._loop = asyncio.get_running_loop()
         self.remote_updates = 0
         self.bad_messages = 0  # undecodable messages from other nodes (a metric)
 
@@ -64,6 +74,27 @@ class RoomLink:
         if self._sub is not None:
             self._sub.close()
             self._sub = None
+
+    # -- the room's hooks ----------------------------------------------------------------------
+
+    def on_update(self, update: bytes, origin: Origin) -> None:
+        if isinstance(origin, Peer):  # another node's: it published it
+            return
+        if not self._outbound:
+            self._loop.call_soon(self._flush)
+        self._outbound.append(update)
+
+    def on_awareness(self, update: bytes, origin: Origin) -> None:
+        if isinstance(origin, ClientConnection):  # other nodes relay this node's clients' presence
+            self.publish_awareness(update)
+
+    def on_unloaded(self) -> None:
+        self._flush()
+
+    def _flush(self) -> None:
+        if self._outbound:
+            outbound, self._outbound = self._outbound, []
+            self.publish_updates(outbound)
 
     # -- outgoing ----------------------------------------------------------------------------
 
@@ -81,7 +112,7 @@ class RoomLink:
 
     def _publish_local_awareness(self) -> None:
         # Published even when empty: it also tells the others which of our clients left.
-        self.bus.publish(self.channel, "af", self.room.awareness.encode_local() or encode_awareness([]))
+        self.bus.publish(self.channel, "af", self.room.local_presence())
 
     # -- incoming ----------------------------------------------------------------------------
 
@@ -95,18 +126,9 @@ class RoomLink:
         try:
             if kind == "u" or kind == "s2":
                 self.remote_updates += 1
-                room.apply(message.data, origin=REMOTE)
+                room.apply_remote(message.data, message.sender)
             elif kind == "a" or kind == "af":
-                owner = ("node", message.sender)
-                entries = parse_awareness_update(message.data)
-                changed = room.awareness.apply_remote(entries, owner)
-                if changed is not None:
-                    room.broadcast(create_awareness_message(changed))
-                if kind == "af":
-                    keep = {e.client_id for e in entries if e.state_json != "null"}
-                    removal = room.awareness.remove_remote_except(owner, keep)
-                    if removal is not None:
-                        room.broadcast(create_awareness_message(removal))
+                room.apply_peer_presence(message.data, message.sender, full=kind == "af")
             elif kind == "s1" or kind == "s1r":
                 diff = room.doc.get_update(message.data)
                 if diff != EMPTY_UPDATE:
@@ -122,8 +144,4 @@ class RoomLink:
 
     def peer_lost(self, node: str) -> None:
         """That node is gone: drop its clients' presence; persist what it may not have persisted."""
-        removal = self.room.awareness.remove_owner(("node", node))
-        if removal is not None:
-            self.room.broadcast(create_awareness_message(removal))
-        if self.room.writer is not None:
-            self.room.writer.request_snapshot()
+        self.room.drop_peer(node)

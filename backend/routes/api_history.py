@@ -24,12 +24,11 @@ from backend.history.models import SessionVersion, VersionPublic
 from backend.history.recorder import HistoryRecorder
 from backend.ops import logcontext
 from backend.rooms.manager import RoomManager
+from backend.rooms.origin import HISTORY_RESTORE
 from backend.rooms.room import Room
 from backend.routes.deps import AuthenticatorDep, CsrfDep, HistoryDep, RoomsDep, SettingsDep
 
 router = APIRouter(prefix="/api/sessions/{session_id}/history", tags=["history"])
-
-RESTORE_ORIGIN = "tandem-history-restore"
 
 
 async def history_principal(request: Request, session_id: str, authenticator: AuthenticatorDep) -> Principal:
@@ -79,11 +78,8 @@ async def _version(recorder: HistoryRecorder, session_id: str, version_id: int) 
 async def _pinned(rooms: RoomManager, session_id: str) -> AsyncIterator[Room]:
     """The live room, held loaded while we read or write it."""
     room = await rooms.acquire(session_id)
-    room.pin()
-    try:
+    with room.hold():
         yield room
-    finally:
-        room.unpin()
 
 
 @router.get("")
@@ -178,7 +174,7 @@ async def restore_version(
     async with _pinned(rooms, session_id) as room:
         await recorder.record(room, kind="auto", note="before restore")  # keep what is replaced
         paths = [body.file] if body.file is not None else None
-        restored = docfiles.restore(room.doc, old, paths, RESTORE_ORIGIN)
+        restored = docfiles.restore(room.doc, old, paths, HISTORY_RESTORE)
         what = body.file or "the session"
         version = None
         if restored:

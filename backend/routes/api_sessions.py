@@ -45,7 +45,7 @@ def with_online(rooms: RoomManager, listed: list[SessionPublic]) -> list[Session
     out = []
     for s in listed:
         room = rooms.rooms.get(s.id)
-        names = home.online_names(room.awareness.states()) if room is not None else []
+        names = home.online_names(room.presence_states()) if room is not None else []
         out.append(s.model_copy(update={"online": names}))
     return out
 

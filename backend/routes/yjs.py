@@ -64,7 +64,7 @@ async def yjs_endpoint(websocket: WebSocket, sockets: Sockets, send: Send) -> No
     except CapacityError as exc:
         await close(closecodes.TRY_AGAIN_LATER, str(exc)[:120])
         return
-    if len(room.clients) >= settings.max_clients_per_room:
+    if room.client_count >= settings.max_clients_per_room:
         await close(closecodes.TRY_AGAIN_LATER, "room is full")
         return
     client = ClientConnection(

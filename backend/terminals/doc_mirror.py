@@ -9,9 +9,8 @@ from typing import Any
 
 from pycrdt import Doc, Map
 
+from backend.rooms.origin import TERMINALS as ORIGIN
 from sandbox import Exited, Resized, Resync, Skipped, StatusChanged, TerminalEvent
-
-ORIGIN = "terminals"
 
 
 def _terminals(doc: Doc) -> Map[Any]:

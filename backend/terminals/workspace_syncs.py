@@ -25,6 +25,7 @@ from pathlib import Path
 import anyio
 import anyio.abc
 
+from backend.rooms.origin import FILE_SYNC
 from backend.rooms.room import Room
 from backend.settings import Settings
 from backend.terminals.availability import sandbox_spec
@@ -97,6 +98,7 @@ class WorkspaceSyncs:
             max_total_bytes=s.workspace_max_bytes,
             max_doc_bytes=s.filesync_max_doc_bytes,
             max_watches=s.filesync_max_watches,
+            origin=FILE_SYNC,
             base=base,
         )
         running = self._running[room.name] = _Running(sync)

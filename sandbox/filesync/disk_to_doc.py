@@ -2,7 +2,7 @@
 
 Reads run in worker threads a batch at a time; each changed text file becomes a minimal diff
 (`merge`, in a worker thread) applied to its Y.Text in one transaction whose origin is the
-sync's (`"terminal"`), so other people's cursors survive; new files of a batch are added in one
+sync's (Tandem's `FILE_SYNC`), so other people's cursors survive; new files of a batch are added in one
 transaction. Binary files and files over a limit are listed in the `blobs` map with a reason
 instead, and a text file that crosses a limit later leaves the `files` map until it fits again.
 """

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ class SyncState:
     _blobs: Map[Any]
     root: Path
     _fs: SafeRoot
-    _origin: str
+    _origin: Hashable
     _max_file: int
     _max_files: int
     _max_doc_bytes: int

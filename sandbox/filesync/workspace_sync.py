@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,7 @@ class WorkspaceSync(DiskToDoc, StartupReconcile):
         max_total_bytes: int = 1024 * MiB,
         max_doc_bytes: int = 256 * MiB,
         max_watches: int = 4096,
-        origin: str = "terminal",
+        origin: Hashable = "terminal",  # of its doc transactions (Tandem passes its FILE_SYNC)
         base: Mapping[str, str] | None = None,
     ) -> None:
         self._doc = doc

@@ -11,9 +11,9 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from pycrdt import Doc, Map, Text
+from pycrdt import Array, Doc, Map, Text
 
-from tests.access_client import Http, yclient
+from tests.access_client import Http, add_comment, yclient
 from tests.pyclient import pycrdt_client
 from tests.support import TandemServer, running_server
 from tests.support import eventually as until
@@ -163,3 +163,28 @@ async def test_viewers_read_history_editors_restore(tmp_path: Path, database_url
         assert httpx.get(f"{srv.http_url}/api/sessions/{sid}/history").status_code == 401
         ok = owner.post(f"/api/sessions/{sid}/history/{version['id']}/restore", json={})
         assert ok.status_code == 200, ok.text
+
+
+async def test_a_commenter_who_only_commented_is_not_an_author(tmp_path: Path, database_url: str) -> None:
+    with running_server(
+        tmp_path / "data", database_url, "--sandbox", "off", auth=True, env=HISTORY_ENV
+    ) as srv:
+        owner = Http(srv.http_url)
+        owner.signup(f"owner{uuid.uuid4().hex[:6]}", "correct horse battery")
+        sid = owner.post("/api/sessions", json={"title": "credits"}).json()["id"]
+        token = owner.post(f"/api/sessions/{sid}/links", json={"role": "commenter"}).json()["token"]
+        guest = Http(srv.http_url)
+        guest.join(token, "Carla Commenter")
+        # The comment first, then the owner's edit: both fall in the version the edit makes.
+        async with yclient(srv.ws_url, sid, cookie=guest.cookie_header()) as commenter:
+            await until(lambda: commenter.synced.is_set())
+            await commenter.edit(add_comment("looks good", await commenter.whoami()))
+            async with yclient(srv.ws_url, sid, cookie=owner.cookie_header()) as client:
+                await until(lambda: client.synced.is_set())
+                await until(lambda: len(list(client.doc.get("comments", type=Array))) == 1)
+                await client.edit(
+                    lambda d: d.get("files", type=Map).__setitem__("main.py", Text("print(1)\n"))
+                )
+                await until(lambda: any(v["files"] for v in versions(owner, sid)), timeout=20)
+        credited = [a["name"] for v in versions(owner, sid) for a in v["authors"]]
+        assert credited and all(name.startswith("owner") for name in credited), credited

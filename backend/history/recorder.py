@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 import anyio
 
+from backend.access.authorize import Action, authorize
 from backend.access.yupdate import decode_state_vector
 from backend.errors import HistoryChainError
 from backend.history import docfiles
@@ -67,7 +68,11 @@ class _Edits(RoomListener):
         self.applied += 1
         if not isinstance(origin, Peer):
             self.local += 1
-            if isinstance(origin, ClientConnection):
+            # Authors are the people who may edit files: a commenter's updates only ever touch
+            # `comments`, so commenting alone never credits anyone with a version.
+            if isinstance(origin, ClientConnection) and authorize(
+                origin.principal, origin.room, Action.EDIT_DOC
+            ):
                 self.editors.add(origin)
 
     async def before_unload(self) -> None:

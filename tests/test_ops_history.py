@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -140,13 +141,19 @@ async def test_whole_session_restore_and_manual_version(history_server: TandemSe
     assert http.get(f"/api/sessions/{room}/history/999999/diff").status_code == 404
 
 
-async def test_viewers_read_history_editors_restore(tmp_path: Path, database_url: str) -> None:
+@contextmanager
+def owned_session(tmp_path: Path, database_url: str, title: str) -> Iterator[tuple[TandemServer, Http, str]]:
+    """An authenticated server with history on, an owner signed up, and the owner's new session."""
     with running_server(
         tmp_path / "data", database_url, "--sandbox", "off", auth=True, env=HISTORY_ENV
     ) as srv:
         owner = Http(srv.http_url)
         owner.signup(f"owner{uuid.uuid4().hex[:6]}", "correct horse battery")
-        sid = owner.post("/api/sessions", json={"title": "history"}).json()["id"]
+        yield srv, owner, owner.post("/api/sessions", json={"title": title}).json()["id"]
+
+
+async def test_viewers_read_history_editors_restore(tmp_path: Path, database_url: str) -> None:
+    with owned_session(tmp_path, database_url, "history") as (srv, owner, sid):
         viewer_token = owner.post(f"/api/sessions/{sid}/links", json={"role": "viewer"}).json()["token"]
         async with yclient(srv.ws_url, sid, cookie=owner.cookie_header()) as client:
             await client.edit(lambda d: d.get("files", type=Map).__setitem__("main.py", Text("print(1)\n")))
@@ -166,12 +173,7 @@ async def test_viewers_read_history_editors_restore(tmp_path: Path, database_url
 
 
 async def test_a_commenter_who_only_commented_is_not_an_author(tmp_path: Path, database_url: str) -> None:
-    with running_server(
-        tmp_path / "data", database_url, "--sandbox", "off", auth=True, env=HISTORY_ENV
-    ) as srv:
-        owner = Http(srv.http_url)
-        owner.signup(f"owner{uuid.uuid4().hex[:6]}", "correct horse battery")
-        sid = owner.post("/api/sessions", json={"title": "credits"}).json()["id"]
+    with owned_session(tmp_path, database_url, "credits") as (srv, owner, sid):
         token = owner.post(f"/api/sessions/{sid}/links", json={"role": "commenter"}).json()["token"]
         guest = Http(srv.http_url)
         guest.join(token, "Carla Commenter")

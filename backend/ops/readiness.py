@@ -61,7 +61,7 @@ async def check_docker(services: Services) -> str | None:
         if services.settings.sandbox == "docker":
             raise RuntimeError(terminals.status.reason or "sandbox unavailable")
         raise Skip(terminals.status.reason or "terminals off")
-    await terminals.registry.sandbox.docker.version()
+    await terminals.registry.sandbox.ping()
     return None
 
 

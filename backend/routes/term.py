@@ -19,7 +19,7 @@ from backend import closecodes
 from backend.auth.types import Principal
 from backend.channels.close import close_with, raw_path
 from backend.channels.runner import ChannelRunner
-from backend.errors import ChannelCloseError, TerminalNameError
+from backend.errors import ChannelCloseError, SandboxLimitError, TerminalNameError
 from backend.routes.ws_auth import authenticate_websocket
 from backend.services import Services
 from backend.terminals import policy
@@ -73,14 +73,19 @@ async def term_endpoint(websocket: WebSocket, services: Services) -> None:
             await websocket.send_text(error_frame("sandbox_off", reason))
             raise ChannelCloseError(closecodes.TERMINALS_OFF, reason)
         registry = terminals.registry
-        async with registry.attach(
-            session,
-            name,
-            principal,
-            can_start=policy.may_start(principal, session),
-            can_type=policy.may_type(principal, session),
-        ) as (term, sub):
-            await _Client(websocket, services, registry, session, term, sub, principal, channel).serve()
+        try:
+            async with registry.attach(
+                session,
+                name,
+                principal,
+                can_start=policy.may_start(principal, session),
+                can_type=policy.may_type(principal, session),
+            ) as (term, sub):
+                await _Client(websocket, services, registry, session, term, sub, principal, channel).serve()
+        except SandboxLimitError as exc:
+            # Said in the panel (the close reason alone is not shown while the page retries).
+            await websocket.send_text(error_frame("sandboxes_full", str(exc)))
+            raise
 
 
 @dataclass(eq=False)  # identity: connections live in sets

@@ -23,6 +23,7 @@ from backend.errors import ChannelCloseError, SandboxLimitError, TerminalNameErr
 from backend.routes.ws_auth import authenticate_websocket
 from backend.services import Services
 from backend.terminals import policy
+from backend.terminals.active import Terminal
 from backend.terminals.paths import PREFIX, parse_term_path
 from backend.terminals.protocol import (
     Resize,
@@ -33,7 +34,7 @@ from backend.terminals.protocol import (
     skip_mark,
     status_frame,
 )
-from backend.terminals.registry import Terminal, TerminalRegistry
+from backend.terminals.registry import TerminalRegistry
 from sandbox import (
     Output,
     PtyClosedError,

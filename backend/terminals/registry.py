@@ -31,8 +31,6 @@ from sandbox import SandboxBackend, SandboxError, TerminalSubscription
 
 log = logging.getLogger("tandem.terminals")
 
-__all__ = ["ActiveSession", "Terminal", "TerminalRegistry"]
-
 
 class TerminalRegistry:
     def __init__(

@@ -37,6 +37,7 @@ _BY_ERROR: tuple[tuple[type[BaseException], int, str], ...] = (
     (errors.TerminalNameError, BAD_REQUEST, "{}"),
     (errors.ProtocolError, BAD_REQUEST, "{}"),
     (errors.TerminalLimitError, TRY_AGAIN_LATER, "{}"),
+    (errors.SandboxLimitError, TRY_AGAIN_LATER, "{}"),
     (errors.CapacityError, TRY_AGAIN_LATER, "{}"),
     (errors.SandboxOffError, TERMINALS_OFF, "{}"),
     (sandbox_errors.TerminalFullError, TRY_AGAIN_LATER, "{}"),

@@ -83,6 +83,10 @@ class TerminalLimitError(TandemError):
     """The session already has its maximum number of terminals (close 1013)."""
 
 
+class SandboxLimitError(TandemError):
+    """The node runs `max_active_sandboxes` sessions' sandboxes already (close 1013)."""
+
+
 class SandboxOffError(TandemError):
     """Terminals are off on this server; the message says why (close 4503)."""
 

@@ -386,6 +386,15 @@ class Settings(BaseSettings):
         "off: every socket stays on ASGI",
     )
 
+    # --- sandboxes per node ---
+    max_active_sandboxes: int = Field(
+        50,
+        ge=1,
+        description="Sessions with running terminals on this node (each a container, a held room and "
+        "a file sync); a terminal of one more session is refused with `all N sandboxes are in use` "
+        "(close 1013: the page retries) until one is deactivated",
+    )
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             url = self.database_url

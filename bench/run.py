@@ -19,7 +19,7 @@ import time
 
 from bench.noisy import cpu_hogs
 from bench.scenarios import all_scenarios, parse_shape
-from bench.servers import ROOT, STARTERS
+from bench.servers import OPTIONAL_STARTERS, ROOT, STARTERS
 
 LOWER_IS_BETTER_EXCEPT = ("max sustained",)
 
@@ -53,7 +53,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10, help="length of each fan-out run")
     parser.add_argument("--full", action="store_true", help="also the 2.6M-edit history")
     parser.add_argument("--only", nargs="*", help="scenario names to run (default: all)")
-    parser.add_argument("--targets", nargs="*", default=list(STARTERS))
+    parser.add_argument(
+        "--targets", nargs="*", default=list(STARTERS), choices=[*STARTERS, *OPTIONAL_STARTERS]
+    )
     parser.add_argument(
         "--fanouts", nargs="*", type=parse_shape, help="fan-out shapes as WRITERSxREADERS, e.g. 2x200"
     )
@@ -83,7 +85,7 @@ def _run(args: argparse.Namespace) -> None:
     for round_no in range(args.rounds):
         for scenario, fn in scenarios:
             for target in args.targets:
-                server = STARTERS[target]()
+                server = {**STARTERS, **OPTIONAL_STARTERS}[target]()
                 try:
                     started = time.monotonic()
                     metrics = fn(server)

@@ -79,6 +79,22 @@ def capacity(server: Server, clients: int, rooms: int) -> Metrics:
     }
 
 
+def new_rooms(server: Server, rooms: int = 200) -> Metrics:
+    """Every client the first of its room: each handshake waits for its room's load (with Docker
+    terminals, a new session's workspace quota is made too, behind the room since #15 item 3)."""
+    run_loadgen(server, "idle", "--room", _room("warm"), "--clients", "20", "--rooms", "2", "--hold", "0")
+    r = run_loadgen(
+        server, "idle", "--room", _room("new"), "--clients", str(rooms), "--rooms", str(rooms),
+        "--hold", "0", "--handshake-timeout", "30", "--concurrency", "20",
+    )  # fmt: skip
+    hs = r.get("handshake_ms") or {}
+    return {
+        f"{rooms} new rooms: first handshake p50 ms": hs.get("p50"),
+        f"{rooms} new rooms: first handshake p99 ms": hs.get("p99"),
+        f"{rooms} new rooms: failures": r.get("failures"),
+    }
+
+
 def joinstorm(server: Server) -> Metrics:
     r = run_loadgen(server, "joinstorm", "--room", _room("storm"), "--clients", "20", "--tries", "10")
     stranded = r.get("stranded_per_try") or []
@@ -110,6 +126,7 @@ def all_scenarios(
         ("max rate", lambda s: max_rate(s, max(3, seconds // 2))),
         ("capacity 2000", lambda s: capacity(s, 2000, 200)),
         ("capacity 5000", lambda s: capacity(s, 5000, 500)),
+        ("new rooms", new_rooms),
         ("join storm", joinstorm),
         # 50k by default: Yrs's cost per appended character grows with the item it squashes into
         # (README: benchmarks), so Tandem's 260k run takes minutes; `--full` runs 260k and 2.6M.

@@ -10,9 +10,12 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import httpx
+
+from sandbox.types import TEST_IMAGE
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE_DIR = ROOT / "tests" / "node"
@@ -31,6 +34,9 @@ class Server:
     proc: subprocess.Popen[bytes]
     ws_url: str
     tmp: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
+    # With Docker terminals every loaded room's workspace is a quota mount: a clean stop
+    # unmounts hundreds of them, which takes longer than a plain one.
+    stop_timeout: float = 15
 
     @property
     def pid(self) -> int:
@@ -50,12 +56,21 @@ class Server:
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(timeout=15)
+                self.proc.wait(timeout=self.stop_timeout)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
         if self.tmp is not None:
+            _unmount_under(self.tmp.name)  # what a killed server left mounted
             self.tmp.cleanup()
+
+
+def _unmount_under(root: str) -> None:
+    prefix = os.path.realpath(root) + "/"
+    with open("/proc/self/mounts") as mounts:
+        points = [line.split()[1] for line in mounts if line.split()[1].startswith(prefix)]
+    for point in sorted(points, reverse=True):
+        subprocess.run(["umount", point], check=False, capture_output=True)
 
 
 # Generous: on a shared two-core machine beside the `--noisy` hogs, start-up alone can take 30 s.
@@ -77,19 +92,25 @@ def _wait_http(port: int, proc: subprocess.Popen[bytes], path: str = "/healthz")
     raise TimeoutError("server did not answer")
 
 
-def start_tandem(database_url: str | None = None) -> Server:
-    """Tandem with persistence on (SQLite under a fresh data directory unless a URL is given)."""
+def start_tandem(database_url: str | None = None, *, sandbox: bool = False) -> Server:
+    """Tandem with persistence on (SQLite under a fresh data directory unless a URL is given).
+
+    `sandbox`: Docker terminals on (the busybox test image, never a debootstrap build beside the
+    measurement) with the workspace quota as configured by default, so each room's file sync runs
+    on what a container would see; the references have no terminals."""
     tmp = tempfile.TemporaryDirectory(prefix="tandem-bench-")
     port = free_port()
     args = [sys.executable, "-m", "backend", "serve", "--no-auth", "--port", str(port), "--data", tmp.name]
-    # The references have no terminals: no sandbox image build (debootstrap) beside the measurement.
-    args += ["--sandbox", "off"]
+    args += ["--sandbox", "docker" if sandbox else "off"]
     if database_url:
         args += ["--database-url", database_url]
     # Every load-generator client connects from 127.0.0.1: lift the per-IP connection cap.
     env = {**os.environ, "TANDEM_LOG_LEVEL": "warning", "TANDEM_CONNECTIONS_PER_IP": "1000000"}
+    if sandbox:
+        env |= {"TANDEM_SANDBOX_IMAGE": TEST_IMAGE, "TANDEM_SANDBOX_INSTANCE": f"bench-{port}"}
     proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    server = Server("tandem", proc, f"ws://127.0.0.1:{port}/yjs", tmp)
+    name = "tandem-sandbox" if sandbox else "tandem"
+    server = Server(name, proc, f"ws://127.0.0.1:{port}/yjs", tmp, stop_timeout=120 if sandbox else 15)
     try:
         _wait_http(port, proc)
     except BaseException:
@@ -132,3 +153,5 @@ STARTERS = {
     "pycrdt-websocket": start_pycrdt_websocket,
     "y-websocket-server": start_node_reference,
 }
+# Asked for by name (`--targets tandem tandem-sandbox y-websocket-server`): Docker terminals on.
+OPTIONAL_STARTERS = {"tandem-sandbox": partial(start_tandem, sandbox=True)}

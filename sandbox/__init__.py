@@ -31,11 +31,12 @@ from .terminal_events import (
     Resized,
     Resync,
     Skipped,
+    StateEvent,
     StatusChanged,
     TerminalEvent,
     TerminalStatus,
 )
-from .terminal_hub import PtyFactory, TerminalHub
+from .terminal_hub import PtyFactory, StateListener, TerminalHub
 from .terminal_subscription import TerminalSubscription
 from .types import (
     DEFAULT_IMAGE,
@@ -73,6 +74,8 @@ __all__ = [
     "SandboxSpec",
     "SandboxUnavailableError",
     "Skipped",
+    "StateEvent",
+    "StateListener",
     "StatusChanged",
     "TerminalClosedError",
     "TerminalEvent",

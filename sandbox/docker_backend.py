@@ -122,6 +122,9 @@ class DockerSandbox:
             raise SandboxUnavailableError("DockerSandbox used outside `async with`")
         return self._docker
 
+    async def ping(self) -> None:
+        await self.docker.version()
+
     # -- containers -----------------------------------------------------------------------
 
     async def ensure_container(self, session_id: str, workspace: Path) -> ContainerHandle:
@@ -262,12 +265,16 @@ class DockerSandbox:
 
     async def remove(self, session_id: str) -> None:
         session = self._sessions.pop(session_id, None)
-        if session is None:
-            return
-        async with session.lock:
-            for pty in list(session.ptys):
-                await pty.aclose()
-            await self._delete(session.container, session.handle.name)
+        if session is not None:
+            async with session.lock:
+                for pty in list(session.ptys):
+                    await pty.aclose()
+                await self._delete(session.container, session.handle.name)
+        # A container this sandbox never held (left by an earlier run of the server) goes too.
+        name = container_name(session_id, self._instance)
+        existing = await self._lookup(name)
+        if existing is not None:
+            await self._delete(existing, name)
 
     async def _delete(self, container: DockerContainer, name: str) -> None:
         try:
@@ -276,12 +283,17 @@ class DockerSandbox:
             if exc.status != 404:
                 raise ContainerError(f"cannot remove {name}: {exc}") from exc
 
+    async def _managed(self) -> list[DockerContainer]:
+        filters = {"label": [f"{LABEL_MANAGED}=1", f"{LABEL_INSTANCE}={self._instance}"]}
+        return await self.docker.containers.list(all=True, filters=json.dumps(filters))
+
+    async def managed_sessions(self) -> set[str]:
+        return {(c["Labels"] or {}).get(LABEL_SESSION, "") for c in await self._managed()}
+
     async def reap_orphans(self, known_session_ids: Collection[str]) -> list[str]:
         known = set(known_session_ids)
-        filters = {"label": [f"{LABEL_MANAGED}=1", f"{LABEL_INSTANCE}={self._instance}"]}
-        containers = await self.docker.containers.list(all=True, filters=json.dumps(filters))
         reaped: list[str] = []
-        for container in containers:
+        for container in await self._managed():
             session_id = (container["Labels"] or {}).get(LABEL_SESSION, "")
             if session_id in known:
                 continue

@@ -9,14 +9,16 @@ first acquire mounts the quota image, the last release unmounts it. One `Workspa
 node, shared by `WorkspaceSyncs` and `DockerSandbox`; without a quota it only counts.
 
 The lock is per workspace: a mount (mkfs and mount, tens of milliseconds) of one room's
-workspace never holds up the load of another room.
+workspace never holds up the load of another room. The mount commands run on worker threads of
+their own (`MOUNT_THREADS` at a time), never the shared pool's: a hundred new rooms' mounts must
+not queue every other room's store read and file sync behind them.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -27,6 +29,8 @@ from .quota import WorkspaceQuota
 
 logger = logging.getLogger(__name__)
 
+MOUNT_THREADS = 4
+
 
 class WorkspaceMounts:
     def __init__(self, quota: WorkspaceQuota | None, error: QuotaError | None = None) -> None:
@@ -35,6 +39,7 @@ class WorkspaceMounts:
         self.error = error
         self._users: Counter[Path] = Counter()
         self._locks: dict[Path, tuple[anyio.Lock, list[int]]] = {}  # workspace -> lock, waiters
+        self._limiter: anyio.CapacityLimiter | None = None  # made in the event loop, on first use
 
     @property
     def enabled(self) -> bool:
@@ -44,7 +49,7 @@ class WorkspaceMounts:
         """Mount `workspace` (first user) and count one more user; raises `QuotaError`."""
         async with self._locked(workspace):
             if self.quota is not None and self._users[workspace] == 0:
-                await anyio.to_thread.run_sync(self.quota.mount, workspace)
+                await self._run(self.quota.mount, workspace)
             self._users[workspace] += 1
 
     async def release(self, workspace: Path) -> None:
@@ -56,14 +61,19 @@ class WorkspaceMounts:
             if self._users[workspace] == 0:
                 del self._users[workspace]
                 if self.quota is not None:
-                    await anyio.to_thread.run_sync(self.quota.unmount, workspace)
+                    await self._run(self.quota.unmount, workspace)
 
     async def discard(self, workspace: Path) -> None:
         """The session is deleted (its container removed, its sync stopped): unmount, delete the image."""
         async with self._locked(workspace):
             self._users.pop(workspace, None)
             if self.quota is not None:
-                await anyio.to_thread.run_sync(self.quota.discard, workspace)
+                await self._run(self.quota.discard, workspace)
+
+    async def _run(self, fn: Callable[[Path], None], workspace: Path) -> None:
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(MOUNT_THREADS)
+        await anyio.to_thread.run_sync(fn, workspace, limiter=self._limiter)
 
     @asynccontextmanager
     async def _locked(self, workspace: Path) -> AsyncIterator[None]:

@@ -75,14 +75,21 @@ class WorkspaceQuota:
         image = self.image_of(workspace)
         image.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         workspace.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fresh = False
         if not image.exists():
-            self._create(image, workspace)
+            if any(workspace.iterdir()):
+                self._create(image, workspace)
+            else:  # a new session's: nothing to copy in, so no staging mount (half the time)
+                os.replace(self._format(image), image)
+                fresh = True
         elif any(workspace.iterdir()):
             # Files put in the bare directory while it was not mounted (an operator copying a
             # project in between two loads of the room): moved into the image, so the mount
             # never hides them; they are the newer copies.
             self._copy_in(image, workspace)
         _run(["mount", "-t", "ext4", "-o", _MOUNT_OPTIONS, str(image), str(workspace)])
+        if fresh:
+            os.rmdir(workspace / "lost+found")  # nothing else uses the workspace yet
         logger.info("workspace %s mounted from %s (quota %d MiB)", workspace, image, self.size_bytes >> 20)
 
     def unmount(self, workspace: Path) -> None:
@@ -101,9 +108,9 @@ class WorkspaceQuota:
             raise QuotaError(f"workspace {workspace} is busy; its image is kept")
         self.image_of(workspace).unlink(missing_ok=True)
 
-    def _create(self, image: Path, workspace: Path) -> None:
-        """A fresh sparse image owned by the sandbox user; files already in a plain (pre-quota)
-        workspace are copied in (links as links, never followed: the container is stopped)."""
+    def _format(self, image: Path) -> Path:
+        """A fresh sparse image owned by the sandbox user, under a temporary name (a crash never
+        leaves half of one where the image belongs); returns that name."""
         partial = image.with_name(image.name + ".partial")
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         try:
@@ -112,6 +119,12 @@ class WorkspaceQuota:
             os.close(fd)
         extended = f"root_owner={self._uid}:{self._gid},lazy_itable_init=1,lazy_journal_init=1"
         _run(["mkfs.ext4", "-q", "-F", "-m", "0", "-E", extended, str(partial)])
+        return partial
+
+    def _create(self, image: Path, workspace: Path) -> None:
+        """A fresh image with the files already in a plain (pre-quota) workspace copied in
+        (links as links, never followed: the container is stopped)."""
+        partial = self._format(image)
         with tempfile.TemporaryDirectory(dir=image.parent) as staging:
             _run(["mount", "-t", "ext4", "-o", _MOUNT_OPTIONS, str(partial), staging])
             try:

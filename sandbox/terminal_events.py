@@ -84,3 +84,6 @@ class Resized:
 
 
 TerminalEvent = Output | Resync | Skipped | Attribution | StatusChanged | Exited | Resized
+
+StateEvent = StatusChanged | Exited | Resized
+"""What a hub's state listener hears (`TerminalHub(on_state=...)`): never output or input."""

@@ -14,6 +14,10 @@ writes (like `docker exec -t`, the program then waits for its readers). A pause 
 
 Input path: `write(author_id, data)` -> PTY, with an attribution record and event.
 Size: the smallest viewport among subscribers allowed to type (like tmux); viewers follow.
+
+State: `on_state` hears every status, exit and size change as it happens, synchronously (e.g.
+to mirror them into a document). It is not a subscriber: it takes no subscriber slot, never
+receives output and never paces the reader.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from .terminal_events import (
     Resync,
     ResyncReason,
     Skipped,
+    StateEvent,
     StatusChanged,
     TerminalEvent,
     TerminalStatus,
@@ -56,6 +61,8 @@ logger = logging.getLogger(__name__)
 
 PtyFactory = Callable[[int, int], Awaitable[Pty]]
 """Starts a new PTY of the given (cols, rows), e.g. `partial(sandbox.start_pty, sid, name)`."""
+
+StateListener = Callable[[StateEvent], None]
 
 
 class TerminalHub:
@@ -80,6 +87,7 @@ class TerminalHub:
         attribution_history: int = 1024,
         exit_wait_timeout: float = 5.0,
         preamble: bytes = b"",
+        on_state: StateListener | None = None,
     ) -> None:
         if frame_bytes <= 0 or frame_interval < 0:
             raise ValueError("frame_bytes must be positive and frame_interval non-negative")
@@ -105,6 +113,7 @@ class TerminalHub:
         self._subscribers: list[TerminalSubscription] = []
         self._pending = bytearray()
         self._has_pending = anyio.Event()
+        self._on_state = on_state
         self._pty: Pty | None = None
         self._pump_done = anyio.Event()
         self._exited = anyio.Event()
@@ -258,6 +267,11 @@ class TerminalHub:
     def _publish(self, event: TerminalEvent) -> None:
         for sub in self._subscribers:
             sub.offer(event)
+        if self._on_state is not None and isinstance(event, StatusChanged | Exited | Resized):
+            try:
+                self._on_state(event)
+            except Exception:  # the listener's failure never stops the terminal
+                logger.exception("terminal %s: state listener failed on %r", self.name, event)
 
     def _set_status(self, status: TerminalStatus) -> None:
         if status != self._status:

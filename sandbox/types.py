@@ -95,7 +95,10 @@ class Pty(Protocol):
 
 
 class SandboxBackend(Protocol):
-    """Runs a session's container and its PTYs (the `Sandbox backend` seam)."""
+    """Runs a session's container and its PTYs (the `Sandbox backend` seam).
+
+    The backend's terminals use nothing else of the sandbox: its shells come from `start_pty`,
+    its housekeeping from the rest."""
 
     async def ensure_container(self, session_id: str, workspace: Path) -> ContainerHandle:
         """Create (or find) the session's container and make sure it runs."""
@@ -114,13 +117,21 @@ class SandboxBackend(Protocol):
         ...
 
     async def remove(self, session_id: str) -> None:
-        """Stop and delete the container; the workspace on the host stays."""
+        """Stop and delete the container (one an earlier run left too); the workspace stays."""
         ...
 
     async def discard_workspace(self, workspace: Path) -> None:
         """A deleted session's workspace: release what backs it (its quota image), after `remove`."""
         ...
 
+    async def managed_sessions(self) -> set[str]:
+        """The sessions that have a container of this install (running or stopped)."""
+        ...
+
     async def reap_orphans(self, known_session_ids: Collection[str]) -> list[str]:
         """Remove managed containers of sessions not in `known_session_ids`; return their ids."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise unless the engine answers (readiness)."""
         ...

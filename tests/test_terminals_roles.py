@@ -142,7 +142,7 @@ async def test_a_viewer_never_starts_a_stopped_container_or_another_terminal(
         async with term_client(f"{base}/term/{session}/main?role=viewer") as viewer:
             await viewer.control_until(lambda m: m["type"] == "resync")
     # The session is deactivated and its container stopped (as after an idle stop)...
-    await registry._close_session(registry.sessions[session])
+    await registry.sessions[session].close()
     await registry.sandbox.stop(session)
     # ...then a viewer comes back: refused, and the container stays stopped.
     async with term_client(f"{base}/term/{session}/main?role=viewer") as viewer:

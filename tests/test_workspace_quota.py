@@ -101,7 +101,8 @@ async def test_a_workspace_unmounted_under_the_sync_loses_nothing_from_the_doc(s
         files = doc.get("files", type=Map)
         files["keep.txt"] = Text("kept\n")
         files["also.txt"] = Text("also\n")
-        await eventually(lambda: (workspace / "also.txt").exists(), timeout=15)
+        # Both written (a flush writes in name order: also.txt, then keep.txt) before the unmount.
+        await eventually(lambda: all((workspace / n).exists() for n in ("also.txt", "keep.txt")), timeout=15)
         assert os.path.ismount(workspace)
         subprocess.run(["umount", "-l", str(workspace)], check=True)
         assert not (workspace / "keep.txt").exists()

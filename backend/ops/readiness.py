@@ -76,7 +76,7 @@ async def check_docker(targets: Targets) -> str | None:
         if targets.settings.sandbox == "docker":
             raise RuntimeError(terminals.status.reason or "sandbox unavailable")
         raise Skip(terminals.status.reason or "terminals off")
-    await terminals.registry.sandbox.docker.version()
+    await terminals.registry.sandbox.ping()
     return None
 
 

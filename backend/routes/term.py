@@ -19,11 +19,12 @@ from backend import closecodes
 from backend.auth.types import Principal
 from backend.channels.close import close_with, raw_path
 from backend.channels.runner import ChannelRunner
-from backend.errors import ChannelCloseError, TerminalNameError
+from backend.errors import ChannelCloseError, SandboxLimitError, TerminalNameError
 from backend.routes.sockets import Sockets
 from backend.routes.ws_auth import authenticate_websocket
 from backend.settings import Settings
 from backend.terminals import policy
+from backend.terminals.active import Terminal
 from backend.terminals.live import TerminalAccess
 from backend.terminals.paths import PREFIX, parse_term_path
 from backend.terminals.protocol import (
@@ -35,7 +36,7 @@ from backend.terminals.protocol import (
     skip_mark,
     status_frame,
 )
-from backend.terminals.registry import Terminal, TerminalRegistry
+from backend.terminals.registry import TerminalRegistry
 from sandbox import (
     Output,
     PtyClosedError,
@@ -76,15 +77,20 @@ async def term_endpoint(websocket: WebSocket, sockets: Sockets) -> None:
             await websocket.send_text(error_frame("sandbox_off", reason))
             raise ChannelCloseError(closecodes.TERMINALS_OFF, reason)
         registry = terminals.registry
-        async with registry.attach(
-            session,
-            name,
-            principal,
-            can_start=policy.may_start(principal, session),
-            can_type=policy.may_type(principal, session),
-        ) as (term, sub):
-            client = _Client(websocket, settings, registry, session, term, sub, principal, channel)
-            await client.serve(sockets.terminal_access)
+        try:
+            async with registry.attach(
+                session,
+                name,
+                principal,
+                can_start=policy.may_start(principal, session),
+                can_type=policy.may_type(principal, session),
+            ) as (term, sub):
+                client = _Client(websocket, settings, registry, session, term, sub, principal, channel)
+                await client.serve(sockets.terminal_access)
+        except SandboxLimitError as exc:
+            # Said in the panel (the close reason alone is not shown while the page retries).
+            await websocket.send_text(error_frame("sandboxes_full", str(exc)))
+            raise
 
 
 @dataclass(eq=False)  # identity: connections live in sets

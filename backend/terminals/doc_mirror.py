@@ -1,6 +1,7 @@
 """The doc's `terminals` map, written by the server only: name -> Y.Map {title, status, cols,
 rows, exit_code, opened_by {id, name}, started_at, exited_at, previous {ended_at, reason}}. Clients
-read it to list terminals; `previous` says the shell is not the one that was there before."""
+read it to list terminals; `previous` says the shell is not the one that was there before. It follows
+the hub's state events (`TerminalHub(on_state=...)`), never its output."""
 
 from __future__ import annotations
 
@@ -10,22 +11,24 @@ from typing import Any
 from pycrdt import Doc, Map
 
 from backend.rooms.origin import TERMINALS as ORIGIN
-from sandbox import Exited, Resized, Resync, Skipped, StatusChanged, TerminalEvent
+from sandbox import Exited, Resized, StateEvent, StatusChanged, TerminalHub
 
 
 def _terminals(doc: Doc) -> Map[Any]:
     return doc.get("terminals", type=Map)
 
 
-def open_terminal(doc: Doc, name: str, opened_by: dict[str, str]) -> None:
+def open_terminal(doc: Doc, name: str, opened_by: dict[str, str], hub: TerminalHub) -> None:
+    """The terminal's entry, with the hub's state now (its events update it from here on)."""
+    cols, rows = hub.size
     with doc.transaction(origin=ORIGIN):
         _terminals(doc)[name] = Map(
             {
                 "title": name,
-                "status": "starting",
-                "cols": 80,
-                "rows": 24,
-                "exit_code": None,
+                "status": hub.status,
+                "cols": cols,
+                "rows": rows,
+                "exit_code": hub.exit_status,
                 "opened_by": opened_by,
                 "started_at": time.time(),
             }
@@ -43,11 +46,9 @@ def _update(doc: Doc, name: str, **fields: Any) -> None:
                 entry[key] = value
 
 
-def apply_event(doc: Doc, name: str, event: TerminalEvent) -> None:
-    """Mirror one hub event seen by the server's own subscription (output is not mirrored)."""
-    if isinstance(event, Resync | Skipped):
-        _update(doc, name, status=event.status, cols=event.cols, rows=event.rows, exit_code=event.exit_status)
-    elif isinstance(event, StatusChanged):
+def apply_event(doc: Doc, name: str, event: StateEvent) -> None:
+    """Mirror one of the hub's state events."""
+    if isinstance(event, StatusChanged):
         fields: dict[str, Any] = {"status": event.status}
         if event.status == "running":
             fields["exit_code"] = None  # a restart clears the last exit

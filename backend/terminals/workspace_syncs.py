@@ -7,6 +7,11 @@ workspace is read into the doc while the room loads (no container is started), a
 while the room stays loaded: a `git checkout` in a running terminal or a file an operator
 copies in shows up either way. The room's unload stops the sync after a last flush.
 
+A workspace with nothing to read — none yet, or an empty directory, and no quota image — cannot
+add anything to the doc, so its room is served at once and the sync starts behind it: a new
+session's first handshake never waits for the quota's mkfs and mount (the slow part of its
+load), and a file put there meanwhile is read in by the sync's start like any other.
+
 Several nodes (a shared bus): every node may load a room, but a session's workspace lives on
 its owner node (backend.bus.leases), so there the sync starts with the session's sandbox
 (`ensure`) instead of on every load.
@@ -30,7 +35,7 @@ from backend.rooms.room import Room
 from backend.settings import Settings
 from backend.terminals.availability import sandbox_spec
 from backend.terminals.paths import workspace_dir
-from sandbox import WorkspaceMounts
+from sandbox import WorkspaceMounts, WorkspaceQuota
 from sandbox.filesync import WorkspaceSync
 
 log = logging.getLogger("tandem.filesync")
@@ -38,7 +43,8 @@ log = logging.getLogger("tandem.filesync")
 
 @dataclass(eq=False)
 class _Running:
-    sync: WorkspaceSync
+    sync: WorkspaceSync | None = None  # made once its base is read
+    started: anyio.Event = field(default_factory=anyio.Event)  # initial sync done (or failed)
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     done: anyio.Event = field(default_factory=anyio.Event)
 
@@ -69,12 +75,32 @@ class WorkspaceSyncs:
 
     def get(self, session: str) -> WorkspaceSync | None:
         running = self._running.get(session)
-        return running.sync if running is not None else None
+        return running.sync if running is not None and running.started.is_set() else None
 
     async def room_loaded(self, room: Room) -> None:
-        """RoomManager `after_load` hook: read the workspace into the doc, then keep watching."""
-        if self._on_load:
-            await self.ensure(room)
+        """RoomManager `after_load` hook: read the workspace into the doc, then keep watching
+        (with nothing to read, the room need not wait for that: it starts behind the room)."""
+        if not self._on_load:
+            return
+        workspace = workspace_dir(self.settings, room.name)
+        fresh = await anyio.to_thread.run_sync(self._nothing_to_read, workspace)
+        if fresh and room.name not in self._running:
+            log.debug("workspace %s: nothing to read in, the room is served while its sync starts", workspace)
+            self._start(room)
+            return
+        await self.ensure(room)
+
+    def _nothing_to_read(self, workspace: Path) -> bool:
+        """No quota image (it holds the files when there is one) and no file in the directory."""
+        if self._mounts.enabled and WorkspaceQuota.image_of(workspace).exists():
+            return False
+        try:
+            with os.scandir(workspace) as entries:
+                return next(entries, None) is None
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False  # whatever it is, the sync's start says (and waits for it)
 
     async def room_unloading(self, room: Room) -> None:
         """RoomManager `before_unload` hook: flush and stop."""
@@ -82,15 +108,20 @@ class WorkspaceSyncs:
 
     async def ensure(self, room: Room) -> WorkspaceSync | None:
         """The room's running sync, started (initial sync done) if it was not; None if it failed."""
-        running = self._running.get(room.name)
-        if running is not None:
-            return running.sync
+        running = self._running.get(room.name) or self._start(room)
+        await running.started.wait()
+        return running.sync if self._running.get(room.name) is running else None
+
+    def _start(self, room: Room) -> _Running:
+        running = self._running[room.name] = _Running()
+        self._tg.start_soon(self._run, room, running, name=f"filesync:{room.name}")
+        return running
+
+    def _make_sync(self, room: Room, base: dict[str, str]) -> WorkspaceSync:
         s = self.settings
-        workspace = workspace_dir(s, room.name)
-        base = await anyio.to_thread.run_sync(_read_base, self._base_path(workspace))
-        sync = WorkspaceSync(
+        return WorkspaceSync(
             room.doc,
-            workspace,
+            workspace_dir(s, room.name),
             owner=self._owner,
             debounce=s.filesync_debounce_ms / 1000,
             max_file_bytes=s.filesync_max_file_bytes,
@@ -101,31 +132,32 @@ class WorkspaceSyncs:
             origin=FILE_SYNC,
             base=base,
         )
-        running = self._running[room.name] = _Running(sync)
-        started = anyio.Event()
-        self._tg.start_soon(self._run, room.name, running, started, name=f"filesync:{room.name}")
-        await started.wait()
-        return running.sync if self._running.get(room.name) is running else None
 
-    async def _run(self, session: str, running: _Running, started: anyio.Event) -> None:
+    async def _run(self, room: Room, running: _Running) -> None:
         # A sync failure leaves the room and terminals working (the doc and the disk just drift).
+        session = room.name
+        sync: WorkspaceSync | None = None
         mounted = False
         try:
             with running.scope:
-                await anyio.to_thread.run_sync(_make_dir, running.sync.root)
-                await self._mounts.acquire(running.sync.root)
+                workspace = workspace_dir(self.settings, session)
+                base = await anyio.to_thread.run_sync(_read_base, self._base_path(workspace))
+                sync = running.sync = self._make_sync(room, base)
+                await anyio.to_thread.run_sync(_make_dir, sync.root)
+                await self._mounts.acquire(sync.root)
                 mounted = True
-                await running.sync.run(task_status=_EventStatus(started))
+                await sync.run(task_status=_EventStatus(running.started))
         except Exception:
             log.exception("session %r: workspace sync stopped", session)
         finally:
             with anyio.CancelScope(shield=True):
-                await self._save_base(running.sync)
-                if mounted:
-                    await self._mounts.release(running.sync.root)
+                if sync is not None:
+                    await self._save_base(sync)
+                    if mounted:
+                        await self._mounts.release(sync.root)
             if self._running.get(session) is running:
                 del self._running[session]
-            started.set()
+            running.started.set()
             running.done.set()
 
     async def stop(self, session: str) -> None:

@@ -377,6 +377,27 @@ const scenarios = {
     return { outputToRemoteMs: outputMs }
   },
 
+  // Against a server with TANDEM_MAX_ACTIVE_SANDBOXES=1 (#16 item 6).
+  async sandboxLimit (browser, base) {
+    const a = await person(browser, base, { name: 'Alice', color: '#e5484d' })
+    const b = await person(browser, base, { name: 'Bob', color: '#0090ff' })
+    await ownRoom(a, 'full-a')
+    await a.page.click('#panels [data-panel=terminal]')
+    await a.page.waitForSelector('#panels[data-terminal=running]', { timeout: 60000 })
+    // Bob's session wants a second sandbox: his panel says why he has no terminal, and retries.
+    await ownRoom(b, 'full-b')
+    await b.page.click('#panels [data-panel=terminal]')
+    const note = '#panels[data-terminal=reconnecting] #terminal-note:not([hidden])'
+    await b.page.waitForSelector(note, { timeout: 30000 })
+    eq(await b.page.textContent(note), 'all 1 sandboxes are in use; try again when one frees', 'the refusal')
+    await shot(b.page, 'sandbox-limit.png')
+    // Alice leaves: her terminal is hung up, her sandbox freed, and Bob's panel gets a shell.
+    await a.page.context().close()
+    await b.page.waitForSelector('#panels[data-terminal=running]', { timeout: 90000 })
+    await until(b.page, () => document.querySelector('#terminal-note')?.hidden !== false, null, { what: 'the note gone' })
+    return {}
+  },
+
   async mobile (browser, base) {
     const a = await person(browser, base, { name: 'Alice', color: '#e5484d' })
     await ownRoom(a, 'mobile')

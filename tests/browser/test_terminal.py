@@ -24,3 +24,14 @@ def term_server(built_web: Path, tmp_path_factory: pytest.TempPathFactory) -> It
 def test_shared_terminal_output_attribution_and_viewer(term_server: TandemServer) -> None:
     result = run_scenario("terminal", term_server.http_url, timeout=180)
     print("terminal: output on the other screen ms:", result["outputToRemoteMs"])
+
+
+@pytest.fixture(scope="module")
+def one_sandbox_server(built_web: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TandemServer]:
+    env = {"TANDEM_MAX_ACTIVE_SANDBOXES": "1", "TANDEM_TERMINAL_DETACHED_CLOSE_SECONDS": "1"}
+    with authed_sandbox_server(tmp_path_factory.mktemp("browser-term-limit"), **env) as srv:
+        yield srv
+
+
+def test_one_sandbox_too_many_is_explained_in_the_panel_and_retried(one_sandbox_server: TandemServer) -> None:
+    run_scenario("sandboxLimit", one_sandbox_server.http_url, timeout=240)

@@ -237,6 +237,29 @@ async def test_exit_status_is_reported_and_restart_starts_a_new_pty() -> None:
             assert factory.ptys[1].closed and factory.ptys[1].status == 129
 
 
+async def test_a_state_listener_hears_status_exit_and_size_never_output_and_takes_no_slot() -> None:
+    factory = FakePtyFactory()
+    heard: list[object] = []
+    async with TerminalHub(factory, max_subscribers=1, on_state=heard.append) as hub:
+        assert heard == [StatusChanged("running")]
+        async with hub.attach("a", can_write=True, cols=90, rows=30) as a:  # the one slot is a client's
+            assert await next_event_of(a, Resized) == Resized(90, 30)
+            factory.current.emit(b"lots of output\r\n" * 100)
+            await read_until(a, b"lots of output")
+            factory.current.finish(3)
+            await next_event_of(a, Exited)
+        assert heard[1:] == [Resized(90, 30), StatusChanged("exited"), Exited(3)]
+    assert heard[-1] == StatusChanged("closed")
+    assert not any(isinstance(e, Output | Resync | Attribution) for e in heard)
+
+    def failing(event: object) -> None:
+        raise RuntimeError("a broken listener")
+
+    async with TerminalHub(FakePtyFactory(), on_state=failing) as hub, hub.attach("b", can_write=True) as b:
+        assert hub.status == "running"  # its failures are logged; the terminal runs on
+        assert isinstance(await b.receive(), Resync)
+
+
 async def test_subscriber_limit() -> None:
     factory = FakePtyFactory()
     hub = TerminalHub(factory, max_subscribers=1)

@@ -2,7 +2,7 @@
 // Binary frames carry terminal bytes both ways; text frames are JSON control messages:
 //   server → client: resync {reason, status, cols, rows, exit_code} (reset; the next binary frame
 //   is the scrollback), status {status} | {cols, rows}, exit {code}, attribution {author, at, nbytes},
-//   error {code: read_only|sandbox_off|forbidden, message};
+//   error {code: read_only|sandbox_off|sandboxes_full|forbidden, message};
 //   client → server: resize {cols, rows} (editors only), restart {}.
 // Close codes: 4503 terminals off, 4400/4401/4403/4404, 1013 caps, 1001 closed/shutdown.
 import { Terminal } from '@xterm/xterm'
@@ -41,6 +41,7 @@ export function openTerminal (container, opts) {
   let retryTimer = 0
   let state = ''
   let lastError = null // the last `error` frame
+  let refusal = null // why the server cannot start this terminal now (all sandboxes in use): shown while retrying
   let want = null // the size this client would like (editors only)
 
   const setState = (s, info = {}) => { state = s; opts.onState(s, info) }
@@ -151,7 +152,7 @@ export function openTerminal (container, opts) {
   function connect () {
     if (disposed) return
     lastError = null
-    setState(attempt ? 'reconnecting' : 'connecting', { attempt })
+    setState(attempt ? 'reconnecting' : 'connecting', { attempt, message: refusal })
     const sock = ws = new WebSocket(url())
     sock.binaryType = 'arraybuffer'
     sock.onopen = () => {
@@ -168,6 +169,7 @@ export function openTerminal (container, opts) {
       switch (msg.type) {
         case 'resync':
           attempt = 0
+          refusal = null
           term.write('', () => { term.reset(); clearMarks() })
           serverSize(msg.cols, msg.rows)
           if (msg.status === 'exited') setState('exited', { code: msg.exit_code ?? null })
@@ -193,6 +195,8 @@ export function openTerminal (container, opts) {
             readOnly = true
             term.options.disableStdin = true
             opts.onReadOnly?.()
+          } else if (msg.code === 'sandboxes_full') {
+            refusal = String(msg.message || 'all sandboxes are in use; try again when one frees')
           } else if (msg.code === 'sandbox_off') {
             setState('unavailable', { message: String(msg.message || 'terminals are off') })
           } else {
@@ -210,7 +214,7 @@ export function openTerminal (container, opts) {
       if (RECONNECT.has(e.code)) {
         const delay = Math.min(10000, 500 * 2 ** attempt) * (0.75 + Math.random() / 2)
         attempt++
-        setState('reconnecting', { inMs: Math.round(delay), reason: e.reason || '', attempt })
+        setState('reconnecting', { inMs: Math.round(delay), reason: e.reason || '', attempt, message: refusal })
         retryTimer = setTimeout(connect, delay)
         return
       }

@@ -170,7 +170,7 @@ export function createTerminalPanel (root, body, opts) {
     statusEl.dataset.state = state
     if (state === 'running' || state === 'exited') setNote('')
     else if (state === 'connecting' || state === 'starting') setNote(entry?.seen ? '' : 'Connecting to the terminal…')
-    else if (state === 'reconnecting') setNote('')
+    else if (state === 'reconnecting') setNote(info.message || '') // e.g. all sandboxes are in use
     else if (state === 'missing') setNote(opts.readOnly ? 'Nobody has opened this terminal yet. It appears here when an editor starts it.' : 'This terminal is not running.')
     else if (state === 'closed') setNote(`The terminal connection closed${info.message ? ': ' + info.message : ''}.`)
     showReplaced()

@@ -18,8 +18,8 @@ from backend.access.ratelimit import Windows
 from backend.access.throttle import ThrottleMiddleware
 from backend.edge.bodylimit import BodyLimitMiddleware
 from backend.edge.hosts import AllowedHosts, HostGuardMiddleware
+from backend.node import Node
 from backend.ops import logcontext
-from backend.routes.owned import owned_asgi
 from backend.routes.signal import is_signal
 from backend.routes.term import is_term
 from backend.routes.yjs import is_yjs, yjs_asgi
@@ -40,11 +40,14 @@ class TandemASGI:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._entry(scope, receive, send)
 
+    @property
+    def _node(self) -> Node:
+        node: Node = self.app.state.node  # opened by the lifespan (backend.app)
+        return node
+
     def _limit_windows(self) -> Windows:
         """The limits' storage, built in the lifespan with the login limiter (one per node)."""
-        limiter = self.app.state.services.login_limiter
-        assert limiter is not None
-        return limiter.windows
+        return self._node.login_limiter.windows
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":
@@ -57,16 +60,15 @@ class TandemASGI:
         finally:
             # The principal's connection share (taken in backend.routes.ws_auth) comes back.
             lease = scope.get(SCOPE_LEASE)
-            limiter = self.app.state.services.principal_connections if lease is not None else None
-            if limiter is not None:
-                limiter.release(lease)
+            if lease is not None:
+                self._node.connections.release(lease)
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         if is_yjs(scope):
-            await yjs_asgi(self.app.state.services, scope, receive, send)
+            await yjs_asgi(self._node.sockets, scope, receive, send)
         elif is_term(scope):  # `/term/`: served the same way, on the session's owner node
-            await owned_asgi("term", self.app.state.services, scope, receive, send)
+            await self._node.owners.serve("term", scope, receive, send)
         elif is_signal(scope):  # `/signal/`: screen-share signaling, the same way
-            await owned_asgi("signal", self.app.state.services, scope, receive, send)
+            await self._node.owners.serve("signal", scope, receive, send)
         else:
             await self.app(scope, receive, send)

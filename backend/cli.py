@@ -42,6 +42,26 @@ def load_settings(**overrides: Any) -> Settings:
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
 
+def _require_writable_data(path: Path) -> None:
+    """The data directory, created 0700 and proved writable before anything starts: a directory
+    this user cannot write (compose's `/srv/tandem` left to root, a read-only mount) is one clear
+    line and exit 2, not a traceback from whichever part writes first."""
+    probe = path / ".tandem-write-probe"
+    try:
+        private_dir(path)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        who = f"uid {os.getuid()}"
+        typer.echo(
+            f"tandem: cannot write the data directory {path} as {who}: {exc.strerror or exc}. Make it "
+            f"writable by {who} (e.g. `sudo install -d -o {os.getuid()} -g {os.getgid()} {path}`) "
+            "or choose another with --data / TANDEM_DATA.",
+            err=True,
+        )
+        raise typer.Exit(2) from None
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind [default 127.0.0.1]")] = None,
@@ -91,7 +111,7 @@ def serve(
         log.warning("*** --no-auth: ANYONE who can reach %s may edit ANY room ***", settings.host)
     # Owner-only from here on: whatever the server writes (database, workspaces, backups) is 0600/0700.
     os.umask(0o077)
-    private_dir(settings.data)
+    _require_writable_data(settings.data)
     if settings.sandbox == "docker":
         _require_sandbox(settings)
     from backend.cli_context import record_address

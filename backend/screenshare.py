@@ -1,5 +1,6 @@
-"""Screen share wiring: the signaling hub and the aiortc relay, built from settings, plus the
-access listener that re-checks open signaling connections when a session's access changes."""
+"""Screen share wiring: the signaling hub and the aiortc relay, built from settings; it is a
+session listener (backend.lifecycle) that re-checks open signaling connections when a session's
+access changes."""
 
 from __future__ import annotations
 
@@ -74,7 +75,7 @@ class ScreenShareService:
             yield cls(SignalingHub(relay, ice, limits), relay, authenticator)
 
     async def access_changed(self, session: str) -> None:
-        """An `access_listeners` entry: new roles apply at once, lost access closes (4403/4404)."""
+        """New roles apply at once, lost access closes (4403/4404)."""
         for p in self.hub.participants(session):
             principal = self.principals.get(p)
             if principal is None:
@@ -91,3 +92,7 @@ class ScreenShareService:
                 log.info("session=%r %s: signaling role -> %s", session, fresh.id, fresh.role)
                 self.principals[p] = fresh
                 await self.hub.update_identity(p, identity_of(fresh, session))
+
+    async def session_deleted(self, session: str) -> None:
+        """Nothing is kept per session: its connections close (4404) on the access change."""
+        return None

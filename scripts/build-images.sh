@@ -2,8 +2,9 @@
 # Build the production images locally (no registry): the Debian base with debootstrap, then the
 # app, PostgreSQL, Redis and nginx images that docker-compose.yml names. Unchanged images are kept.
 #   bash scripts/build-images.sh [app|postgres|redis|nginx ...] [--force] [--verbose]
-# Needs root (debootstrap), a Docker engine, debootstrap and Node with web/node_modules (the
-# front end goes into the wheel); scripts/ensure-docker.sh and scripts/install.sh provide them.
+# Needs root (debootstrap), a Docker engine and debootstrap (scripts/ensure-docker.sh). The app's
+# front end and wheel are built inside `docker build` (deploy/images/app/Dockerfile): no Node or
+# pip needed on the host; a TLS-intercepting proxy's CA goes in deploy/ca/ (its README).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PY="${PYTHON:-}"

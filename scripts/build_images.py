@@ -7,10 +7,10 @@
 
 Every image carries a `tandem.content-hash` label: the hash of what it is made from (its Dockerfile
 directory, the base image's id, and for the app the source files). An image whose label matches is
-not rebuilt, so a second run takes seconds. The app's wheels are made on this machine (`pip wheel`
-with its own index configuration and CA bundle; `setup.py` builds the front end into Tandem's
-wheel), so `docker build` itself needs no network; the other images run `apt-get` against the
-Debian mirror over the host's network (`docker build --network host`).
+not rebuilt, so a second run takes seconds. Every build runs `apt-get` against the Debian mirror
+over the host's network (`docker build --network host`); the app's (deploy/images/app/Dockerfile,
+the repository root as its context, as docker-compose.yml builds it) also runs `npm ci` and pip
+inside its build stages, trusting the CA files in deploy/ca/ (deploy/ca/README.md).
 """
 
 from __future__ import annotations
@@ -54,12 +54,6 @@ path-exclude /usr/share/info/*
 path-exclude /usr/share/locale/*
 path-include /usr/share/locale/locale.alias
 """
-# The image's interpreter: Debian bookworm's python3. The app's dependencies are downloaded as
-# wheels for it (cp311, abi3 or pure, manylinux up to bookworm's glibc 2.36).
-TARGET_PYTHON = "3.11.2"
-# pip evaluates `python_full_version` markers against the machine running it, not TARGET_PYTHON:
-# what the lock (resolved on a later 3.11) leaves out for 3.11.2. redis needs async-timeout there.
-MARKER_DEPENDENCIES = ("async-timeout==5.0.1",)
 
 
 class BuildError(RuntimeError):
@@ -72,14 +66,6 @@ class Built:
     status: str  # "built" or "cached"
     seconds: float
     size_bytes: int
-
-
-def target_python_options() -> list[str]:
-    platforms = [f"manylinux_2_{minor}_x86_64" for minor in range(36, 4, -1)]
-    platforms += ["manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64"]
-    options = ["--python-version", TARGET_PYTHON, "--implementation", "cp"]
-    options += [x for abi in ("cp311", "abi3", "none") for x in ("--abi", abi)]
-    return options + [x for platform in platforms for x in ("--platform", platform)]
 
 
 def tag_for(name: str) -> str:
@@ -227,8 +213,18 @@ def build_base(mirror: str, *, force: bool, verbose: bool) -> tuple[str, str]:
     return tag, "built"
 
 
-def docker_build(tag: str, context: Path, content: str, build_args: dict[str, str], *, verbose: bool) -> None:
+def docker_build(
+    tag: str,
+    context: Path,
+    content: str,
+    build_args: dict[str, str],
+    *,
+    verbose: bool,
+    dockerfile: Path | None = None,
+) -> None:
     argv = ["docker", "build", "--network", "host", "--label", f"{LABEL}={content}", "-t", tag]
+    if dockerfile is not None:
+        argv += ["-f", str(dockerfile)]
     for key, value in build_args.items():
         argv += ["--build-arg", f"{key}={value}"]
     if not verbose:
@@ -246,29 +242,20 @@ def build_service(name: str, base: str, apt: str, *, force: bool, verbose: bool)
     return tag, "built"
 
 
+def app_build_inputs() -> list[Path]:
+    """What the app image is made from besides the base: its Dockerfile directory, the sources
+    and the context's .dockerignore (not deploy/ca: build-time trust, not part of the image)."""
+    return [*dir_files(IMAGES / "app"), *app_source_files(), ROOT / ".dockerignore"]
+
+
 def build_app(base: str, apt: str, *, force: bool, verbose: bool) -> tuple[str, str]:
+    """The same build docker-compose.yml's `build:` runs: the repository root as the context."""
     tag = tag_for("app")
-    content = hash_files(
-        dir_files(IMAGES / "app") + app_source_files(), ROOT, image_id(base), apt, sys.version
-    )
+    content = hash_files(app_build_inputs(), ROOT, image_id(base), apt)
     if not force and existing_hash(tag) == content:
         return tag, "cached"
-    with tempfile.TemporaryDirectory(prefix="tandem-app-") as tmp:
-        context = Path(tmp)
-        shutil.copytree(IMAGES / "app", context, dirs_exist_ok=True)
-        wheels = context / "wheels"
-        # Tandem's wheel: build_py runs `node web/build.mjs`, so the front end is inside.
-        pip = [sys.executable, "-m", "pip"]
-        _run([*pip, "wheel", "--no-deps", "-q", "--wheel-dir", str(wheels), str(ROOT)], verbose=verbose)
-        (wheel,) = wheels.glob("tandem-*.whl")
-        # Its dependencies as pinned by the lock, as binary wheels for the image's interpreter.
-        download = [*pip, "download", "-q", "--only-binary=:all:", "--dest", str(wheels)]
-        _run(
-            [*download, *target_python_options(), "-c", str(ROOT / "requirements.lock"), str(wheel)],
-            verbose=verbose,
-        )
-        _run([*download, *target_python_options(), *MARKER_DEPENDENCIES], verbose=verbose)
-        docker_build(tag, context, content, {"BASE_IMAGE": base, "APT_OPTIONS": apt}, verbose=verbose)
+    build_args = {"BASE_IMAGE": base, "APT_OPTIONS": apt}
+    docker_build(tag, ROOT, content, build_args, verbose=verbose, dockerfile=IMAGES / "app" / "Dockerfile")
     return tag, "built"
 
 

@@ -1,5 +1,5 @@
 """scripts/build_images.py's pure parts: the mirror it takes from the host's apt sources, the
-content hash that decides whether an image is rebuilt, and the wheels it asks pip for.
+content hash that decides whether an image is rebuilt and what goes into the app's.
 (tests/test_compose_up.py builds the images for real.)"""
 
 from __future__ import annotations
@@ -69,12 +69,12 @@ def test_app_sources_are_what_git_knows_without_the_built_bundle() -> None:
     assert "README.md" not in names
 
 
-def test_wheels_for_the_images_interpreter() -> None:
-    options = bi.target_python_options()
-    pairs = dict(zip(options[::2], options[1::2], strict=True))
-    assert pairs["--python-version"] == bi.TARGET_PYTHON and pairs["--implementation"] == "cp"
-    abis = {options[i + 1] for i, o in enumerate(options) if o == "--abi"}
-    platforms = {options[i + 1] for i, o in enumerate(options) if o == "--platform"}
-    assert abis == {"cp311", "abi3", "none"}
-    # av ships manylinux_2_28 wheels, pycrdt manylinux_2_17: pip matches no lower glibc by itself.
-    assert {"manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux_2_36_x86_64"} <= platforms
+def test_app_inputs_are_the_dockerfile_the_sources_and_the_context_rules() -> None:
+    names = {p.relative_to(ROOT).as_posix() for p in bi.app_build_inputs()}
+    assert {
+        "deploy/images/app/Dockerfile",
+        ".dockerignore",
+        "backend/app.py",
+        "web/package-lock.json",
+    } <= names
+    assert not any(n.startswith("deploy/ca/") for n in names)  # build-time trust, not image content

@@ -1,10 +1,16 @@
 """docker-compose.yml really starts: the images built locally (`scripts/build-images.sh`, no
-registry), the production shape brought up (two app nodes, Redis, PostgreSQL, nginx), and through
+registry), the app image built again by compose's own `build:` (`up --build`, the same
+Dockerfile: its layers are reused), the production shape brought up (two app nodes, Redis,
+PostgreSQL, nginx), and through
 nginx a user signs up, makes a session and edits it with the official y-websocket client, while
 pycrdt clients on each node see every edit; the nodes see each client's own address.
 
-Run alone: `pytest -m compose`. A cold build takes minutes (debootstrap, apt, wheels); unchanged
-images are kept (content-hash labels), so later runs only start containers.
+Run alone: `pytest -m compose`. A cold build takes minutes (debootstrap, apt, npm ci, pip);
+unchanged images are kept (content-hash labels), so later runs only start containers.
+
+The app's build stages reach npm's and pip's registries over the host's network; when the host
+names a CA bundle (SSL_CERT_FILE, PIP_CERT: a TLS-intercepting proxy), it is put in deploy/ca/ for
+the build as deploy/ca/README.md says, and taken out afterwards.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from tests.access_client import Http, YClient
 from tests.nodeclient import ensure_node_packages, run_node
 from tests.support import ROOT, free_port, wait_until
 from tests.termclient import ensure_engine_and_image, remove_containers, term_client
+from tests.test_build_images import bi as build_images
 from tests.test_scaleout_compose import _compose_command
 
 pytestmark = [
@@ -76,11 +83,30 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def images() -> None:
+def build_ca() -> Iterator[None]:
+    """The host's CA bundle in deploy/ca/ while the images build (an operator's `cp`)."""
+    ca_dir = ROOT / "deploy" / "ca"
+    if any(p.suffix in (".crt", ".pem") for p in ca_dir.iterdir()):
+        yield  # the operator's own
+        return
+    named = os.environ.get("SSL_CERT_FILE") or os.environ.get("PIP_CERT")
+    if not named or not Path(named).is_file():
+        yield
+        return
+    staged = ca_dir / "compose-test-host.crt"
+    shutil.copyfile(named, staged)
+    try:
+        yield
+    finally:
+        staged.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="module")
+def images(build_ca: None) -> None:
     """Build (or find, by content hash) every image the compose file names."""
     assert shutil.which("docker"), "docker is not installed (scripts/test.sh installs it)"
     result = subprocess.run(
-        ["bash", str(ROOT / "scripts/build-images.sh")], capture_output=True, text=True, timeout=1800
+        ["bash", str(ROOT / "scripts/build-images.sh")], capture_output=True, text=True, timeout=2400
     )
     assert result.returncode == 0, result.stdout + result.stderr
     for tag in ("tandem:latest", "tandem-postgres:latest", "tandem-redis:latest", "tandem-nginx:latest"):
@@ -133,9 +159,17 @@ def stack(images: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
     }
     override.write_text(json.dumps({"services": {n: {"environment": sandbox} for n in ("app1", "app2")}}))
     compose = [*_compose_command(), "-f", str(ROOT / "docker-compose.yml"), "-f", str(override)]
+    # The same apt options build-images.sh passed: the same build arguments reuse its layers.
+    env["TANDEM_APT_OPTIONS"] = build_images.apt_options()
+    env.pop("TANDEM_BASE_IMAGE", None)
     stack = Stack(f"http://127.0.0.1:{port}", compose, env)
     try:
-        stack.run("up", "-d", timeout=600)
+        # As the README says: compose builds the app image itself (`build:`), then starts.
+        up = subprocess.run(
+            [*compose, "up", "-d", "--build"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=1800
+        )
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "Building app1" in up.stdout + up.stderr, up.stdout + up.stderr
         wait_until(
             lambda: all(stack.health(s) == "healthy" for s in SERVICES),
             timeout=240,
@@ -171,6 +205,24 @@ def test_every_service_healthy_and_healthz_through_the_proxy(stack: Stack) -> No
         text=True,
     )
     assert ping.stdout.strip() == "OK", ping.stdout + ping.stderr
+
+
+def test_the_app_image_has_pg_dump_and_no_build_tools_or_ca(stack: Stack) -> None:
+    """The runtime stage only: pg_dump for backups; no Node, npm, compiler, pip or build CA."""
+    app = stack.container("app1")
+    dump = subprocess.run(["docker", "exec", app, "pg_dump", "--version"], capture_output=True, text=True)
+    assert dump.returncode == 0 and "PostgreSQL" in dump.stdout, dump.stdout + dump.stderr
+    probe = (
+        "for t in node npm gcc cc pip pip3; do command -v $t; done; ls -d /build-ca* /src 2>/dev/null; true"
+    )
+    found = subprocess.run(["docker", "exec", app, "sh", "-c", probe], capture_output=True, text=True)
+    assert found.stdout.strip() == "", found.stdout
+    # The nodes run the image compose's `up --build` (re)built and tagged.
+    running = stack.inspect("app1")["Image"]
+    built = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{.Id}}", "tandem:latest"], capture_output=True, text=True
+    ).stdout.strip()
+    assert built == running
 
 
 ENGINE_PING = """

@@ -27,7 +27,7 @@ from backend._compat.uvicorn_lean import UVICORN_VERSION
 from backend.app import create_app
 from backend.edge.leanws import OP_BINARY, OP_TEXT, Keepalive, LeanSocket
 from backend.edge.server import uvicorn_options
-from backend.services import Services
+from backend.node import Node
 from backend.settings import Settings
 from tests.pyclient import pycrdt_client, room_url
 from tests.support import eventually, free_port
@@ -36,7 +36,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
 
 
 @asynccontextmanager
-async def inprocess(data: Path, **overrides: Any) -> AsyncIterator[tuple[str, Services, uvicorn.Server]]:
+async def inprocess(data: Path, **overrides: Any) -> AsyncIterator[tuple[str, Node, uvicorn.Server]]:
     port = free_port()
     settings = Settings(no_auth=True, data=data, port=port, sandbox="off", host="127.0.0.1", **overrides)
     asgi = create_app(settings)
@@ -46,7 +46,7 @@ async def inprocess(data: Path, **overrides: Any) -> AsyncIterator[tuple[str, Se
         tg.start_soon(server.serve)
         await eventually(lambda: server.started, timeout=30)
         try:
-            yield f"ws://127.0.0.1:{port}/yjs", asgi.app.state.services, server
+            yield f"ws://127.0.0.1:{port}/yjs", asgi.app.state.node, server
         finally:
             server.should_exit = True
 

@@ -66,3 +66,17 @@ def test_cli_in_the_servers_directory_uses_its_database_and_address(tmp_path: Pa
             env={"TANDEM_PUBLIC_URL": "https://pair.example"},
         )
         assert public.stdout.strip().splitlines()[-2].startswith("https://pair.example/join/")
+
+
+def test_serve_refuses_a_data_directory_it_cannot_write(tmp_path: Path) -> None:
+    """A read-only data directory (root bypasses modes, not a read-only mount) is one clear line."""
+    readonly = tmp_path / "ro"
+    readonly.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(readonly)], check=True)
+    try:
+        done = tandem(tmp_path, "serve", "--sandbox", "off", "--port", "9", "--data", str(readonly / "data"))
+        assert done.returncode == 2, (done.stdout, done.stderr)
+        assert f"cannot write the data directory {readonly / 'data'}" in done.stderr
+        assert "Traceback" not in done.stderr and "--data" in done.stderr
+    finally:
+        subprocess.run(["umount", str(readonly)], check=True)

@@ -55,3 +55,9 @@ def test_rooms_modules_have_no_cycle_but_the_known_one() -> None:
         if g.chain_exists(importer=a, imported=b) and g.chain_exists(importer=b, imported=a)
     }
     assert cycles == KNOWN_ROOMS_CYCLES
+
+
+def test_ops_never_imports_the_node() -> None:
+    """ops/ is handed the parts it reads (TandemCollector, readiness Targets), never the node."""
+    for upward in ("backend.node", "backend.app", "backend.routes"):
+        assert not chains("backend.ops", upward), upward

@@ -18,7 +18,7 @@ import uvicorn
 from pycrdt import Doc, Map, Text
 
 from backend.app import create_app
-from backend.services import Services
+from backend.node import Node
 from backend.settings import Settings
 from tests.pyclient import pycrdt_client
 from tests.support import eventually, free_port
@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
 
 
 @asynccontextmanager
-async def inprocess(data: Path) -> AsyncIterator[tuple[str, Services]]:
+async def inprocess(data: Path) -> AsyncIterator[tuple[str, Node]]:
     port = free_port()
     settings = Settings(
         no_auth=True,
@@ -46,12 +46,12 @@ async def inprocess(data: Path) -> AsyncIterator[tuple[str, Services]]:
         tg.start_soon(server.serve)
         await eventually(lambda: server.started, timeout=30)
         try:
-            yield f"ws://127.0.0.1:{port}/yjs", asgi.app.state.services
+            yield f"ws://127.0.0.1:{port}/yjs", asgi.app.state.node
         finally:
             server.should_exit = True
 
 
-def server_files(services: Services, name: str) -> int:
+def server_files(services: Node, name: str) -> int:
     room = services.rooms.rooms.get(name)
     return -1 if room is None else len(room.doc.get("files", type=Map))
 

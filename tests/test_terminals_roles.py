@@ -9,6 +9,7 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -20,7 +21,8 @@ from starlette.requests import HTTPConnection
 
 from backend.app import create_app
 from backend.auth.types import Principal, Role
-from backend.services import Services
+from backend.node import Node
+from backend.routes.owned import LocalOwner
 from backend.settings import Settings
 from backend.terminals.paths import workspace_dir
 from sandbox import TEST_IMAGE
@@ -46,7 +48,7 @@ class RoleFromQuery:
 
 
 @asynccontextmanager
-async def inprocess(data: Path, instance: str) -> AsyncIterator[tuple[str, Services]]:
+async def inprocess(data: Path, instance: str) -> AsyncIterator[tuple[str, Node]]:
     await ensure_engine_and_image()
     port = free_port()
     settings = Settings(
@@ -65,8 +67,11 @@ async def inprocess(data: Path, instance: str) -> AsyncIterator[tuple[str, Servi
     async with anyio.create_task_group() as tg:
         tg.start_soon(server.serve)
         await wait_for(lambda: server.started, timeout=30)
-        services: Services = asgi.app.state.services
-        services.authenticator = RoleFromQuery()
+        node: Node = asgi.app.state.node
+        # The channels authenticate through the gate: this test's authenticator replaces it there
+        # (one node: `/term` is served by the local owner of those sockets).
+        sockets = replace(node.sockets, gate=replace(node.sockets.gate, authenticator=RoleFromQuery()))
+        services = asgi.app.state.node = replace(node, sockets=sockets, owners=LocalOwner(sockets))
         try:
             yield f"ws://127.0.0.1:{port}", services
         finally:
@@ -79,7 +84,7 @@ def instance() -> str:
 
 
 @pytest.fixture
-async def app(tmp_path: Path, instance: str) -> AsyncIterator[tuple[str, Services]]:
+async def app(tmp_path: Path, instance: str) -> AsyncIterator[tuple[str, Node]]:
     try:
         async with inprocess(tmp_path / "data", instance) as running:
             yield running
@@ -87,7 +92,7 @@ async def app(tmp_path: Path, instance: str) -> AsyncIterator[tuple[str, Service
         await remove_containers(instance)
 
 
-async def test_viewer_input_is_refused_and_viewers_never_resize(app: tuple[str, Services]) -> None:
+async def test_viewer_input_is_refused_and_viewers_never_resize(app: tuple[str, Node]) -> None:
     base, _ = app
     url = f"{base}/term/{new_session()}/main"
     async with term_client(url + "?role=editor") as editor, term_client(url + "?role=viewer") as viewer:
@@ -107,7 +112,7 @@ async def test_viewer_input_is_refused_and_viewers_never_resize(app: tuple[str, 
         )
 
 
-async def test_a_viewer_cannot_start_a_terminal(app: tuple[str, Services], instance: str) -> None:
+async def test_a_viewer_cannot_start_a_terminal(app: tuple[str, Node], instance: str) -> None:
     base, services = app
     session = new_session()
     async with term_client(f"{base}/term/{session}/main?role=viewer") as viewer:
@@ -123,7 +128,7 @@ async def test_a_viewer_cannot_start_a_terminal(app: tuple[str, Services], insta
 
 
 async def test_a_viewer_never_starts_a_stopped_container_or_another_terminal(
-    app: tuple[str, Services], instance: str
+    app: tuple[str, Node], instance: str
 ) -> None:
     base, services = app
     registry = services.terminals.registry
@@ -150,7 +155,7 @@ async def test_a_viewer_never_starts_a_stopped_container_or_another_terminal(
 
 
 async def test_deleting_a_session_removes_container_and_workspace(
-    app: tuple[str, Services], instance: str
+    app: tuple[str, Node], instance: str
 ) -> None:
     base, services = app
     session = new_session()
@@ -159,8 +164,7 @@ async def test_deleting_a_session_removes_container_and_workspace(
         await editor.run("echo kept > file.txt; echo ok-$((1+1))", "ok-2")
         workspace = workspace_dir(services.settings, session)
         assert (workspace / "file.txt").exists()
-        for hook in services.session_deleted_hooks:
-            await hook(session)
+        await services.lifecycle.session_deleted(session)
         code, _ = await editor.closed()
         assert code == 1001
     assert not workspace.exists()

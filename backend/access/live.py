@@ -6,6 +6,8 @@ reads the rows after the last id it saw (a primary-key range scan: cheap however
 exist) and, for each affected session live on this node, resolves every connection's principal
 again: a changed role replaces the principal (read-only from the next message), lost access
 closes the connection with 4403, a deleted session closes it with 4404 and drops the room.
+The watcher hands each changed session to the session lifecycle (backend.lifecycle), whose first
+listener is the rooms' (`RoomAccess`, below), then terminals and screen share.
 Expiry needs no writer: each poll also re-checks the sessions whose share links or guest passes
 expired since the previous poll, so an open `?token=` connection ends within a poll of its
 link's expiry (and of its last use, which records a change).
@@ -15,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import anyio
@@ -28,6 +29,7 @@ from backend.access.identity import recheck
 from backend.access.models import AccessChange, CodingSession, Guest, ShareLink
 from backend.auth.types import Principal
 from backend.errors import AccessDeniedError, SessionNotFoundError, TandemError
+from backend.lifecycle import SessionLifecycle
 from backend.rooms.manager import RoomManager
 from backend.rooms.room import Room
 from backend.settings import Settings
@@ -38,26 +40,14 @@ log = logging.getLogger("tandem.access")
 
 PRUNE_EVERY_SECONDS = 60.0
 
-# Called with a session id whose access changed (see `AccessWatcher.listeners`).
-AccessListener = Callable[[str], Awaitable[None]]
-
 
 class AccessWatcher:
-    def __init__(
-        self,
-        engine: Engine,
-        rooms: RoomManager,
-        store: DocumentStore,
-        settings: Settings,
-        listeners: list[AccessListener] | None = None,
-    ) -> None:
+    def __init__(self, engine: Engine, settings: Settings, lifecycle: SessionLifecycle) -> None:
         self.engine = engine
-        self.rooms = rooms
-        self.store = store
         self.settings = settings
-        # Other channels (terminals, signaling) re-check their own connections when called with a
+        # Rooms, terminals and signaling re-check their own connections when called with a
         # session id: `backend.access.identity.recheck` (or `Authenticator.recheck`) does it.
-        self.listeners = listeners if listeners is not None else []
+        self.lifecycle = lifecycle
         self.last_id = 0
         # Links and guest passes expire without anyone writing a change: each poll also finds
         # those whose expiry passed since the previous poll (indexed range scans).
@@ -119,14 +109,31 @@ class AccessWatcher:
         if rows:
             self.last_id = rows[-1][0]
         for session_id in dict.fromkeys([*(s for _, s in rows), *expired]):
-            room = self.rooms.rooms.get(session_id)
-            if room is not None:
-                await self.recheck_room(room)
-            for listener in self.listeners:
-                try:
-                    await listener(session_id)
-                except Exception:
-                    log.exception("session %s: an access listener failed", session_id)
+            await self.lifecycle.access_changed(session_id)
+
+
+class RoomAccess:
+    """The rooms' session listener (backend.lifecycle): clients re-checked, a deleted room dropped."""
+
+    def __init__(self, engine: Engine, rooms: RoomManager, store: DocumentStore) -> None:
+        self.engine = engine
+        self.rooms = rooms
+        self.store = store
+
+    async def access_changed(self, session: str) -> None:
+        room = self.rooms.rooms.get(session)
+        if room is not None:
+            await self.recheck_room(room)
+
+    async def session_deleted(self, session: str) -> None:
+        """Close the room's clients (4404), flush-and-forget the room, then delete what the flush
+        wrote: a deleted session leaves no document behind."""
+        room = self.rooms.rooms.get(session)
+        if room is not None:
+            for client in list(room.clients):
+                client.close(closecodes.NOT_FOUND, "this session was deleted")
+            await self.rooms.unload(room)
+        await anyio.to_thread.run_sync(self.store.delete, session)
 
     def _recheck_all(self, principals: list[Principal]) -> list[Principal | TandemError]:
         results: list[Principal | TandemError] = []
@@ -164,8 +171,5 @@ class AccessWatcher:
             else:
                 log.info("room=%r %s: access removed", room.name, client.principal.id)
                 client.close(closecodes.FORBIDDEN, str(result))
-        if deleted:
-            # Flush-and-forget the room, then delete what the flush wrote: a deleted session
-            # leaves no document behind.
-            await self.rooms.unload(room)
-            await anyio.to_thread.run_sync(self.store.delete, room.name)
+        if deleted:  # deleted on another node (or by the CLI): its room goes here too
+            await self.session_deleted(room.name)

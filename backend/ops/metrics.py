@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client import (
     GC_COLLECTOR,
@@ -26,15 +26,42 @@ from backend.rooms.connection import SEND_COUNTS
 from backend.version import build_info
 
 if TYPE_CHECKING:
-    from backend.services import Services
+    from backend.bus.types import Bus
+    from backend.rooms.manager import RoomManager
+    from backend.screenshare import ScreenShareService
+    from backend.terminals.service import TerminalService
+
+
+class TunnelCounts(Protocol):
+    """The tunnels to session owners (backend.routes.owned): zero on one node."""
+
+    @property
+    def entry_count(self) -> int: ...
+    @property
+    def owned_count(self) -> int: ...
+    @property
+    def broken(self) -> int: ...
 
 
 class TandemCollector(Collector):
-    def __init__(self, services: Services) -> None:
-        self.services = services
+    """Handed the parts it reads, never the whole node."""
+
+    def __init__(
+        self,
+        rooms: RoomManager,
+        bus: Bus,
+        tunnels: TunnelCounts,
+        screenshare: ScreenShareService,
+        terminals: TerminalService,
+    ) -> None:
+        self.rooms = rooms
+        self.bus = bus
+        self.tunnels = tunnels
+        self.screenshare = screenshare
+        self.terminals = terminals
 
     def collect(self) -> Iterator[Metric]:
-        rooms = self.services.rooms
+        rooms = self.rooms
         stats = rooms.stats
         live = list(rooms.rooms.values())
         counted = live + list(rooms.unloading_rooms.values())  # an unloading room's counters too
@@ -141,10 +168,8 @@ class TandemCollector(Collector):
 
     def _scaleout(self) -> Iterator[Metric]:
         """The bus between nodes and the tunnels to session owners (zero on one node)."""
-        bus = self.services.bus
-        yield GaugeMetricFamily(
-            "tandem_bus_peers", "Other nodes heard from recently", len(bus.peers()) if bus else 0
-        )
+        bus = self.bus
+        yield GaugeMetricFamily("tandem_bus_peers", "Other nodes heard from recently", len(bus.peers()))
         yield CounterMetricFamily(
             "tandem_bus_dropped",
             "Bus messages that could not be published (then repaired)",
@@ -153,24 +178,22 @@ class TandemCollector(Collector):
         yield CounterMetricFamily(
             "tandem_bus_repairs", "Bus reconnects and repairs after lost messages", getattr(bus, "repairs", 0)
         )
-        tunnels = self.services.tunnels
+        tunnels = self.tunnels
         open_ = GaugeMetricFamily(
             "tandem_tunnels_open", "Terminal/signaling connections tunnelled between nodes", labels=["side"]
         )
-        open_.add_metric(["entry"], tunnels.entry_count if tunnels else 0)
-        open_.add_metric(["owner"], tunnels.owned_count if tunnels else 0)
+        open_.add_metric(["entry"], tunnels.entry_count)
+        open_.add_metric(["owner"], tunnels.owned_count)
         yield open_
         yield CounterMetricFamily(
             "tandem_tunnels_broken",
             "Tunnels closed by a lost node, a lost message or a bus reconnect",
-            tunnels.broken if tunnels else 0,
+            tunnels.broken,
         )
 
     def _screenshare(self) -> tuple[int, int, int]:
-        """(signaling peers, relay streams, relay viewers); zero when screen share is not wired."""
-        service = getattr(self.services, "screenshare", None)
-        if service is None:
-            return 0, 0, 0
+        """(signaling peers, relay streams, relay viewers)."""
+        service = self.screenshare
         hub_sessions = getattr(service.hub, "sessions", {})
         peers = sum(len(p) for p in list(hub_sessions.values()))
         relay = service.relay
@@ -179,8 +202,7 @@ class TandemCollector(Collector):
 
     def _terminals(self) -> tuple[int, int, int]:
         """(connections, terminals, containers) from the registry, zero when terminals are off."""
-        service = self.services.terminals
-        registry = getattr(service, "_registry", None) if service is not None else None
+        registry = getattr(self.terminals, "_registry", None)
         if registry is None:
             return 0, 0, 0
         sessions = list(registry.sessions.values())

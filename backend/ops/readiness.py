@@ -11,11 +11,15 @@ import shutil
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 
-from backend.services import Services
+if TYPE_CHECKING:
+    from backend.ops.redisprobe import NoRedisProbe, RedisProbe
+    from backend.settings import Settings
+    from backend.store.types import DocumentStore
+    from backend.terminals.service import TerminalService
 
 log = logging.getLogger("tandem.readyz")
 
@@ -36,44 +40,55 @@ class CheckResult:
         return out
 
 
+@dataclass(frozen=True)
+class Targets:
+    """What `/readyz` checks (parts of the node, handed over by the route)."""
+
+    settings: Settings
+    store: DocumentStore
+    redis_probe: RedisProbe | NoRedisProbe
+    terminals: TerminalService
+    node_id: str
+
+
 class Skip(Exception):
     """Raised by a check that does not apply on this node (e.g. no Redis configured)."""
 
 
-async def check_database(services: Services) -> str | None:
-    await anyio.to_thread.run_sync(services.store.ping, abandon_on_cancel=True)
+async def check_database(targets: Targets) -> str | None:
+    await anyio.to_thread.run_sync(targets.store.ping, abandon_on_cancel=True)
     return None
 
 
-async def check_redis(services: Services) -> str | None:
-    probe = services.redis_probe
-    if probe is None:
+async def check_redis(targets: Targets) -> str | None:
+    probe = targets.redis_probe
+    if not probe.configured:
         raise Skip("in-process pub/sub (TANDEM_REDIS_URL unset)")
     await probe.ping()
     return None
 
 
-async def check_docker(services: Services) -> str | None:
-    terminals = services.terminals
-    if terminals is None or services.settings.sandbox == "off":
+async def check_docker(targets: Targets) -> str | None:
+    terminals = targets.terminals
+    if targets.settings.sandbox == "off":
         raise Skip("sandbox off")
     if not terminals.status.enabled:
-        if services.settings.sandbox == "docker":
+        if targets.settings.sandbox == "docker":
             raise RuntimeError(terminals.status.reason or "sandbox unavailable")
         raise Skip(terminals.status.reason or "terminals off")
     await terminals.registry.sandbox.docker.version()
     return None
 
 
-async def check_disk(services: Services) -> str | None:
-    usage = await anyio.to_thread.run_sync(shutil.disk_usage, services.settings.data)
+async def check_disk(targets: Targets) -> str | None:
+    usage = await anyio.to_thread.run_sync(shutil.disk_usage, targets.settings.data)
     free_mb = usage.free / (1024 * 1024)
-    if free_mb < services.settings.readyz_min_free_disk_mb:
+    if free_mb < targets.settings.readyz_min_free_disk_mb:
         raise RuntimeError(f"{free_mb:.0f} MiB free under the data directory")
     return f"{free_mb:.0f} MiB free"
 
 
-CHECKS: dict[str, Callable[[Services], Awaitable[str | None]]] = {
+CHECKS: dict[str, Callable[[Targets], Awaitable[str | None]]] = {
     "database": check_database,
     "redis": check_redis,
     "docker": check_docker,
@@ -81,13 +96,11 @@ CHECKS: dict[str, Callable[[Services], Awaitable[str | None]]] = {
 }
 
 
-async def _run(
-    name: str, check: Callable[[Services], Awaitable[str | None]], services: Services
-) -> CheckResult:
+async def _run(name: str, check: Callable[[Targets], Awaitable[str | None]], targets: Targets) -> CheckResult:
     started = time.perf_counter()
     try:
-        with anyio.fail_after(services.settings.readyz_timeout_seconds):
-            detail = await check(services)
+        with anyio.fail_after(targets.settings.readyz_timeout_seconds):
+            detail = await check(targets)
         status: Status = "ok"
     except Skip as exc:
         status, detail = "skipped", str(exc)
@@ -101,12 +114,12 @@ async def _run(
     return CheckResult(name, status, latency, detail)
 
 
-async def run_checks(services: Services) -> tuple[bool, dict[str, Any]]:
+async def run_checks(targets: Targets) -> tuple[bool, dict[str, Any]]:
     """(ready, JSON body): ready when no check failed."""
     results: dict[str, CheckResult] = {}
 
-    async def one(name: str, check: Callable[[Services], Awaitable[str | None]]) -> None:
-        results[name] = await _run(name, check, services)
+    async def one(name: str, check: Callable[[Targets], Awaitable[str | None]]) -> None:
+        results[name] = await _run(name, check, targets)
 
     async with anyio.create_task_group() as tg:
         for name, check in CHECKS.items():
@@ -114,7 +127,7 @@ async def run_checks(services: Services) -> tuple[bool, dict[str, Any]]:
     ready = all(r.status != "fail" for r in results.values())
     body = {
         "status": "ready" if ready else "not ready",
-        "node": services.rooms.node_id,
+        "node": targets.node_id,
         "checks": {name: results[name].as_json() for name in CHECKS},
     }
     return ready, body

@@ -13,6 +13,8 @@ from redis.backoff import NoBackoff
 
 
 class RedisProbe:
+    configured = True
+
     def __init__(self, url: str, timeout_seconds: float) -> None:
         self.url = url
         self.timeout = timeout_seconds
@@ -34,3 +36,15 @@ class RedisProbe:
         client, self._client = self._client, None
         if client is not None:
             await client.aclose()
+
+
+class NoRedisProbe:
+    """One node without Redis (in-process pub/sub): `/readyz` skips the check."""
+
+    configured = False
+
+    async def ping(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None

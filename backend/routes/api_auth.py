@@ -9,22 +9,21 @@ from backend.access import accounts, csrf
 from backend.access.identity import LOGIN_COOKIE
 from backend.access.models import Account, AccountCreate, AccountPublic
 from backend.access.names import fold
-from backend.routes.deps import AccountDep, CsrfDep, DbDep, ServicesDep, cookie_secure
-from backend.services import Services
+from backend.access.ratelimit import LoginRateLimiter
+from backend.routes.deps import AccountDep, CsrfDep, DbDep, LoginLimiterDep, SettingsDep, cookie_secure
 from backend.settings import Settings
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 
-def set_login_cookie(response: Response, token: str, services: Services) -> None:
-    settings: Settings = services.settings
+def set_login_cookie(response: Response, token: str, settings: Settings) -> None:
     response.set_cookie(
         LOGIN_COOKIE,
         token,
         max_age=int(settings.login_ttl_days * 86400),
         httponly=True,
         samesite="lax",
-        secure=cookie_secure(services),
+        secure=cookie_secure(settings),
         path="/",
     )
 
@@ -35,43 +34,52 @@ def client_ip(request: Request) -> str:
 
 
 def log_in(
-    request: Request, db: DbDep, services: Services, username: str, password: str
+    request: Request,
+    db: DbDep,
+    settings: Settings,
+    limiter: LoginRateLimiter,
+    username: str,
+    password: str,
 ) -> tuple[Account, str]:
     """Check the password under the rate limit; return the account and a new login token.
     The attempt is counted before the check (backend.access.ratelimit): concurrent guesses
     cannot all slip through, and a right password takes its attempt back."""
-    limiter = services.login_limiter
     ip, folded = client_ip(request), fold(username)
     # Route handlers run in worker threads; the limiter's storage lives on the event loop.
-    ticket = anyio.from_thread.run(limiter.attempt, folded, ip) if limiter is not None else None
+    ticket = anyio.from_thread.run(limiter.attempt, folded, ip)
     account = accounts.check_password(db, username, password)
-    if limiter is not None and ticket is not None:
+    if ticket is not None:
         anyio.from_thread.run(limiter.succeeded, ticket, folded, ip)
-    return account, accounts.start_login(db, account, services.settings)
+    return account, accounts.start_login(db, account, settings)
 
 
 @router.get("/csrf")
-def get_csrf(request: Request, response: Response, services: ServicesDep) -> dict[str, str]:
+def get_csrf(request: Request, response: Response, settings: SettingsDep) -> dict[str, str]:
     """The CSRF token (also set as the `tandem_csrf` cookie): send it as `X-CSRF-Token`."""
     token = csrf.token_of(request)
-    csrf.set_cookie(response, token, cookie_secure(services))
+    csrf.set_cookie(response, token, cookie_secure(settings))
     return {"csrf_token": token}
 
 
 @router.post("/signup", status_code=status.HTTP_201_CREATED, dependencies=[CsrfDep])
-def signup(body: AccountCreate, response: Response, db: DbDep, services: ServicesDep) -> AccountPublic:
+def signup(body: AccountCreate, response: Response, db: DbDep, settings: SettingsDep) -> AccountPublic:
     """Create an account and log in. The first account of an install is the admin."""
-    account = accounts.create_account(db, body.username, body.password, services.settings)
-    set_login_cookie(response, accounts.start_login(db, account, services.settings), services)
+    account = accounts.create_account(db, body.username, body.password, settings)
+    set_login_cookie(response, accounts.start_login(db, account, settings), settings)
     return accounts.public(account)
 
 
 @router.post("/login", dependencies=[CsrfDep])
 def login(
-    body: AccountCreate, request: Request, response: Response, db: DbDep, services: ServicesDep
+    body: AccountCreate,
+    request: Request,
+    response: Response,
+    db: DbDep,
+    settings: SettingsDep,
+    limiter: LoginLimiterDep,
 ) -> AccountPublic:
-    account, token = log_in(request, db, services, body.username, body.password)
-    set_login_cookie(response, token, services)
+    account, token = log_in(request, db, settings, limiter, body.username, body.password)
+    set_login_cookie(response, token, settings)
     return accounts.public(account)
 
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from backend.access.authorize import Action, require
 from backend.routes.api_history import HistoryPrincipalDep
-from backend.routes.deps import ServicesDep
+from backend.routes.deps import RoomsDep
 
 router = APIRouter(prefix="/api/sessions/{session_id}/files", tags=["files"])
 
@@ -36,7 +36,7 @@ class FirstText(BaseModel):
 async def first_text(
     session_id: str,
     principal: HistoryPrincipalDep,
-    services: ServicesDep,
+    rooms: RoomsDep,
     response: Response,
     path: Annotated[str | None, Query(max_length=4096)] = None,
 ) -> Any:  # FirstText, or an empty 204
@@ -45,7 +45,7 @@ async def first_text(
     (a new room: not an error a browser should log)."""
     require(principal, session_id, Action.READ)
     response.headers["Cache-Control"] = "no-store"
-    room = await services.rooms.acquire(session_id)
+    room = await rooms.acquire(session_id)
     room.pin()  # loaded while we read (an idle room could unload between two awaits)
     try:
         files = room.doc.get("files", type=Map)

@@ -23,18 +23,18 @@ from backend.history import docfiles
 from backend.history.models import SessionVersion, VersionPublic
 from backend.history.recorder import HistoryRecorder
 from backend.ops import logcontext
+from backend.rooms.manager import RoomManager
 from backend.rooms.room import Room
-from backend.routes.deps import CsrfDep, ServicesDep
-from backend.services import Services
+from backend.routes.deps import AuthenticatorDep, CsrfDep, HistoryDep, RoomsDep, SettingsDep
 
 router = APIRouter(prefix="/api/sessions/{session_id}/history", tags=["history"])
 
 RESTORE_ORIGIN = "tandem-history-restore"
 
 
-async def history_principal(request: Request, session_id: str, services: ServicesDep) -> Principal:
+async def history_principal(request: Request, session_id: str, authenticator: AuthenticatorDep) -> Principal:
     """The caller, through the same Identity seam as the WebSockets (works under --no-auth too)."""
-    principal = await services.authenticator.authenticate(request, session_id)
+    principal = await authenticator.authenticate(request, session_id)
     if principal is None:
         raise CredentialsMissingError("no credentials")
     logcontext.bind_principal(principal, session_id)
@@ -68,12 +68,6 @@ class RestoreResult(BaseModel):
     version: VersionPublic | None
 
 
-def _recorder(services: Services) -> HistoryRecorder:
-    if services.history is None:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "history is not running")
-    return services.history
-
-
 async def _version(recorder: HistoryRecorder, session_id: str, version_id: int) -> SessionVersion:
     row = await anyio.to_thread.run_sync(recorder.store.get, session_id, version_id)
     if row is None:
@@ -82,9 +76,9 @@ async def _version(recorder: HistoryRecorder, session_id: str, version_id: int) 
 
 
 @asynccontextmanager
-async def _pinned(services: Services, session_id: str) -> AsyncIterator[Room]:
+async def _pinned(rooms: RoomManager, session_id: str) -> AsyncIterator[Room]:
     """The live room, held loaded while we read or write it."""
-    room = await services.rooms.acquire(session_id)
+    room = await rooms.acquire(session_id)
     room.pin()
     try:
         yield room
@@ -96,28 +90,27 @@ async def _pinned(services: Services, session_id: str) -> AsyncIterator[Room]:
 async def list_versions(
     session_id: str,
     principal: HistoryPrincipalDep,
-    services: ServicesDep,
+    recorder: HistoryDep,
+    settings: SettingsDep,
     file: str | None = None,
     before: int | None = None,
     limit: Annotated[int, Query(ge=1)] = 50,
 ) -> VersionList:
     """Newest first; `file` keeps the versions that changed that path; page with `before`."""
     require(principal, session_id, Action.READ)
-    recorder = _recorder(services)
-    limit = min(limit, services.settings.history_page_max)
+    limit = min(limit, settings.history_page_max)
     rows = await anyio.to_thread.run_sync(lambda: recorder.store.list(session_id, limit, before, file))
     return VersionList(versions=[VersionPublic.of(r) for r in rows])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, dependencies=[CsrfDep])
 async def take_version(
-    session_id: str, principal: HistoryPrincipalDep, services: ServicesDep
+    session_id: str, principal: HistoryPrincipalDep, recorder: HistoryDep, rooms: RoomsDep
 ) -> VersionPublic:
     """Record a version now (a named checkpoint). When nothing changed since the latest version,
     that version becomes the checkpoint (one state is one version: backend/history/store.py)."""
     require(principal, session_id, Action.EDIT_DOC)
-    recorder = _recorder(services)
-    async with _pinned(services, session_id) as room:
+    async with _pinned(rooms, session_id) as room:
         row = await recorder.record(room, kind="manual", author=_author(principal), force=True)
     assert row is not None
     return VersionPublic.of(row)
@@ -128,20 +121,21 @@ async def diff_version(
     session_id: str,
     version_id: int,
     principal: HistoryPrincipalDep,
-    services: ServicesDep,
+    recorder: HistoryDep,
+    rooms: RoomsDep,
+    settings: SettingsDep,
     file: str | None = None,
 ) -> DiffResult:
     """Unified diffs from the version to now: one file, or every file that differs."""
     require(principal, session_id, Action.READ)
-    recorder = _recorder(services)
     row = await _version(recorder, session_id, version_id)
     old = await anyio.to_thread.run_sync(recorder.store.files_at, row)
-    async with _pinned(services, session_id) as room:
+    async with _pinned(rooms, session_id) as room:
         now = docfiles.files_of(room.doc)
     paths = (
         [file] if file is not None else sorted(p for p in old.keys() | now.keys() if old.get(p) != now.get(p))
     )
-    limit = services.settings.history_max_file_bytes
+    limit = settings.history_max_file_bytes
     out: list[FileDiff] = []
     for path in paths:
         then_text, now_text = old.get(path), now.get(path)
@@ -155,11 +149,10 @@ async def diff_version(
 
 @router.get("/{version_id}/file")
 async def file_at_version(
-    session_id: str, version_id: int, path: str, principal: HistoryPrincipalDep, services: ServicesDep
+    session_id: str, version_id: int, path: str, principal: HistoryPrincipalDep, recorder: HistoryDep
 ) -> dict[str, str]:
     """One file's content as it was in the version."""
     require(principal, session_id, Action.READ)
-    recorder = _recorder(services)
     row = await _version(recorder, session_id, version_id)
     old = await anyio.to_thread.run_sync(recorder.store.files_at, row)
     if path not in old:
@@ -173,16 +166,16 @@ async def restore_version(
     version_id: int,
     body: RestoreRequest,
     principal: HistoryPrincipalDep,
-    services: ServicesDep,
+    recorder: HistoryDep,
+    rooms: RoomsDep,
 ) -> RestoreResult:
     """Make a file (or every file) match the version again, as a new change everyone receives."""
     require(principal, session_id, Action.EDIT_DOC)
-    recorder = _recorder(services)
     row = await _version(recorder, session_id, version_id)
     old = await anyio.to_thread.run_sync(recorder.store.files_at, row)
     if body.file is not None and body.file not in old:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such file in that version")
-    async with _pinned(services, session_id) as room:
+    async with _pinned(rooms, session_id) as room:
         await recorder.record(room, kind="auto", note="before restore")  # keep what is replaced
         paths = [body.file] if body.file is not None else None
         restored = docfiles.restore(room.doc, old, paths, RESTORE_ORIGIN)

@@ -9,7 +9,7 @@ from sqlmodel import SQLModel, select
 from backend.access import home
 from backend.access.models import Account, SessionPublic
 from backend.routes.api_sessions import with_online
-from backend.routes.deps import DbDep, OptionalAccountDep, ServicesDep
+from backend.routes.deps import DbDep, OptionalAccountDep, RoomsDep, SettingsDep
 
 router = APIRouter(prefix="/api", tags=["sessions"])
 
@@ -21,8 +21,10 @@ class HomePublic(SQLModel):
 
 
 @router.get("/home")
-def home_list(request: Request, account: OptionalAccountDep, db: DbDep, services: ServicesDep) -> HomePublic:
-    listed = home.my_sessions(db, account, request.cookies, services.settings.home_guest_sessions_max)
-    out = with_online(services, listed)
+def home_list(
+    request: Request, account: OptionalAccountDep, db: DbDep, settings: SettingsDep, rooms: RoomsDep
+) -> HomePublic:
+    listed = home.my_sessions(db, account, request.cookies, settings.home_guest_sessions_max)
+    out = with_online(rooms, listed)
     first = account is None and db.exec(select(Account.id).limit(1)).first() is None
     return HomePublic(account=account.username if account else None, first_run=first, sessions=out)

@@ -24,11 +24,11 @@ from backend.routes.deps import (
     DbDep,
     OptionalAccountDep,
     PrincipalDep,
-    ServicesDep,
+    SettingsDep,
     cookie_secure,
     public_base,
 )
-from backend.services import Services
+from backend.settings import Settings
 
 router = APIRouter(prefix="/api", tags=["share links"])
 
@@ -50,7 +50,7 @@ def create_link(
     request: Request,
     principal: PrincipalDep,
     db: DbDep,
-    services: ServicesDep,
+    settings: SettingsDep,
 ) -> ShareLinkCreated:
     """A new link; its token is in this response only (only its hash is stored)."""
     require(principal, session_id, Action.MANAGE)
@@ -59,13 +59,13 @@ def create_link(
         db,
         session,
         body.role,
-        services.settings,
+        settings,
         principal,
         expires_in_seconds=body.expires_in_seconds,
         max_uses=body.max_uses,
     )
     return ShareLinkCreated(
-        **_public(link).model_dump(), token=token, url=f"{public_base(request, services)}/join/{token}"
+        **_public(link).model_dump(), token=token, url=f"{public_base(request, settings)}/join/{token}"
     )
 
 
@@ -79,14 +79,14 @@ def revoke_link(session_id: str, link_id: str, principal: PrincipalDep, db: DbDe
     links.revoke_link(db, link, principal)
 
 
-def set_guest_cookie(response: Response, session_id: str, token: str, services: Services) -> None:
+def set_guest_cookie(response: Response, session_id: str, token: str, settings: Settings) -> None:
     response.set_cookie(
         guest_cookie(session_id),
         token,
-        max_age=int(services.settings.guest_ttl_days * 86400),
+        max_age=int(settings.guest_ttl_days * 86400),
         httponly=True,
         samesite="lax",
-        secure=cookie_secure(services),
+        secure=cookie_secure(settings),
         path="/",
     )
 
@@ -97,7 +97,7 @@ def join(
     response: Response,
     account: OptionalAccountDep,
     db: DbDep,
-    services: ServicesDep,
+    settings: SettingsDep,
     body: Annotated[JoinRequest | None, Body()] = None,
 ) -> JoinResult:
     """Logged in: become a member with the link's role. Otherwise: a guest with `name`, for this
@@ -109,8 +109,8 @@ def join(
         )
     if body is None:
         raise InvalidInputError("a guest needs a display name")
-    guest, guest_token = links.join_as_guest(db, token, body.name, services.settings)
-    set_guest_cookie(response, guest.session_id, guest_token, services)
+    guest, guest_token = links.join_as_guest(db, token, body.name, settings)
+    set_guest_cookie(response, guest.session_id, guest_token, settings)
     return JoinResult(
         session_id=guest.session_id, role=guest.role, name=guest.name, room_url=f"/s/{guest.session_id}"
     )

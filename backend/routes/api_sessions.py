@@ -5,14 +5,13 @@ Each route: authenticate (dependencies) -> authorize (`require`) -> hand over to
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated, Literal
 
 import anyio
 from fastapi import APIRouter, Query, Response, status
+from sqlalchemy import Engine
 from sqlmodel import Session
 
-from backend import closecodes
 from backend.access import audit, home, sessions
 from backend.access.authorize import Action, require
 from backend.access.identity import guest_cookie
@@ -25,20 +24,27 @@ from backend.access.models import (
     SessionUpdate,
 )
 from backend.auth.types import Role
-from backend.routes.deps import AccountDep, CsrfDep, DbDep, PrincipalDep, ServicesDep
-from backend.services import Services
+from backend.lifecycle import SessionLifecycle
+from backend.rooms.manager import RoomManager
+from backend.routes.deps import (
+    AccountDep,
+    CsrfDep,
+    DbDep,
+    EngineDep,
+    LifecycleDep,
+    PrincipalDep,
+    RoomsDep,
+    SettingsDep,
+)
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"])
 
-log = logging.getLogger("tandem.api")
 
-
-def with_online(services: Services, listed: list[SessionPublic]) -> list[SessionPublic]:
+def with_online(rooms: RoomManager, listed: list[SessionPublic]) -> list[SessionPublic]:
     """Each session with the names in its live room on this node (none when it is not loaded)."""
-    rooms = services.rooms.rooms
     out = []
     for s in listed:
-        room = rooms.get(s.id)
+        room = rooms.rooms.get(s.id)
         names = home.online_names(room.awareness.states()) if room is not None else []
         out.append(s.model_copy(update={"online": names}))
     return out
@@ -48,18 +54,18 @@ def with_online(services: Services, listed: list[SessionPublic]) -> list[Session
 def list_sessions(
     account: AccountDep,
     db: DbDep,
-    services: ServicesDep,
+    rooms: RoomsDep,
     which: Literal["all", "mine", "shared"] = "all",
 ) -> list[SessionPublic]:
     """Sessions I own (`mine`), that were shared with me (`shared`), or both; with who is online."""
-    return with_online(services, sessions.list_sessions(db, account, which))
+    return with_online(rooms, sessions.list_sessions(db, account, which))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, dependencies=[CsrfDep])
 def create_session(
-    body: SessionCreate, account: AccountDep, db: DbDep, services: ServicesDep
+    body: SessionCreate, account: AccountDep, db: DbDep, settings: SettingsDep
 ) -> SessionPublic:
-    session = sessions.create_session(db, account, body.title, services.settings)
+    session = sessions.create_session(db, account, body.title, settings)
     return sessions.to_public(db, session, Role.OWNER)
 
 
@@ -71,41 +77,33 @@ def get_session(session_id: str, principal: PrincipalDep, db: DbDep) -> SessionP
 
 @router.patch("/{session_id}", dependencies=[CsrfDep])
 def rename_session(
-    session_id: str, body: SessionUpdate, principal: PrincipalDep, db: DbDep, services: ServicesDep
+    session_id: str, body: SessionUpdate, principal: PrincipalDep, db: DbDep, settings: SettingsDep
 ) -> SessionPublic:
     require(principal, session_id, Action.MANAGE)
     session = sessions.get_session(db, session_id)
-    sessions.rename_session(db, session, body.title, services.settings, principal)
+    sessions.rename_session(db, session, body.title, settings, principal)
     return sessions.to_public(db, session, principal.role)
 
 
-def _delete_rows(services: Services, session_id: str) -> None:
-    with Session(services.engine) as db:
+def _delete_rows(engine: Engine, session_id: str) -> None:
+    with Session(engine) as db:
         sessions.delete_session(db, session_id)
-    services.store.delete(session_id)
 
 
-async def delete_everywhere(services: Services, session_id: str) -> None:
-    """Delete the session's rows and document, close its room here (other nodes see the
-    access change), then run the sandbox's hooks."""
-    room = services.rooms.rooms.get(session_id)
-    if room is not None:
-        for client in list(room.clients):
-            client.close(closecodes.NOT_FOUND, "this session was deleted")
-        await services.rooms.unload(room)
-    await anyio.to_thread.run_sync(_delete_rows, services, session_id)
-    for hook in services.session_deleted_hooks:
-        try:
-            await hook(session_id)
-        except Exception:
-            log.exception("session %s: a session_deleted hook failed", session_id)
+async def delete_everywhere(engine: Engine, lifecycle: SessionLifecycle, session_id: str) -> None:
+    """Delete the session's rows (other nodes see the access change), then tell its listeners here
+    in their order (backend.lifecycle): the room closes and its document goes, then the sandbox."""
+    await anyio.to_thread.run_sync(_delete_rows, engine, session_id)
+    await lifecycle.session_deleted(session_id)
 
 
 @router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=[CsrfDep])
-async def delete_session(session_id: str, principal: PrincipalDep, services: ServicesDep) -> Response:
-    """Delete the session, its document, its links and guests (and its sandbox, via hooks)."""
+async def delete_session(
+    session_id: str, principal: PrincipalDep, engine: EngineDep, lifecycle: LifecycleDep
+) -> Response:
+    """Delete the session, its document, its links and guests (and its sandbox, via listeners)."""
     require(principal, session_id, Action.MANAGE)
-    await delete_everywhere(services, session_id)
+    await delete_everywhere(engine, lifecycle, session_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -144,10 +142,10 @@ def audit_log(
     session_id: str,
     principal: PrincipalDep,
     db: DbDep,
-    services: ServicesDep,
+    settings: SettingsDep,
     limit: Annotated[int, Query(ge=1)] = 100,
     before: int | None = None,
 ) -> list[AuditEventPublic]:
     """Joins, leaves, link uses, role changes and revocations, newest first (owner only)."""
     require(principal, session_id, Action.MANAGE)
-    return audit.events(db, session_id, min(limit, services.settings.audit_page_max), before)
+    return audit.events(db, session_id, min(limit, settings.audit_page_max), before)

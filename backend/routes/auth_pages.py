@@ -38,9 +38,16 @@ from backend.errors import (
 )
 from backend.routes.api_auth import log_in, set_login_cookie
 from backend.routes.api_links import set_guest_cookie
-from backend.routes.deps import DbDep, OptionalAccountDep, ServicesDep, cookie_secure
+from backend.routes.deps import (
+    DbDep,
+    EngineDep,
+    LoginLimiterDep,
+    OptionalAccountDep,
+    SettingsDep,
+    cookie_secure,
+)
 from backend.routes.errors import status_of
-from backend.services import Services
+from backend.settings import Settings
 
 router = APIRouter(include_in_schema=False)
 
@@ -52,17 +59,17 @@ def _templates() -> Jinja2Templates:
     return Jinja2Templates(directory=str(web.TEMPLATES_DIR))
 
 
-def render(request: Request, services: Services, name: str, status: int = 200, **context: object) -> Response:
+def render(request: Request, settings: Settings, name: str, status: int = 200, **context: object) -> Response:
     token = csrf.token_of(request)
     response = _templates().TemplateResponse(
         request, f"auth/{name}", {"csrf_token": token, **context}, status_code=status
     )
-    csrf.set_cookie(response, token, cookie_secure(services))
+    csrf.set_cookie(response, token, cookie_secure(settings))
     return response
 
 
-def problem(request: Request, services: Services, status: int, heading: str, message: str) -> Response:
-    return render(request, services, "problem.html", status, heading=heading, message=message)
+def problem(request: Request, settings: Settings, status: int, heading: str, message: str) -> Response:
+    return render(request, settings, "problem.html", status, heading=heading, message=message)
 
 
 def safe_next(target: str | None) -> str:
@@ -72,52 +79,53 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-def _csrf_failed(request: Request, services: Services) -> Response:
-    return problem(request, services, 403, "Form expired", "Reload the page and try again.")
+def _csrf_failed(request: Request, settings: Settings) -> Response:
+    return problem(request, settings, 403, "Form expired", "Reload the page and try again.")
 
 
 # -- login, signup, logout ---------------------------------------------------------------------
 
 
 @router.get("/login")
-def login_page(request: Request, services: ServicesDep, next: str = "/") -> Response:
-    return render(request, services, "login.html", next=safe_next(next))
+def login_page(request: Request, settings: SettingsDep, next: str = "/") -> Response:
+    return render(request, settings, "login.html", next=safe_next(next))
 
 
 @router.post("/login")
 def login_submit(
     request: Request,
     db: DbDep,
-    services: ServicesDep,
+    settings: SettingsDep,
+    limiter: LoginLimiterDep,
     username: FormStr,
     password: FormStr,
     csrf_token: FormStr = "",
     next: FormStr = "/",
 ) -> Response:
     if not csrf.valid(request, csrf_token):
-        return _csrf_failed(request, services)
+        return _csrf_failed(request, settings)
     target = safe_next(next)
     try:
-        _account, token = log_in(request, db, services, username, password)
+        _account, token = log_in(request, db, settings, limiter, username, password)
     except (AuthenticationError, RateLimitedError) as exc:
         return render(
-            request, services, "login.html", status_of(exc), error=str(exc), username=username, next=target
+            request, settings, "login.html", status_of(exc), error=str(exc), username=username, next=target
         )
     response = RedirectResponse(target, status_code=303)
-    set_login_cookie(response, token, services)
+    set_login_cookie(response, token, settings)
     return response
 
 
 @router.get("/signup")
-def signup_page(request: Request, db: DbDep, services: ServicesDep, next: str = "/") -> Response:
+def signup_page(request: Request, db: DbDep, settings: SettingsDep, next: str = "/") -> Response:
     first = db.exec(select(Account.id).limit(1)).first() is None
     return render(
         request,
-        services,
+        settings,
         "signup.html",
         next=safe_next(next),
         first=first,
-        min_length=services.settings.password_min_length,
+        min_length=settings.password_min_length,
     )
 
 
@@ -125,38 +133,39 @@ def signup_page(request: Request, db: DbDep, services: ServicesDep, next: str = 
 def signup_submit(
     request: Request,
     db: DbDep,
-    services: ServicesDep,
+    settings: SettingsDep,
+    limiter: LoginLimiterDep,
     username: FormStr,
     password: FormStr,
     csrf_token: FormStr = "",
     next: FormStr = "/",
 ) -> Response:
     if not csrf.valid(request, csrf_token):
-        return _csrf_failed(request, services)
+        return _csrf_failed(request, settings)
     target = safe_next(next)
     try:
-        account = accounts.create_account(db, username, password, services.settings)
+        account = accounts.create_account(db, username, password, settings)
     except (InvalidInputError, ConflictError, AccessDeniedError) as exc:
         return render(
             request,
-            services,
+            settings,
             "signup.html",
             status_of(exc),
             error=str(exc),
             username=username,
             next=target,
             first=False,
-            min_length=services.settings.password_min_length,
+            min_length=settings.password_min_length,
         )
     response = RedirectResponse(target, status_code=303)
-    set_login_cookie(response, accounts.start_login(db, account, services.settings), services)
+    set_login_cookie(response, accounts.start_login(db, account, settings), settings)
     return response
 
 
 @router.post("/logout")
-def logout_submit(request: Request, db: DbDep, services: ServicesDep, csrf_token: FormStr = "") -> Response:
+def logout_submit(request: Request, db: DbDep, settings: SettingsDep, csrf_token: FormStr = "") -> Response:
     if not csrf.valid(request, csrf_token):
-        return _csrf_failed(request, services)
+        return _csrf_failed(request, settings)
     token = request.cookies.get(LOGIN_COOKIE)
     if token:
         accounts.end_login(db, token)
@@ -170,25 +179,25 @@ def logout_submit(request: Request, db: DbDep, services: ServicesDep, csrf_token
 
 @router.get("/join/{token}")
 def join_page(
-    token: str, request: Request, db: DbDep, services: ServicesDep, account: OptionalAccountDep
+    token: str, request: Request, db: DbDep, settings: SettingsDep, account: OptionalAccountDep
 ) -> Response:
     link = db.exec(select(ShareLink).where(ShareLink.token_hash == hash_token(token))).first()
     if link is None:
-        return problem(request, services, 404, "Unknown link", "This link does not exist. Ask for a new one.")
+        return problem(request, settings, 404, "Unknown link", "This link does not exist. Ask for a new one.")
     reason = links.link_problem(link)
     if reason is not None:
-        return problem(request, services, 410, "Link not usable", reason[0].upper() + reason[1:] + ".")
+        return problem(request, settings, 410, "Link not usable", reason[0].upper() + reason[1:] + ".")
     session = get_session(db, link.session_id)
     return render(
         request,
-        services,
+        settings,
         "join.html",
         token=token,
         title=session.title,
         role=link.role,
         account=account.username if account else None,
-        name_max=services.settings.display_name_max_length,
-        guest_days=f"{services.settings.guest_ttl_days:g}",
+        name_max=settings.display_name_max_length,
+        guest_days=f"{settings.guest_ttl_days:g}",
     )
 
 
@@ -197,24 +206,24 @@ def join_submit(
     token: str,
     request: Request,
     db: DbDep,
-    services: ServicesDep,
+    settings: SettingsDep,
     account: OptionalAccountDep,
     csrf_token: FormStr = "",
     name: FormStr = "",
 ) -> Response:
     if not csrf.valid(request, csrf_token):
-        return _csrf_failed(request, services)
+        return _csrf_failed(request, settings)
     try:
         if account is not None:
             session, _role = links.join_as_member(db, token, account)
             return RedirectResponse(f"/s/{quote(session.id)}", status_code=303)
-        guest, guest_token = links.join_as_guest(db, token, name, services.settings)
+        guest, guest_token = links.join_as_guest(db, token, name, settings)
     except AuthenticationError as exc:
-        return problem(request, services, 410, "Link not usable", str(exc))
+        return problem(request, settings, 410, "Link not usable", str(exc))
     except (InvalidInputError, SessionNotFoundError) as exc:
-        return problem(request, services, status_of(exc), "Cannot join", str(exc))
+        return problem(request, settings, status_of(exc), "Cannot join", str(exc))
     response = RedirectResponse(f"/s/{quote(guest.session_id)}", status_code=303)
-    set_guest_cookie(response, guest.session_id, guest_token, services)
+    set_guest_cookie(response, guest.session_id, guest_token, settings)
     return response
 
 
@@ -222,12 +231,12 @@ def join_submit(
 
 
 @router.get("/s/{session}")
-async def room_guard(request: Request, session: str, services: ServicesDep) -> Response:
+async def room_guard(request: Request, session: str, settings: SettingsDep, engine: EngineDep) -> Response:
     """Authorize `read` before the room page renders: no credentials -> the login page; bad ones
     -> 401; no access -> 403; unknown session -> 404."""
 
     def _resolve() -> Principal:
-        with Session(services.engine) as db:
+        with Session(engine) as db:
             return resolve(db, credentials_of(request, session), session)
 
     try:
@@ -237,13 +246,13 @@ async def room_guard(request: Request, session: str, services: ServicesDep) -> R
     except TandemError as exc:
         headings = {401: "Your access expired", 403: "No access", 404: "No such session"}
         code = status_of(exc)
-        return problem(request, services, code, headings.get(code, "Error"), str(exc))
+        return problem(request, settings, code, headings.get(code, "Error"), str(exc))
     if not authorize(principal, session, Action.READ):
-        return problem(request, services, 403, "No access", "You have no access to this session.")
+        return problem(request, settings, 403, "No access", "You have no access to this session.")
     # For the room page: who is looking, with which role (`pages.room` renders it).
     request.state.principal = principal
     try:
         from backend.routes import pages
     except ImportError:  # the front end's routes are optional in this package
         return HTMLResponse(f"<h1>{escape(session)}</h1><p>role: {principal.role}</p>")
-    return await pages.room(request, session)
+    return await pages.room(request, session, engine)

@@ -1,4 +1,5 @@
-"""Dependencies of the HTTP routes: services, a database session, the caller, CSRF."""
+"""Dependencies of the HTTP routes: each route asks for the node's parts it uses (`SettingsDep`,
+`RoomsDep`...), never the whole node; a database session, the caller, CSRF."""
 
 from __future__ import annotations
 
@@ -6,26 +7,78 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request, status
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from backend.access import csrf
 from backend.access.accounts import account_for_login
 from backend.access.identity import LOGIN_COOKIE, credentials_of, resolve
 from backend.access.models import Account
-from backend.auth.types import Principal
-from backend.services import Services
+from backend.access.ratelimit import LoginRateLimiter
+from backend.auth.types import Authenticator, Principal
+from backend.history.recorder import HistoryRecorder
+from backend.lifecycle import SessionLifecycle
+from backend.node import Node
+from backend.ops.readiness import Targets
+from backend.rooms.manager import RoomManager
+from backend.settings import Settings
+from backend.terminals.service import TerminalService
 
 
-def get_services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
+def node_of(request: Request) -> Node:
+    node: Node = request.app.state.node  # opened by the lifespan (backend.app)
+    return node
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
+def get_settings(request: Request) -> Settings:
+    return node_of(request).settings
 
 
-def get_db(services: ServicesDep) -> Iterator[Session]:
-    with Session(services.engine) as db:
+def get_engine(request: Request) -> Engine:
+    return node_of(request).engine
+
+
+def get_rooms(request: Request) -> RoomManager:
+    return node_of(request).rooms
+
+
+def get_authenticator(request: Request) -> Authenticator:
+    return node_of(request).authenticator
+
+
+def get_login_limiter(request: Request) -> LoginRateLimiter:
+    return node_of(request).login_limiter
+
+
+def get_history(request: Request) -> HistoryRecorder:
+    return node_of(request).history
+
+
+def get_terminals(request: Request) -> TerminalService:
+    return node_of(request).terminals
+
+
+def get_lifecycle(request: Request) -> SessionLifecycle:
+    return node_of(request).lifecycle
+
+
+def get_readiness(request: Request) -> Targets:
+    return node_of(request).readiness()
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+RoomsDep = Annotated[RoomManager, Depends(get_rooms)]
+AuthenticatorDep = Annotated[Authenticator, Depends(get_authenticator)]
+LoginLimiterDep = Annotated[LoginRateLimiter, Depends(get_login_limiter)]
+HistoryDep = Annotated[HistoryRecorder, Depends(get_history)]
+TerminalsDep = Annotated[TerminalService, Depends(get_terminals)]
+LifecycleDep = Annotated[SessionLifecycle, Depends(get_lifecycle)]
+ReadinessDep = Annotated[Targets, Depends(get_readiness)]
+
+
+def get_db(engine: EngineDep) -> Iterator[Session]:
+    with Session(engine) as db:
         yield db
 
 
@@ -67,12 +120,11 @@ def check_csrf(
 CsrfDep = Depends(check_csrf)
 
 
-def cookie_secure(services: Services) -> bool:
-    s = services.settings
+def cookie_secure(s: Settings) -> bool:
     if s.cookie_secure is not None:
         return s.cookie_secure
     return bool(s.public_url and s.public_url.startswith("https://"))
 
 
-def public_base(request: Request, services: Services) -> str:
-    return (services.settings.public_url or str(request.base_url)).rstrip("/")
+def public_base(request: Request, settings: Settings) -> str:
+    return (settings.public_url or str(request.base_url)).rstrip("/")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from backend.ops.readiness import run_checks
+from backend.routes.deps import ReadinessDep
 
 router = APIRouter()
 
@@ -16,6 +17,6 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(request: Request) -> JSONResponse:
-    ready, body = await run_checks(request.app.state.services)
+async def readyz(targets: ReadinessDep) -> JSONResponse:
+    ready, body = await run_checks(targets)
     return JSONResponse(body, status_code=200 if ready else 503, headers={"cache-control": "no-store"})

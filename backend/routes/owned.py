@@ -1,9 +1,10 @@
 """`/term` and `/signal` on any node: served here when this node owns the session, else tunnelled
 to the owner (backend.tunnel). The room channel `/yjs` never comes here: it replicates instead.
 
-One node (the embedded default): straight to the endpoint. Several nodes: authenticate here
-(Origin, credentials: they never leave this node), find the owner by its lease, then either run
-the endpoint with the principal in the scope or forward the connection.
+One node (the embedded default, `LocalOwner`): straight to the endpoint. Several nodes
+(`LeasedOwner`): authenticate here (Origin, credentials: they never leave this node), find the
+owner by its lease, then either run the endpoint with the principal in the scope or forward the
+connection. Either is the node's `owners`; both count tunnels for the metrics (zero on one node).
 """
 
 from __future__ import annotations
@@ -21,15 +22,17 @@ from backend.errors import TandemError
 from backend.rooms.names import room_from_raw_path
 from backend.routes.signal import PREFIX as SIGNAL_PREFIX
 from backend.routes.signal import signal_asgi
+from backend.routes.sockets import Sockets
 from backend.routes.term import term_asgi
 from backend.routes.ws_auth import authenticate_websocket
-from backend.services import Services
 from backend.settings import Settings
 from backend.terminals.paths import parse_term_path
+from backend.tunnel.service import Tunnels
 
 log = logging.getLogger("tandem.tunnel")
 
-Handler = Callable[[Services, Scope, Receive, Send], Awaitable[None]]
+Handler = Callable[[Sockets, Scope, Receive, Send], Awaitable[None]]
+Endpoint = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def _term_session(raw: bytes, settings: Settings) -> str:
@@ -46,43 +49,80 @@ ROUTES: dict[str, tuple[Handler, Callable[[bytes, Settings], str]]] = {
 }
 
 
-def endpoints(services: Services) -> dict[str, Callable[[Scope, Receive, Send], Awaitable[None]]]:
-    """What a tunnel runs on the owner, by route."""
+def endpoints(sockets: Sockets) -> dict[str, Endpoint]:
+    """What runs a route's connection on its owner (this node), by route."""
 
-    def bind(handler: Handler) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+    def bind(handler: Handler) -> Endpoint:
         async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
-            await handler(services, scope, receive, send)
+            await handler(sockets, scope, receive, send)
 
         return endpoint
 
     return {route: bind(handler) for route, (handler, _) in ROUTES.items()}
 
 
-async def owned_asgi(route: str, services: Services, scope: Scope, receive: Receive, send: Send) -> None:
-    handler, session_of = ROUTES[route]
-    tunnels = services.tunnels
-    if tunnels is None:
-        await handler(services, scope, receive, send)
-        return
-    try:
-        session = session_of(raw_path(scope), services.settings)
-    except TandemError:
-        await handler(services, scope, receive, send)  # it closes with the reason
-        return
-    websocket = WebSocket(scope, receive, send)
-    principal = await authenticate_websocket(websocket, services, session)
-    if principal is None:
-        return
-    key = lease_key(session)
-    try:
-        owner = await tunnels.leases.claim(key)
-    except REDIS_DOWN_ERRORS as exc:
-        # Redis is away: serve here rather than refuse; a second owner is possible until it is
-        # back, and the lease renewal then reports it (RedisLeases.lost).
-        log.warning("session=%r: owner lease unavailable (%r); serving %s here", session, exc, route)
-        owner = tunnels.node_id
-    if owner == tunnels.node_id:
-        with tunnels.leases.hold(key):
-            await handler(services, {**scope, SCOPE_PRINCIPAL: principal}, receive, send)
-    else:
-        await tunnels.forward(websocket, owner, route, session, principal)
+class LocalOwner:
+    """One node: every session is owned here, nothing is tunnelled."""
+
+    entry_count = 0
+    owned_count = 0
+    broken = 0
+
+    def __init__(self, sockets: Sockets) -> None:
+        self._endpoints = endpoints(sockets)
+
+    async def serve(self, route: str, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._endpoints[route](scope, receive, send)
+
+    def close(self) -> None:
+        return None
+
+
+class LeasedOwner:
+    """Several nodes: served here when this node holds the session's lease, else tunnelled."""
+
+    def __init__(self, sockets: Sockets, tunnels: Tunnels) -> None:
+        self._sockets = sockets
+        self._tunnels = tunnels
+
+    @property
+    def entry_count(self) -> int:
+        return self._tunnels.entry_count
+
+    @property
+    def owned_count(self) -> int:
+        return self._tunnels.owned_count
+
+    @property
+    def broken(self) -> int:
+        return self._tunnels.broken
+
+    def close(self) -> None:
+        """Tunnelled clients hear 1012 (before this node's terminals end)."""
+        self._tunnels.close()
+
+    async def serve(self, route: str, scope: Scope, receive: Receive, send: Send) -> None:
+        handler, session_of = ROUTES[route]
+        sockets, tunnels = self._sockets, self._tunnels
+        try:
+            session = session_of(raw_path(scope), sockets.gate.settings)
+        except TandemError:
+            await handler(sockets, scope, receive, send)  # it closes with the reason
+            return
+        websocket = WebSocket(scope, receive, send)
+        principal = await authenticate_websocket(websocket, sockets.gate, session)
+        if principal is None:
+            return
+        key = lease_key(session)
+        try:
+            owner = await tunnels.leases.claim(key)
+        except REDIS_DOWN_ERRORS as exc:
+            # Redis is away: serve here rather than refuse; a second owner is possible until it is
+            # back, and the lease renewal then reports it (RedisLeases.lost).
+            log.warning("session=%r: owner lease unavailable (%r); serving %s here", session, exc, route)
+            owner = tunnels.node_id
+        if owner == tunnels.node_id:
+            with tunnels.leases.hold(key):
+                await handler(sockets, {**scope, SCOPE_PRINCIPAL: principal}, receive, send)
+        else:
+            await tunnels.forward(websocket, owner, route, session, principal)

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.types import Scope
 
@@ -25,8 +26,7 @@ import web
 from backend.access import csrf
 from backend.access.colors import PALETTE
 from backend.access.models import CodingSession
-from backend.routes.deps import OptionalAccountDep, ServicesDep, cookie_secure
-from backend.services import Services
+from backend.routes.deps import EngineDep, OptionalAccountDep, SettingsDep, cookie_secure, get_settings
 
 router = APIRouter()
 
@@ -84,17 +84,16 @@ def _render(request: Request, name: str, context: dict[str, object]) -> Response
         response = _templates().TemplateResponse(request, name, {"csrf_token": token, **context})
     except web.AssetsMissingError as exc:
         return PlainTextResponse(str(exc), status_code=503)
-    services: Services = request.app.state.services
-    csrf.set_cookie(response, token, cookie_secure(services))
+    csrf.set_cookie(response, token, cookie_secure(get_settings(request)))
     return response
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 @router.get("/home", response_class=HTMLResponse, include_in_schema=False)
-async def landing(request: Request, services: ServicesDep, account: OptionalAccountDep) -> Response:
+async def landing(request: Request, settings: SettingsDep, account: OptionalAccountDep) -> Response:
     """Signed out: what Tandem is, sign up / log in. Signed in (or holding a guest pass): my
     sessions (web/src/home.js). `--no-auth`: a name, a colour and New session."""
-    auth = not services.settings.no_auth
+    auth = not settings.no_auth
     return _render(
         request,
         "landing.html",
@@ -102,14 +101,14 @@ async def landing(request: Request, services: ServicesDep, account: OptionalAcco
     )
 
 
-def _title_of(services: Services, session: str) -> str | None:
-    with Session(services.engine) as db:
+def _title_of(engine: Engine, session: str) -> str | None:
+    with Session(engine) as db:
         row = db.get(CodingSession, session)
         return row.title if row is not None else None
 
 
 @router.get("/s/{session}", response_class=HTMLResponse, include_in_schema=False)
-async def room(request: Request, session: SessionName) -> Response:
+async def room(request: Request, session: SessionName, engine: EngineDep) -> Response:
     try:
         assets = web.assets()
     except web.AssetsMissingError as exc:
@@ -117,10 +116,9 @@ async def room(request: Request, session: SessionName) -> Response:
     # The access guard (backend/routes/auth_pages.py) puts the principal here; `--no-auth`: editor.
     principal = getattr(request.state, "principal", None)
     role = str(principal.role) if principal is not None else "editor"
-    services: Services = request.app.state.services
     title = None
     if principal is not None:
-        title = await anyio.to_thread.run_sync(_title_of, services, session)
+        title = await anyio.to_thread.run_sync(_title_of, engine, session)
     # Who the page is, as the server stamps it everywhere (presence, comments, terminals): the
     # page shows this, never a name of its own. None in `--no-auth` mode (the client names itself).
     identity = (

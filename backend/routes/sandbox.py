@@ -8,43 +8,43 @@ from fastapi import APIRouter, Header, HTTPException, Request, status
 
 from backend.access import csrf
 from backend.access.models import Account
-from backend.routes.deps import OptionalAccountDep, ServicesDep
-from backend.services import Services
+from backend.routes.deps import OptionalAccountDep, SettingsDep, TerminalsDep
+from backend.settings import Settings
 from backend.terminals.availability import SandboxStatus
+from backend.terminals.service import TerminalService
 
 router = APIRouter()
 
 
-def _may_build(services: Services, account: Account | None) -> bool:
-    return services.settings.no_auth or bool(account is not None and account.is_admin)
+def _may_build(settings: Settings, account: Account | None) -> bool:
+    return settings.no_auth or bool(account is not None and account.is_admin)
 
 
-def _status(services: Services, account: Account | None) -> SandboxStatus:
-    terminals = services.terminals
-    assert terminals is not None
+def _status(settings: Settings, terminals: TerminalService, account: Account | None) -> SandboxStatus:
     current = terminals.status
     retryable = current.phase in ("failed", "image_missing")
-    return current.model_copy(update={"can_retry": retryable and _may_build(services, account)})
+    return current.model_copy(update={"can_retry": retryable and _may_build(settings, account)})
 
 
 @router.get("/api/sandbox", response_model=SandboxStatus)
-async def sandbox_status(services: ServicesDep, account: OptionalAccountDep) -> SandboxStatus:
-    return _status(services, account)
+async def sandbox_status(
+    settings: SettingsDep, terminals: TerminalsDep, account: OptionalAccountDep
+) -> SandboxStatus:
+    return _status(settings, terminals, account)
 
 
 @router.post("/api/sandbox/build", response_model=SandboxStatus, status_code=status.HTTP_202_ACCEPTED)
 async def sandbox_build(
     request: Request,
-    services: ServicesDep,
+    settings: SettingsDep,
+    terminals: TerminalsDep,
     account: OptionalAccountDep,
     x_csrf_token: str | None = Header(default=None, include_in_schema=False),
 ) -> SandboxStatus:
-    if not _may_build(services, account):
+    if not _may_build(settings, account):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "only an admin may rebuild the sandbox image")
-    if not services.settings.no_auth and not csrf.valid(request, x_csrf_token):
+    if not settings.no_auth and not csrf.valid(request, x_csrf_token):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong X-CSRF-Token (GET /api/auth/csrf)")
-    terminals = services.terminals
-    assert terminals is not None
     if not terminals.retry_build():
         raise HTTPException(status.HTTP_409_CONFLICT, f"nothing to build: {terminals.status.phase}")
-    return _status(services, account)
+    return _status(settings, terminals, account)

@@ -18,9 +18,9 @@ from backend.channels.close import close_with, raw_path
 from backend.channels.runner import ChannelRunner
 from backend.errors import RoomNameError
 from backend.rooms.names import room_from_raw_path
+from backend.routes.sockets import Sockets
 from backend.routes.ws_auth import authenticate_websocket
 from backend.screenshare import identity_of
-from backend.services import Services
 from signaling.messages import error_frame
 
 log = logging.getLogger("tandem.signal")
@@ -32,8 +32,8 @@ def is_signal(scope: Scope) -> bool:
     return scope["type"] == "websocket" and scope["path"].startswith(PREFIX)
 
 
-async def signal_asgi(services: Services, scope: Scope, receive: Receive, send: Send) -> None:
-    await signal_endpoint(WebSocket(scope, receive, send), services)
+async def signal_asgi(sockets: Sockets, scope: Scope, receive: Receive, send: Send) -> None:
+    await signal_endpoint(WebSocket(scope, receive, send), sockets)
 
 
 class _Outbox:
@@ -57,21 +57,18 @@ class _Outbox:
         self._channel.end(code, reason)
 
 
-async def signal_endpoint(websocket: WebSocket, services: Services) -> None:
-    settings = services.settings
+async def signal_endpoint(websocket: WebSocket, sockets: Sockets) -> None:
+    settings = sockets.gate.settings
     try:
         session = room_from_raw_path(raw_path(websocket.scope), PREFIX, settings.room_name_max_length)
     except RoomNameError as exc:
         await close_with(websocket, *closecodes.close_for(exc))
         return
-    screenshare = services.screenshare
-    if screenshare is None:
-        await close_with(websocket, closecodes.TRY_AGAIN_LATER, "screen share is not ready")
-        return
-    principal = await authenticate_websocket(websocket, services, session)
+    screenshare = sockets.screenshare
+    principal = await authenticate_websocket(websocket, sockets.gate, session)
     if principal is None:
         return
-    stats = services.rooms.stats.channels
+    stats = sockets.rooms.stats.channels
     async with ChannelRunner(websocket, "signal", stats, session=session, principal=principal.id) as channel:
         await websocket.accept()
         send, receive = anyio.create_memory_object_stream[str](settings.signal_outbox_messages)

@@ -20,9 +20,11 @@ from backend.auth.types import Principal
 from backend.channels.close import close_with, raw_path
 from backend.channels.runner import ChannelRunner
 from backend.errors import ChannelCloseError, TerminalNameError
+from backend.routes.sockets import Sockets
 from backend.routes.ws_auth import authenticate_websocket
-from backend.services import Services
+from backend.settings import Settings
 from backend.terminals import policy
+from backend.terminals.live import TerminalAccess
 from backend.terminals.paths import PREFIX, parse_term_path
 from backend.terminals.protocol import (
     Resize,
@@ -49,27 +51,28 @@ def is_term(scope: Scope) -> bool:
     return scope["type"] == "websocket" and scope["path"].startswith(PREFIX)
 
 
-async def term_asgi(services: Services, scope: Scope, receive: Receive, send: Send) -> None:
-    await term_endpoint(WebSocket(scope, receive, send), services)
+async def term_asgi(sockets: Sockets, scope: Scope, receive: Receive, send: Send) -> None:
+    await term_endpoint(WebSocket(scope, receive, send), sockets)
 
 
-async def term_endpoint(websocket: WebSocket, services: Services) -> None:
+async def term_endpoint(websocket: WebSocket, sockets: Sockets) -> None:
+    settings = sockets.gate.settings
     try:
-        session, name = parse_term_path(raw_path(websocket.scope), services.settings)
+        session, name = parse_term_path(raw_path(websocket.scope), settings)
     except TerminalNameError as exc:
         await close_with(websocket, *closecodes.close_for(exc))
         return
-    principal = await authenticate_websocket(websocket, services, session)
+    principal = await authenticate_websocket(websocket, sockets.gate, session)
     if principal is None:
         return
-    stats = services.rooms.stats.channels
+    stats = sockets.rooms.stats.channels
     async with ChannelRunner(
         websocket, "term", stats, session=session, terminal=name, principal=principal.id
     ) as channel:
         await websocket.accept()
-        terminals = services.terminals
-        if terminals is None or not terminals.status.enabled:
-            reason = (terminals.status.reason if terminals is not None else None) or "terminals are off"
+        terminals = sockets.terminals
+        if not terminals.status.enabled:
+            reason = terminals.status.reason or "terminals are off"
             await websocket.send_text(error_frame("sandbox_off", reason))
             raise ChannelCloseError(closecodes.TERMINALS_OFF, reason)
         registry = terminals.registry
@@ -80,13 +83,14 @@ async def term_endpoint(websocket: WebSocket, services: Services) -> None:
             can_start=policy.may_start(principal, session),
             can_type=policy.may_type(principal, session),
         ) as (term, sub):
-            await _Client(websocket, services, registry, session, term, sub, principal, channel).serve()
+            client = _Client(websocket, settings, registry, session, term, sub, principal, channel)
+            await client.serve(sockets.terminal_access)
 
 
 @dataclass(eq=False)  # identity: connections live in sets
 class _Client:
     websocket: WebSocket
-    services: Services
+    settings: Settings
     registry: TerminalRegistry
     session: str
     term: Terminal
@@ -102,15 +106,12 @@ class _Client:
         """Access is gone (backend.terminals.live): end this connection with `code`."""
         self.channel.end(code, reason)
 
-    async def serve(self) -> None:
-        access = self.services.terminal_access
-        if access is not None:
-            access.opened(self.session, self)
+    async def serve(self, access: TerminalAccess) -> None:
+        access.opened(self.session, self)
         try:
             await self.channel.pumps(self._pump_in, self._pump_out)
         finally:
-            if access is not None:
-                access.closed(self.session, self)
+            access.closed(self.session, self)
 
     async def _send_text(self, text: str) -> None:
         async with self._send_lock:
@@ -138,7 +139,7 @@ class _Client:
         self.channel.end(closecodes.GOING_AWAY, "terminal closed")
 
     async def _pump_in(self) -> None:
-        settings = self.services.settings
+        settings = self.settings
         while True:
             message = await self.websocket.receive()
             if message["type"] == "websocket.disconnect":

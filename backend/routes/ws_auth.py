@@ -9,13 +9,14 @@ browser only sees close codes sent after the handshake.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from starlette.websockets import WebSocket
 
 from backend import closecodes
-from backend.access.connlimit import SCOPE_LEASE
+from backend.access.connlimit import SCOPE_LEASE, PrincipalConnections
 from backend.access.origin import origin_allowed
-from backend.auth.types import SCOPE_PRINCIPAL, Principal
+from backend.auth.types import SCOPE_PRINCIPAL, Authenticator, Principal
 from backend.channels.close import close_with
 from backend.errors import (
     AccessDeniedError,
@@ -25,22 +26,32 @@ from backend.errors import (
     InvalidInputError,
     SessionNotFoundError,
 )
-from backend.services import Services
+from backend.settings import Settings
 
 log = logging.getLogger("tandem.ws")
 
 
-async def authenticate_websocket(websocket: WebSocket, services: Services, session: str) -> Principal | None:
+@dataclass(frozen=True)
+class Gate:
+    """What a WebSocket channel is let in by: the Origin rule, the authenticator, the per-principal
+    connection limits (backend.access.connlimit)."""
+
+    settings: Settings
+    authenticator: Authenticator
+    connections: PrincipalConnections
+
+
+async def authenticate_websocket(websocket: WebSocket, gate: Gate, session: str) -> Principal | None:
     """The principal for `session`, or None after refusing or closing with the code that says why."""
     known = websocket.scope.get(SCOPE_PRINCIPAL)
     if known is not None:
         return known  # authenticated already (Origin included) by `backend.routes.owned`
-    if not origin_allowed(websocket.headers, services.settings.public_url):
+    if not origin_allowed(websocket.headers, gate.settings.public_url):
         log.warning("session=%r: refused Origin %r", session, websocket.headers.get("origin"))
         await websocket.close(closecodes.POLICY_VIOLATION)  # before accept: HTTP 403
         return None
     try:
-        principal = await services.authenticator.authenticate(websocket, session)
+        principal = await gate.authenticator.authenticate(websocket, session)
     except CredentialsMissingError:
         await websocket.close(closecodes.POLICY_VIOLATION)  # junk without credentials: HTTP 403
         return None
@@ -53,14 +64,12 @@ async def authenticate_websocket(websocket: WebSocket, services: Services, sessi
     if principal is None:
         await close_with(websocket, closecodes.UNAUTHORIZED, "missing or invalid credentials")
         return None
-    limiter = services.principal_connections
-    if limiter is not None:
-        try:
-            lease = limiter.acquire(principal, session)
-        except CapacityError as exc:
-            log.warning("session=%r %s: %s", session, principal.id, exc)
-            await close_with(websocket, closecodes.TRY_AGAIN_LATER, str(exc))
-            return None
-        if lease is not None:  # released when the connection ends (backend.asgi)
-            websocket.scope[SCOPE_LEASE] = lease
+    try:
+        lease = gate.connections.acquire(principal, session)
+    except CapacityError as exc:
+        log.warning("session=%r %s: %s", session, principal.id, exc)
+        await close_with(websocket, closecodes.TRY_AGAIN_LATER, str(exc))
+        return None
+    if lease is not None:  # released when the connection ends (backend.asgi)
+        websocket.scope[SCOPE_LEASE] = lease
     return principal

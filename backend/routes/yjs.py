@@ -25,9 +25,8 @@ from backend.ops import logcontext
 from backend.rooms.connection import ClientConnection, QueueLimits
 from backend.rooms.names import room_from_raw_path
 from backend.rooms.room import Room
-from backend.routes.departures import Departures
+from backend.routes.sockets import Sockets
 from backend.routes.ws_auth import authenticate_websocket
-from backend.services import Services
 
 log = logging.getLogger("tandem.yjs")
 
@@ -38,13 +37,14 @@ def is_yjs(scope: Scope) -> bool:
     return scope["type"] == "websocket" and scope["path"].startswith(PREFIX)
 
 
-async def yjs_asgi(services: Services, scope: Scope, receive: Receive, send: Send) -> None:
+async def yjs_asgi(sockets: Sockets, scope: Scope, receive: Receive, send: Send) -> None:
     """The endpoint as plain ASGI, served in front of FastAPI's middleware (see `backend.asgi`)."""
-    await yjs_endpoint(WebSocket(scope, receive, send), services, send)
+    await yjs_endpoint(WebSocket(scope, receive, send), sockets, send)
 
 
-async def yjs_endpoint(websocket: WebSocket, services: Services, send: Send) -> None:
-    settings = services.settings
+async def yjs_endpoint(websocket: WebSocket, sockets: Sockets, send: Send) -> None:
+    gate = sockets.gate
+    settings = gate.settings
     try:
         # Starlette has already decoded %2F in `rest`: read the raw path instead.
         raw = websocket.scope.get("raw_path") or websocket.scope["path"].encode()
@@ -53,7 +53,7 @@ async def yjs_endpoint(websocket: WebSocket, services: Services, send: Send) -> 
         await websocket.accept()
         await websocket.close(closecodes.BAD_REQUEST, f"bad room name: {exc}"[:120])
         return
-    principal = await authenticate_websocket(websocket, services, name)
+    principal = await authenticate_websocket(websocket, gate, name)
     if principal is None:
         return
     await websocket.accept()
@@ -61,7 +61,7 @@ async def yjs_endpoint(websocket: WebSocket, services: Services, send: Send) -> 
     lean = detach(send) if settings.yjs_lean_sockets else None
     close = _closer(websocket, lean)
     try:
-        room = await services.rooms.acquire(name)
+        room = await sockets.rooms.acquire(name)
     except CapacityError as exc:
         await close(closecodes.TRY_AGAIN_LATER, str(exc)[:120])
         return
@@ -84,10 +84,10 @@ async def yjs_endpoint(websocket: WebSocket, services: Services, send: Send) -> 
     )
     room.join(client)
     logcontext.bind_principal(principal, name)
-    stats = services.rooms.stats
+    stats = sockets.rooms.stats
     stats.connections_opened["yjs"] += 1
-    session = _Session(services, room, client, name)
-    await services.authenticator.joined(principal, name)
+    session = _Session(sockets, room, client, name)
+    await gate.authenticator.joined(principal, name)
     if lean is not None:
         # From here the socket lives on callbacks: this task (and the ASGI frames under it) ends.
         session.lease = websocket.scope.pop(SCOPE_LEASE, None)
@@ -112,7 +112,7 @@ async def yjs_endpoint(websocket: WebSocket, services: Services, send: Send) -> 
     finally:
         session.finish()
         with anyio.CancelScope(shield=True):
-            await services.authenticator.left(client.principal, name)
+            await gate.authenticator.left(client.principal, name)
 
 
 @functools.lru_cache(maxsize=8)
@@ -134,10 +134,10 @@ def _closer(websocket: WebSocket, lean: LeanSocket | None) -> Callable[[int, str
 class _Session:
     """One client in one room: its messages into the room, and its end (either path)."""
 
-    __slots__ = ("client", "lease", "logged", "name", "over_limit", "peer_code", "room", "services")
+    __slots__ = ("client", "lease", "logged", "name", "over_limit", "peer_code", "room", "sockets")
 
-    def __init__(self, services: Services, room: Room, client: ClientConnection, name: str) -> None:
-        self.services = services
+    def __init__(self, sockets: Sockets, room: Room, client: ClientConnection, name: str) -> None:
+        self.sockets = sockets
         self.room = room
         self.client = client
         self.name = name
@@ -192,18 +192,16 @@ class _Session:
         self.peer_code = code
         self.client.abandon()
         self.finish()
-        services = self.services
-        if self.lease is not None and services.principal_connections is not None:
-            services.principal_connections.release(self.lease)
-        if services.yjs_departures is None:
-            services.yjs_departures = Departures(services.rooms, services.authenticator)
-        services.yjs_departures.add(self.client.principal, self.name)
+        sockets = self.sockets
+        if self.lease is not None:
+            sockets.gate.connections.release(self.lease)
+        sockets.departures.add(self.client.principal, self.name)
 
     def finish(self) -> None:
         if self.peer_code == closecodes.MESSAGE_TOO_BIG and self.client.close_code is None:
             log.warning("room=%r principal=%s: frame over the size limit", self.name, self.client.principal)
         self.room.leave(self.client)
-        stats = self.services.rooms.stats
+        stats = self.sockets.rooms.stats
         code = self.client.close_code
         stats.closes[code if code is not None else self.peer_code] += 1
         if code == closecodes.MESSAGE_TOO_BIG and not self.over_limit:

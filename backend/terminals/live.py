@@ -1,8 +1,11 @@
-"""Live access changes on open terminal connections (an `access_listeners` entry, like signaling).
+"""Terminals' session listener (backend.lifecycle): live access changes on open `/term` connections,
+and a deleted session's sandbox removed.
 
 A downgrade applies from the next keystroke (the connection's principal is replaced, and every
 input frame asks `policy.may_type` again); lost access closes the connection with 4403, a deleted
-session with 4404 — within the access watcher's poll interval, without a reconnect.
+session with 4404 — within the access watcher's poll interval, without a reconnect. On the node
+that deletes a session, its container, workspace and quota image go (`remove`, after the workspace
+sync has let go of the workspace: an earlier listener).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from backend.errors import AccessDeniedError, SessionNotFoundError
 log = logging.getLogger("tandem.terminals")
 
 Recheck = Callable[[Principal], Awaitable[Principal]]
+Remove = Callable[[str], Awaitable[None]]
 
 
 class TerminalConnection(Protocol):
@@ -28,8 +32,9 @@ class TerminalConnection(Protocol):
 
 
 class TerminalAccess:
-    def __init__(self, recheck: Recheck) -> None:
+    def __init__(self, recheck: Recheck, remove: Remove) -> None:
         self._recheck = recheck
+        self._remove = remove  # TerminalService.delete_session: a no-op when terminals are off
         self._open: dict[str, set[TerminalConnection]] = defaultdict(set)
 
     def opened(self, session: str, connection: TerminalConnection) -> None:
@@ -55,3 +60,6 @@ class TerminalAccess:
             if fresh != connection.principal:
                 log.info("session=%r %s: terminal role -> %s", session, fresh.id, fresh.role)
                 connection.principal = fresh
+
+    async def session_deleted(self, session: str) -> None:
+        await self._remove(session)

@@ -76,6 +76,18 @@ const scenarios = {
     assert(after.height > 200, `the terminal still fills the screen: ${after.height}`)
     await shot(viewer.page, 'phone-terminal-retap.png')
 
+    // The owner on a phone: the top bar also holds Invite, and the title still gets the room
+    // ("Tandem  Pa…" once: the wordmark and "Live" now shrink to icons first).
+    const ownerPhone = await enter(browser, base, setup.owner, { device: PHONE })
+    await ownerPhone.page.waitForSelector('#invite', { state: 'visible' })
+    const bar = await ownerPhone.page.evaluate(() => {
+      const t = document.querySelector('#title')
+      return { shown: t.getBoundingClientRect().width, full: t.scrollWidth, invite: document.querySelector('#invite').getBoundingClientRect().right }
+    })
+    assert(bar.shown >= Math.min(bar.full, 100), `the session title gets room beside Invite: ${JSON.stringify(bar)}`)
+    assert(bar.invite <= 390, `Invite ends on screen: ${JSON.stringify(bar)}`)
+    await shot(ownerPhone.page, 'phone-owner-topbar.png')
+
     // The join card fits a phone.
     const stranger = await browser.newContext({ ...PHONE, baseURL: base })
     const join = await stranger.newPage()

@@ -85,7 +85,11 @@ def _run(args: argparse.Namespace) -> None:
     for round_no in range(args.rounds):
         for scenario, fn in scenarios:
             for target in args.targets:
-                server = {**STARTERS, **OPTIONAL_STARTERS}[target]()
+                try:
+                    server = {**STARTERS, **OPTIONAL_STARTERS}[target]()
+                except Exception as exc:  # e.g. pycrdt-websocket not installed: the others still run
+                    print(f"[round {round_no + 1}] {scenario} / {target}: not started: {exc}", flush=True)
+                    continue
                 try:
                     started = time.monotonic()
                     metrics = fn(server)

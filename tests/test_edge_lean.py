@@ -176,8 +176,21 @@ def _lean(max_size: int = 1 << 20) -> tuple[LeanSocket, _Transport, list[tuple[i
     sock = LeanSocket(transport, max_size, None, on_lost=lambda _s: None)
     got: list[tuple[int, bytes]] = []
     codes: list[int] = []
-    sock.attach(lambda op, data: got.append((op, data)), codes.append)
+    sock.attach(_Recorder(got, codes))
     return sock, transport, got, codes
+
+
+class _Recorder:
+    """The endpoint's side of a detached socket, recording what it is handed."""
+
+    def __init__(self, got: list[tuple[int, bytes]], codes: list[int]) -> None:
+        self.got, self.codes = got, codes
+
+    def on_lean_message(self, opcode: int, payload: bytes) -> None:
+        self.got.append((opcode, payload))
+
+    def on_lean_close(self, code: int) -> None:
+        self.codes.append(code)
 
 
 async def test_frames_split_anywhere_and_fragmented_messages_arrive_whole() -> None:

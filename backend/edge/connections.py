@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 log = logging.getLogger("tandem.http")
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Slot:
     ip: str
     close: Callable[[], None]  # aborts the transport

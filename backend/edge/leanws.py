@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, MutableMapping
-from typing import Any
+from typing import Any, Protocol
 
 from websockets.frames import Close, Frame, Opcode, apply_mask
 
@@ -34,9 +34,16 @@ PING = Frame(Opcode.PING, b"").serialize(mask=False)
 CLOSE_TIMEOUT = 10.0  # after our close frame, how long the peer has to answer
 PROTOCOL_ERROR = 1002
 
-# on_message(opcode, payload): OP_BINARY or OP_TEXT. on_close(code): the peer's code (1006 lost).
-OnMessage = Callable[[int, bytes], None]
-OnClose = Callable[[int], None]
+
+class Handler(Protocol):
+    """What a detached socket delivers to (the `/yjs` endpoint's session): one object, not two
+    callbacks, so an idle socket holds no bound methods or closures of its own."""
+
+    def on_lean_message(self, opcode: int, payload: bytes) -> None:
+        """A whole message: OP_BINARY or OP_TEXT."""
+
+    def on_lean_close(self, code: int) -> None:
+        """The socket closed: the peer's code (1006: lost without a close frame)."""
 
 
 EMPTY_CLOSE = bytes([0x88, 0x00])  # FIN + close, no payload
@@ -56,10 +63,9 @@ class LeanSocket(asyncio.Protocol):
         "_connections",
         "_frag_op",
         "_frags",
+        "_handler",
         "_keepalive",
-        "_on_close",
         "_on_lost",
-        "_on_message",
         "_writable",
         "close_sent",
         "closed",
@@ -84,8 +90,7 @@ class LeanSocket(asyncio.Protocol):
         self.max_size = max_size
         self._keepalive = keepalive
         self._on_lost = on_lost  # the server's bookkeeping (the guard slot); shared, not per socket
-        self._on_message: OnMessage | None = None
-        self._on_close: OnClose | None = None
+        self._handler: Handler | None = None
         self._buf: bytearray | None = None
         self._frags: list[bytes] | None = None
         self._frag_op = 0
@@ -102,12 +107,12 @@ class LeanSocket(asyncio.Protocol):
 
     # -- the endpoint's side ----------------------------------------------------------------
 
-    def attach(self, on_message: OnMessage, on_close: OnClose) -> None:
-        """Start delivering messages (and the close) to the room's handlers."""
-        self._on_message = on_message
-        self._on_close = on_close
+    def attach(self, handler: Handler) -> None:
+        """Start delivering messages (and the close) to the endpoint's handler."""
+        self._handler = handler
         if self.closed:
-            on_close(self.peer_code)
+            self._handler = None
+            handler.on_lean_close(self.peer_code)
         elif not self.close_sent:
             self.transport.resume_reading()
 
@@ -200,9 +205,9 @@ class LeanSocket(asyncio.Protocol):
         if self._connections is not None:
             self._connections.discard(self)
         self._on_lost(self)
-        if self._on_close is not None:
-            on_close, self._on_close, self._on_message = self._on_close, None, None
-            on_close(self.peer_code)
+        if self._handler is not None:
+            handler, self._handler = self._handler, None
+            handler.on_lean_close(self.peer_code)
 
     # -- frames ------------------------------------------------------------------------------
 
@@ -264,9 +269,9 @@ class LeanSocket(asyncio.Protocol):
         return True
 
     def _deliver(self, opcode: int, payload: bytes) -> None:
-        if self.close_sent or self._on_message is None:
+        if self.close_sent or self._handler is None:
             return  # past our close: reads stay on only to see the peer's answer
-        self._on_message(opcode, payload)
+        self._handler.on_lean_message(opcode, payload)
 
     def _peer_closed(self, payload: bytes) -> None:
         code = 1005

@@ -11,9 +11,9 @@ from typing import Any
 from uvicorn.config import WS_PROTOCOLS
 from uvicorn.importer import import_from_string
 
+from backend._compat.uvicorn_protocols import guarded_protocols
 from backend.edge.connections import ConnectionGuard
 from backend.edge.leanws import Keepalive
-from backend.edge.protocols import guarded_protocols
 from backend.settings import Settings
 
 log = logging.getLogger("tandem.http")

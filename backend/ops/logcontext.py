@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Any, TypeVar
 
 request_id: ContextVar[str | None] = ContextVar("tandem_request_id", default=None)
@@ -51,20 +50,25 @@ def current() -> dict[str, str]:
     return out
 
 
-def carried(fn: Callable[..., T]) -> Callable[..., T]:
-    """`fn` running with this task's log context (request id, session, principal) whenever it is
-    called: for callbacks that outlive the task (a detached `/yjs` socket's handlers). Sets and
-    resets the variables around each call, so a nested call (a handler that closes its socket)
-    is fine, which `Context.run` would refuse."""
-    values = (request_id.get(), session.get(), principal.get())
+Carried = tuple[str | None, str | None, str | None]
 
-    def run(*args: Any) -> T:
-        tokens = (request_id.set(values[0]), session.set(values[1]), principal.set(values[2]))
-        try:
-            return fn(*args)
-        finally:
-            principal.reset(tokens[2])
-            session.reset(tokens[1])
-            request_id.reset(tokens[0])
 
-    return run
+def capture() -> Carried:
+    """This task's log context, for `enter`: a callback that outlives the task keeps the tuple
+    (one tuple per connection, not a closure per callback)."""
+    return (request_id.get(), session.get(), principal.get())
+
+
+Tokens = tuple[Token[str | None], Token[str | None], Token[str | None]]
+
+
+def enter(values: Carried) -> Tokens:
+    """Set a captured log context; `leave` with the tokens in a `finally` (nesting is fine). Two
+    plain calls, not a context manager: this runs once per message of a detached socket."""
+    return (request_id.set(values[0]), session.set(values[1]), principal.set(values[2]))
+
+
+def leave(tokens: Tokens) -> None:
+    principal.reset(tokens[2])
+    session.reset(tokens[1])
+    request_id.reset(tokens[0])

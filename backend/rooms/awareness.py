@@ -86,7 +86,9 @@ class RoomAwareness:
         self.client_ids = client_ids or ClientIdRegistry(hold_seconds=0)
         self._clock = clock
         self._buckets: dict[Hashable, _Bucket] = {}
-        self._ids_of: dict[Hashable, set[int]] = {}  # the client ids each connection holds
+        # The client ids each connection holds: a tuple (usually of one), not a set (216 bytes
+        # each, one per idle client).
+        self._ids_of: dict[Hashable, tuple[int, ...]] = {}
         self.refused_entries = 0  # entries for another principal's client id (a metric)
 
     def __len__(self) -> int:
@@ -113,7 +115,7 @@ class RoomAwareness:
         """The entries this connection may set; raises, storing nothing, when one breaks a bound."""
         limits = self.limits
         key = owner_key(owner)
-        held = self._ids_of.get(owner, set())
+        held = self._ids_of.get(owner, ())
         new_ids: set[int] = set()
         admitted = []
         for item in entries:
@@ -162,12 +164,14 @@ class RoomAwareness:
                 continue
             self._entries[item.client_id] = _Entry(item.clock, state_json, owner)
             accepted.append((item.client_id, item.clock, state_json))
-            ids = self._ids_of.setdefault(owner, set())
+            ids = self._ids_of.get(owner, ())
             if removing:  # the page said goodbye for this id: free it (held for its principal)
-                ids.discard(item.client_id)
+                if item.client_id in ids:
+                    self._ids_of[owner] = tuple(i for i in ids if i != item.client_id)
                 self.client_ids.release(item.client_id)
             else:
-                ids.add(item.client_id)
+                if item.client_id not in ids:
+                    self._ids_of[owner] = (*ids, item.client_id)
                 self.client_ids.note_present(item.client_id, key)
         return encode_awareness(accepted) if accepted else None
 

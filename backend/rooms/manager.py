@@ -152,6 +152,7 @@ class RoomManager:
                 compact_every=s.compact_every_updates,
                 max_pending=s.store_max_pending_updates,
                 retry_max_seconds=s.store_retry_max_seconds,
+                spawn=partial(self._spawn_writer, room),
             )
             room.on_durable(room.durable_point())
             room.fanout_histogram = self.stats.fanout
@@ -168,7 +169,6 @@ class RoomManager:
                 # After the store load: the channel's retained history, then live messages, then
                 # a state-vector exchange for whatever neither held (see backend.rooms.replication).
                 await link.start()
-            self._tg.start_soon(self._run_writer, room)
             for hook in self.after_load:
                 try:
                     await hook(room)
@@ -191,11 +191,26 @@ class RoomManager:
         room = self.rooms.get(name)
         return room is not None and room.writer is not None and room.writer.pending_since is None
 
+    def _spawn_writer(self, room: Room) -> None:
+        """The room's writer has work: run it until it is done (an idle room holds no task)."""
+        try:
+            self._tg.start_soon(self._run_writer, room)
+        except RuntimeError as exc:  # shutting down: the room's close() flushes what is left
+            log.debug("room %r: writer not started: %s", room.name, exc)
+            if room.writer is not None:
+                room.writer.stopped()
+
     async def _run_writer(self, room: Room) -> None:
-        assert room.writer is not None
+        writer = room.writer
+        if writer is None:  # unloaded before the task started
+            return
         with anyio.CancelScope() as scope:
             self._writer_scopes[room.name] = scope
-            await room.writer.run()
+            try:
+                await writer.run()
+            finally:
+                if self._writer_scopes.get(room.name) is scope:
+                    del self._writer_scopes[room.name]
 
     async def unload(self, room: Room) -> None:
         """Flush and forget a room; a new joiner waits for the flush, then loads afresh."""

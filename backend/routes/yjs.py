@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -69,12 +70,12 @@ async def yjs_endpoint(websocket: WebSocket, sockets: Sockets, send: Send) -> No
         return
     client = ClientConnection(
         websocket if lean is None else None,
-        QueueLimits(
+        _queue_limits(
             settings.client_queue_max_messages,
             settings.client_queue_max_bytes,
-            coalesce_max_bytes=settings.fanout_coalesce_max_bytes,
-            raw_frames=settings.fanout_raw_frames,
-            eager=settings.fanout_eager_sends,
+            settings.fanout_coalesce_max_bytes,
+            settings.fanout_raw_frames,
+            settings.fanout_eager_sends,
         ),
         principal,
         name,
@@ -92,7 +93,8 @@ async def yjs_endpoint(websocket: WebSocket, sockets: Sockets, send: Send) -> No
         session.lease = websocket.scope.pop(SCOPE_LEASE, None)
         # Its callbacks log with this connection's request id, session and principal, as the
         # task did (a protocol error names whose connection it was).
-        lean.attach(logcontext.carried(session.on_lean_message), logcontext.carried(session.on_lean_close))
+        session.logged = logcontext.capture()
+        lean.attach(session)
         return
 
     async def receive_loop() -> None:
@@ -113,6 +115,12 @@ async def yjs_endpoint(websocket: WebSocket, sockets: Sockets, send: Send) -> No
             await gate.authenticator.left(client.principal, name)
 
 
+@functools.lru_cache(maxsize=8)
+def _queue_limits(max_messages: int, max_bytes: int, coalesce: int, raw: bool, eager: bool) -> QueueLimits:
+    """One frozen `QueueLimits` shared by every client with the same settings (not one each)."""
+    return QueueLimits(max_messages, max_bytes, coalesce_max_bytes=coalesce, raw_frames=raw, eager=eager)
+
+
 def _closer(websocket: WebSocket, lean: LeanSocket | None) -> Callable[[int, str], Awaitable[None]]:
     async def close(code: int, reason: str) -> None:
         if lean is None:
@@ -126,7 +134,7 @@ def _closer(websocket: WebSocket, lean: LeanSocket | None) -> Callable[[int, str
 class _Session:
     """One client in one room: its messages into the room, and its end (either path)."""
 
-    __slots__ = ("client", "lease", "name", "over_limit", "peer_code", "room", "sockets")
+    __slots__ = ("client", "lease", "logged", "name", "over_limit", "peer_code", "room", "sockets")
 
     def __init__(self, sockets: Sockets, room: Room, client: ClientConnection, name: str) -> None:
         self.sockets = sockets
@@ -136,6 +144,7 @@ class _Session:
         self.peer_code = closecodes.NORMAL  # the code the peer closed with, for the closes metric
         self.over_limit = False  # closed for a presence bound, not as a slow reader
         self.lease: Any = None  # the principal's connection share, once the socket is detached
+        self.logged: logcontext.Carried | None = None  # the task's log context, once detached
 
     def handle(self, data: bytes | None, text: str | None = None) -> bool:
         """One message from the client; False once the client is being closed."""
@@ -158,14 +167,28 @@ class _Session:
             return False
         return True
 
+    # -- a detached socket's handler (backend.edge.leanws.Handler) ------------------------------
+
     def on_lean_message(self, opcode: int, payload: bytes) -> None:
+        tokens = logcontext.enter(self.logged) if self.logged is not None else None
         try:
             self.handle(payload if opcode == OP_BINARY else None, "")
         except Exception:
             log.exception("room=%r principal=%r: unexpected error", self.name, self.client.principal)
             self.client.close(closecodes.INTERNAL_ERROR, "internal error")
+        finally:
+            if tokens is not None:
+                logcontext.leave(tokens)
 
     def on_lean_close(self, code: int) -> None:
+        tokens = logcontext.enter(self.logged) if self.logged is not None else None
+        try:
+            self._lean_closed(code)
+        finally:
+            if tokens is not None:
+                logcontext.leave(tokens)
+
+    def _lean_closed(self, code: int) -> None:
         self.peer_code = code
         self.client.abandon()
         self.finish()

@@ -36,6 +36,9 @@ class RoomWriter:
         compact_every: int,
         max_pending: int,
         retry_max_seconds: float,
+        # Starts `run()` as a task (the room manager's task group). Given, the writer runs only
+        # while it has work: an idle room holds no task (README: Benchmarks, per-client memory).
+        spawn: Callable[[], None] | None = None,
     ) -> None:
         self.room = room
         self._store = store
@@ -62,6 +65,8 @@ class RoomWriter:
         self.compactions = 0
         # When the oldest update not yet persisted was queued (the write-behind lag, a metric).
         self.pending_since: float | None = None
+        self._spawn = spawn
+        self._running = False
 
     @property
     def pending(self) -> int:
@@ -80,6 +85,16 @@ class RoomWriter:
             self._pending.clear()
             self._snapshot_needed = True
         self._has_pending.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._spawn is not None and not self._running:
+            self._running = True
+            self._spawn()
+
+    def stopped(self) -> None:
+        """The spawned task could not start (shutdown): the next `enqueue` may try again."""
+        self._running = False
 
     def note_remote(self) -> None:
         self._remote_since_compaction += 1
@@ -88,11 +103,22 @@ class RoomWriter:
         """Persist the whole doc as a snapshot soon (a peer node died: it may have held updates)."""
         self._snapshot_needed = True
         self._has_pending.set()
+        self._wake()
 
     async def run(self) -> None:
-        """Persist in the background until cancelled; `close()` does the final flush."""
+        """Persist in the background until cancelled; `close()` does the final flush. With
+        `spawn`, return once everything is persisted (the next `enqueue` spawns it again)."""
+        try:
+            await self._run()
+        finally:
+            self._running = False
+
+    async def _run(self) -> None:
         backoff = 0.05
         while True:
+            if self._spawn is not None and not self._pending and not self._snapshot_needed:
+                self._running = False  # no await from here to the return: an enqueue respawns
+                return
             await self._has_pending.wait()
             await anyio.sleep(self._delay)  # the group-commit window: gather what else arrives
             try:

@@ -6,6 +6,15 @@ line and headers must arrive within `http_header_timeout_seconds` and within
 `http_max_header_bytes`, and each connection holds a slot of the `ConnectionGuard` (idle while
 waiting for headers, busy from headers to response, busy for good once upgraded to a WebSocket)
 that is released when the socket closes, whichever protocol owns it by then.
+
+uvicorn has no public hook for any of it, so this subclasses its protocols and relies on their
+internals (moved here from backend/edge by #16): `HttpToolsProtocol`'s `connection_made`,
+`data_received`, `connection_lost`, the parser callbacks `on_message_begin`,
+`on_headers_complete`, `on_response_complete`, `handle_websocket_upgrade`, and its `client`,
+`transport`, `loop` and `pipeline` attributes; the WebSocket protocol's `handshake_initiated`
+and `handshake_complete`. The guard is what bounds connections per IP and per node, so outside
+the tested range `guarded_protocols` refuses to start (a silent fallback would drop the limits).
+Test: tests/test_compat_uvicorn_protocols.py.
 """
 
 from __future__ import annotations
@@ -16,10 +25,44 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from backend._compat import in_tested_range
 from backend.edge.connections import ConnectionGuard, Slot
 from backend.edge.leanws import Keepalive
 
 log = logging.getLogger("tandem.http")
+
+TESTED = {"uvicorn": ("0.54", "0.55")}
+SUPPORTED = all(in_tested_range(dist, *bounds) for dist, bounds in TESTED.items())
+
+# What the subclasses override or read, checked by `check_supported` (and by the test).
+HTTP_HOOKS = (
+    "connection_made",
+    "connection_lost",
+    "data_received",
+    "on_message_begin",
+    "on_headers_complete",
+    "on_response_complete",
+    "handle_websocket_upgrade",
+)
+
+
+class UnsupportedUvicorn(RuntimeError):
+    """The installed uvicorn is not one the guarded protocols were tested on."""
+
+
+def check_supported(ws_class: type[asyncio.Protocol]) -> None:
+    """Raise unless the installed uvicorn is in the tested range and has every hook used here."""
+    if not SUPPORTED:
+        raise UnsupportedUvicorn(
+            f"uvicorn outside the tested range {TESTED}: the connection guard and header timeout "
+            "subclass its protocols (backend/_compat/uvicorn_protocols.py); pin a tested version"
+        )
+    missing = [name for name in HTTP_HOOKS if not callable(getattr(HttpToolsProtocol, name, None))]
+    missing += [n for n in ("connection_lost", "data_received") if not callable(getattr(ws_class, n, None))]
+    if missing:
+        raise UnsupportedUvicorn(
+            f"uvicorn's protocols lack {missing}: the guarded protocols cannot hook them"
+        )
 
 
 def _response(status: str) -> bytes:
@@ -134,6 +177,7 @@ def guarded_protocols(
 ) -> tuple[type[asyncio.Protocol], type[asyncio.Protocol]]:
     """The HTTP and WebSocket protocol classes for one server, bound to its guard (and, for
     `/yjs` sockets handed to `LeanSocket`s, to its keepalive timer)."""
+    check_supported(ws_class)
     slots: dict[asyncio.BaseTransport, Slot] = {}
     http = type(
         "TandemHttpProtocol",

@@ -8,6 +8,7 @@ that fails first when an upgrade moves what it relies on.
 
 from __future__ import annotations
 
+import logging
 from importlib.metadata import PackageNotFoundError, version
 
 
@@ -35,3 +36,12 @@ def in_tested_range(dist: str, low: str, below: str) -> bool:
     except PackageNotFoundError:
         return False
     return release(low) <= installed < release(below)
+
+
+def supported(tested: dict[str, tuple[str, str]], *, otherwise: str | None = None) -> bool:
+    """Whether every library in `tested` ({dist: (low, below)}) is installed in its range; if not
+    and `otherwise` says what is given up, log it once (at import, where each shim calls this)."""
+    ok = all(in_tested_range(dist, *bounds) for dist, bounds in tested.items())
+    if not ok and otherwise is not None:
+        logging.getLogger("tandem.compat").warning("outside the tested range %s: %s", tested, otherwise)
+    return ok

@@ -11,19 +11,14 @@ Test: tests/test_compat_pycrdt.py.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from pycrdt import Doc
 
-from backend._compat import in_tested_range
-
-log = logging.getLogger("tandem.compat")
+from backend._compat import supported
 
 TESTED = {"pycrdt": ("0.14", "0.15")}
-SUPPORTED = all(in_tested_range(dist, *bounds) for dist, bounds in TESTED.items())
-if not SUPPORTED:
-    log.warning("pycrdt outside the tested range %s: server writers' origins are not told apart", TESTED)
+SUPPORTED = supported(TESTED, otherwise="server writers' origins are not told apart")
 
 
 def transaction_origin(doc: Doc) -> Any:

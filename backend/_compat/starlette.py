@@ -8,19 +8,13 @@ Tested on Starlette 1.x; elsewhere, or when the attribute is gone, the public `W
 
 from __future__ import annotations
 
-import logging
-
 from starlette.types import Send
 from starlette.websockets import WebSocket
 
-from backend._compat import in_tested_range
-
-log = logging.getLogger("tandem.compat")
+from backend._compat import supported
 
 TESTED = {"starlette": ("0.40", "2")}
-SUPPORTED = all(in_tested_range(dist, *bounds) for dist, bounds in TESTED.items())
-if not SUPPORTED:
-    log.warning("starlette outside the tested range %s: WebSocket.send carries every message", TESTED)
+SUPPORTED = supported(TESTED, otherwise="WebSocket.send carries every message")
 
 
 def asgi_send(websocket: WebSocket) -> Send:

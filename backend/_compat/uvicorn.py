@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from backend._compat import in_tested_range
+from backend._compat import supported
 
 log = logging.getLogger("tandem.compat")
 
@@ -25,9 +25,7 @@ except ImportError as exc:  # moved: the fast path is off, ASGI sends carry ever
     log.warning("raw-frame fast path off: %s", exc)
     SUPPORTED = False
 else:
-    SUPPORTED = all(in_tested_range(dist, *bounds) for dist, bounds in TESTED.items())
-    if not SUPPORTED:
-        log.warning("raw-frame fast path off: uvicorn/websockets outside the tested range %s", TESTED)
+    SUPPORTED = supported(TESTED, otherwise="the raw-frame fast path is off")
 
 
 def protocol_of(send: Any) -> Any | None:

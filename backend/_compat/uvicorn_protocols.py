@@ -25,14 +25,14 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from backend._compat import in_tested_range
+from backend._compat import supported
 from backend.edge.connections import ConnectionGuard, Slot
 from backend.edge.leanws import Keepalive
 
 log = logging.getLogger("tandem.http")
 
 TESTED = {"uvicorn": ("0.54", "0.55")}
-SUPPORTED = all(in_tested_range(dist, *bounds) for dist, bounds in TESTED.items())
+SUPPORTED = supported(TESTED)
 
 # What the subclasses override or read, checked by `check_supported` (and by the test).
 HTTP_HOOKS = (

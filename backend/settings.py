@@ -395,6 +395,15 @@ class Settings(BaseSettings):
         "(close 1013: the page retries) until one is deactivated",
     )
 
+    # --- file sync of new rooms ---
+    filesync_fresh_start_concurrency: int = Field(
+        2,
+        ge=1,
+        description="File syncs of rooms with an empty workspace that start at once (they start behind "
+        "their room: a burst of new rooms answers its handshakes first, then their syncs start a few at "
+        "a time)",
+    )
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             url = self.database_url

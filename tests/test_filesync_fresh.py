@@ -5,6 +5,7 @@ as ever (tests/test_real_project.py). Real server, real quota mount (root), real
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 
@@ -60,3 +61,27 @@ async def test_a_new_session_is_served_before_its_sync_starts_and_loses_nothing(
         await provider.synced.wait()
         assert {"first.txt", "from-disk.txt"} <= set(doc.get("files", type=Map).keys())
     assert srv.log().count(f"workspace {workspace}: {SERVED_FIRST}") == 1
+
+
+@pytest.fixture(scope="module")
+def burst_srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TandemServer]:
+    env = {"TANDEM_WORKSPACE_QUOTA": "off", "TANDEM_FILESYNC_FRESH_START_CONCURRENCY": "1"}
+    with sandbox_server(tmp_path_factory.mktemp("burst") / "data", **env) as server:
+        yield server
+
+
+async def test_a_burst_of_new_sessions_syncs_every_one_in_turn(burst_srv: TandemServer) -> None:
+    """New rooms' syncs start behind them through `filesync_fresh_start_concurrency` (1 here): each
+    waits its turn, none is forgotten, and a terminal of one still gets its files."""
+    sessions = [new_session() for _ in range(8)]
+    async with contextlib.AsyncExitStack() as stack:
+        for i, session in enumerate(sessions):
+            doc, provider = await stack.enter_async_context(pycrdt_client(burst_srv.ws_url, session))
+            await provider.synced.wait()
+            doc.get("files", type=Map)[f"f{i}.txt"] = Text(f"room {i}\n")
+        for i, session in enumerate(sessions):
+            path = workspace_dir(Settings(data=burst_srv.data), session) / f"f{i}.txt"
+            await eventually(lambda p=path: p.exists(), timeout=30)  # type: ignore[misc]
+        async with term_client(term_url(burst_srv, sessions[-1])) as term:
+            out = await term.run("cat f7.txt; echo end-$((1+1))", "end-2")
+            assert b"room 7" in out

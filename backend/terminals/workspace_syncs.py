@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -65,6 +66,9 @@ class WorkspaceSyncs:
         self._tg = task_group
         self._on_load = on_load and settings.filesync_on_room_load
         self._running: dict[str, _Running] = {}
+        # New rooms' syncs start behind them, a few at a time: their start (base read, directory,
+        # quota mount, watcher) is CPU and threads that a burst of new rooms' handshakes need first.
+        self._fresh_starts = anyio.CapacityLimiter(settings.filesync_fresh_start_concurrency)
         spec = sandbox_spec(settings)
         # Files the sync creates belong to the sandbox user, so the terminal can edit them.
         self._owner = (spec.uid, spec.gid) if settings.sandbox != "off" and spec.chown_workspace else None
@@ -83,10 +87,12 @@ class WorkspaceSyncs:
         if not self._on_load:
             return
         workspace = workspace_dir(self.settings, room.name)
-        fresh = await anyio.to_thread.run_sync(self._nothing_to_read, workspace)
+        # On the loop, not a worker thread: one stat and one directory read are microseconds, while
+        # a thread hop waits behind every other room's store read when many rooms load at once.
+        fresh = self._nothing_to_read(workspace)
         if fresh and room.name not in self._running:
             log.debug("workspace %s: nothing to read in, the room is served while its sync starts", workspace)
-            self._start(room)
+            self._start(room, behind=True)
             return
         await self.ensure(room)
 
@@ -112,9 +118,9 @@ class WorkspaceSyncs:
         await running.started.wait()
         return running.sync if self._running.get(room.name) is running else None
 
-    def _start(self, room: Room) -> _Running:
+    def _start(self, room: Room, *, behind: bool = False) -> _Running:
         running = self._running[room.name] = _Running()
-        self._tg.start_soon(self._run, room, running, name=f"filesync:{room.name}")
+        self._tg.start_soon(self._run, room, running, behind, name=f"filesync:{room.name}")
         return running
 
     def _make_sync(self, room: Room, base: dict[str, str]) -> WorkspaceSync:
@@ -133,23 +139,35 @@ class WorkspaceSyncs:
             base=base,
         )
 
-    async def _run(self, room: Room, running: _Running) -> None:
+    async def _run(self, room: Room, running: _Running, behind: bool = False) -> None:
         # A sync failure leaves the room and terminals working (the doc and the disk just drift).
         session = room.name
         sync: WorkspaceSync | None = None
         mounted = False
+        throttled = False
+
+        def started() -> None:  # the initial sync is done: the next new room's sync may start
+            nonlocal throttled
+            if throttled:
+                throttled = False
+                self._fresh_starts.release_on_behalf_of(running)
+
         try:
             with running.scope:
+                if behind:
+                    await self._fresh_starts.acquire_on_behalf_of(running)
+                    throttled = True
                 workspace = workspace_dir(self.settings, session)
                 base = await anyio.to_thread.run_sync(_read_base, self._base_path(workspace))
                 sync = running.sync = self._make_sync(room, base)
                 await anyio.to_thread.run_sync(_make_dir, sync.root)
                 await self._mounts.acquire(sync.root)
                 mounted = True
-                await sync.run(task_status=_EventStatus(running.started))
+                await sync.run(task_status=_EventStatus(running.started, started))
         except Exception:
             log.exception("session %r: workspace sync stopped", session)
         finally:
+            started()
             with anyio.CancelScope(shield=True):
                 if sync is not None:
                     await self._save_base(sync)
@@ -216,8 +234,10 @@ def _make_dir(path: Path) -> None:
 class _EventStatus:
     """anyio's `TaskStatus` as an event: the sync reports "initial sync done" through it."""
 
-    def __init__(self, event: anyio.Event) -> None:
+    def __init__(self, event: anyio.Event, then: Callable[[], None] = lambda: None) -> None:
         self._event = event
+        self._then = then
 
     def started(self, value: object = None) -> None:
         self._event.set()
+        self._then()

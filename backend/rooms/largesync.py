@@ -18,8 +18,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from pycrdt import Doc, YSyncMessageType, create_update_message
-from pycrdt._sync import create_message
+from pycrdt import Doc, YMessageType, YSyncMessageType, create_update_message, write_message
 
 from backend import closecodes
 from backend.rooms.connection import ClientConnection
@@ -103,7 +102,7 @@ class LargeSyncs:
         self._drop_later(cut)
         for piece in pieces[:-1]:
             client.send(create_update_message(piece))
-        client.send(create_message(pieces[-1], YSyncMessageType.SYNC_STEP2))
+        client.send(bytes([YMessageType.SYNC, YSyncMessageType.SYNC_STEP2]) + write_message(pieces[-1]))
         missed = self.doc.get_update(cut.encoded_at)
         if missed != EMPTY_UPDATE:
             for piece in split_update(missed, self.max_bytes):

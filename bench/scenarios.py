@@ -60,14 +60,18 @@ def max_rate(server: Server, seconds: int) -> Metrics:
     return {"max sustained edits/s (p99<=100ms)": best}
 
 
-def capacity(server: Server, clients: int, rooms: int) -> Metrics:
-    # Every server first serves a few clients (lazy imports, JIT, first room load), so the RSS
-    # per client counts what the clients hold, not what any first connection sets up.
+def _idle_clients(server: Server, label: str, clients: int, rooms: int, hold: float) -> dict[str, Any]:
+    """The loadgen's idle run after a warm-up (lazy imports, JIT, first room load), so what is
+    measured is what the clients cost, not what any first connection sets up."""
     run_loadgen(server, "idle", "--room", _room("warm"), "--clients", "20", "--rooms", "2", "--hold", "0")
-    r = run_loadgen(
-        server, "idle", "--room", _room("idle"), "--clients", str(clients), "--rooms", str(rooms),
-        "--hold", "3", "--handshake-timeout", "30", "--concurrency", "20",
+    return run_loadgen(
+        server, "idle", "--room", _room(label), "--clients", str(clients), "--rooms", str(rooms),
+        "--hold", str(hold), "--handshake-timeout", "30", "--concurrency", "20",
     )  # fmt: skip
+
+
+def capacity(server: Server, clients: int, rooms: int) -> Metrics:
+    r = _idle_clients(server, "idle", clients, rooms, hold=3)
     hs = r.get("handshake_ms") or {}
     key = f"{clients} idle clients"
     grown = r["server_rss_peak"] - r["server_rss_before"]
@@ -82,11 +86,7 @@ def capacity(server: Server, clients: int, rooms: int) -> Metrics:
 def new_rooms(server: Server, rooms: int = 200) -> Metrics:
     """Every client the first of its room: each handshake waits for its room's load (with Docker
     terminals, a new session's workspace quota is made too, behind the room since #15 item 3)."""
-    run_loadgen(server, "idle", "--room", _room("warm"), "--clients", "20", "--rooms", "2", "--hold", "0")
-    r = run_loadgen(
-        server, "idle", "--room", _room("new"), "--clients", str(rooms), "--rooms", str(rooms),
-        "--hold", "0", "--handshake-timeout", "30", "--concurrency", "20",
-    )  # fmt: skip
+    r = _idle_clients(server, "new", rooms, rooms, hold=0)
     hs = r.get("handshake_ms") or {}
     return {
         f"{rooms} new rooms: first handshake p50 ms": hs.get("p50"),
